@@ -1,0 +1,64 @@
+# Model Registry: `make run` starts the registry with demo data; `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+REGISTRY_DATA_DIR ?= $(CURDIR)/data
+export REGISTRY_DATA_DIR
+
+.PHONY: install run web worker migrate demo test pytest lint format typecheck \
+        migrations-check deploy-check bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m registry_site.launcher --host $(HOST) --port $(PORT)
+
+web: migrate
+	$(BIN)/python -m gunicorn registry_site.wsgi:application --bind $(HOST):$(PORT) \
+		--worker-class gthread --workers 2 --threads 8
+
+worker: install
+	$(BIN)/celery -A registry_site worker --beat --loglevel INFO --concurrency 1
+
+test: install
+	./scripts/test.sh
+
+pytest: install
+	$(BIN)/pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy .
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+deploy-check: install
+	./scripts/deploy_check.sh
+
+bench: install
+	./bench/run.sh
+
+clean:
+	rm -rf $(VENV) data *.egg-info

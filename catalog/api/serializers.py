@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Alias, Event, ModelGroup, ModelVersion
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONStringField(serializers.Field):
+    """A JSON value sent either as JSON or, in multipart forms, as a JSON string."""
+
+    def __init__(self, *, expect: type | tuple[type, ...] | None = dict, **kwargs: Any):
+        self.expect = expect
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}") from exc
+        if (
+            self.expect is not None
+            and data is not None
+            and not isinstance(data, self.expect)
+        ):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ModelGroupSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    version_count = serializers.IntegerField(read_only=True, default=None)
+    latest_version = serializers.IntegerField(read_only=True, default=None)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelGroup
+        fields = [
+            "name",
+            "description",
+            "tags",
+            "version_count",
+            "latest_version",
+            "allow_pickle",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, group: ModelGroup) -> str:
+        return reverse("api:group-detail", kwargs={"name": group.name})
+
+
+class GroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, trim_whitespace=False)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    tags = JSONStringField(required=False, default=dict)
+
+
+class GroupUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False
+    )
+    tags = JSONStringField(required=False)
+
+
+class ArtifactSerializer(serializers.Serializer):
+    filename = serializers.CharField(source="artifact_filename")
+    format = serializers.CharField(source="artifact_format")
+    size = serializers.IntegerField(source="artifact_size")
+    sha256 = serializers.CharField(source="artifact_sha256")
+    download_url = serializers.SerializerMethodField()
+
+    def get_download_url(self, version: ModelVersion) -> str:
+        return reverse(
+            "api:version-artifact",
+            kwargs={"group_name": version.group.name, "version": version.version},
+        )
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    group = serializers.CharField(source="group.name", read_only=True)
+    artifact = ArtifactSerializer(source="*", read_only=True)
+    aliases = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "group",
+            "version",
+            "description",
+            "approval_status",
+            "registration_status",
+            "artifact",
+            "metrics",
+            "hyperparameters",
+            "customer_metadata",
+            "tags",
+            "lineage",
+            "sample_payload",
+            "input_schema",
+            "output_schema",
+            "model_card",
+            "aliases",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_aliases(self, version: ModelVersion) -> list[str]:
+        return sorted(alias.name for alias in version.aliases.all())
+
+    def get_url(self, version: ModelVersion) -> str:
+        return reverse(
+            "api:version-detail",
+            kwargs={"group_name": version.group.name, "version": version.version},
+        )
+
+
+class _VersionMetadata(serializers.Serializer):
+    description = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False
+    )
+    model_card = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False
+    )
+    metrics = JSONStringField(required=False)
+    hyperparameters = JSONStringField(required=False)
+    customer_metadata = JSONStringField(required=False)
+    tags = JSONStringField(required=False)
+    lineage = JSONStringField(required=False)
+    sample_payload = JSONStringField(required=False, expect=None, allow_null=True)
+    input_schema = JSONStringField(required=False, allow_null=True)
+    output_schema = JSONStringField(required=False, allow_null=True)
+
+
+class VersionRegisterSerializer(_VersionMetadata):
+    artifact = serializers.FileField(allow_empty_file=True, use_url=False)
+    sha256 = serializers.CharField(required=False, allow_blank=True)
+
+
+class VersionUpdateSerializer(_VersionMetadata):
+    pass
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    alias = serializers.CharField(source="name", read_only=True)
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    updated_by = serializers.CharField(source="updated_by.username", read_only=True)
+
+    class Meta:
+        model = Alias
+        fields = ["alias", "version", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+
+class AliasSetSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    group = serializers.CharField(source="group_name", read_only=True)
+    version = serializers.IntegerField(source="version_number", read_only=True)
+    actor = serializers.CharField(source="actor_name", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "kind", "group", "version", "actor", "payload", "created_at"]
+        read_only_fields = fields

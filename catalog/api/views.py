@@ -1,0 +1,229 @@
+"""REST API for the catalog: thin views that validate input and call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, Prefetch
+from django.http import FileResponse, HttpResponseNotModified
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog import services
+from catalog.api import serializers as s
+from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
+from catalog.models import Alias, Event, ModelGroup, ModelVersion
+from registry_site.errors import NotFound
+from registry_site.pagination import CursorPagination
+
+
+class ModelGroupViewSet(viewsets.ModelViewSet):
+    """Model groups: ``GET, POST /model-groups/``; ``GET, PATCH, DELETE /model-groups/{name}/``."""
+
+    serializer_class = s.ModelGroupSerializer
+    filterset_class = GroupFilterSet
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return (
+            ModelGroup.objects.select_related("created_by")
+            .annotate(
+                version_count=Count("versions"), latest_version=Max("versions__version")
+            )
+            .order_by("name")
+        )
+
+    @extend_schema(
+        request=s.GroupCreateSerializer, responses={201: s.ModelGroupSerializer}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.GroupCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = services.group_create(actor=request.user, **data.validated_data)
+        group = self.get_queryset().get(pk=group.pk)
+        return Response(self.get_serializer(group).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.GroupUpdateSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_object()
+        data = s.GroupUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.group_update(actor=request.user, group=group, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=group.pk)).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.group_delete(actor=request.user, group=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GroupChildMixin:
+    """Views under ``/model-groups/{group_name}/``: an unknown group is a 404."""
+
+    kwargs: dict[str, Any]
+
+    def get_group(self) -> ModelGroup:
+        if getattr(self, "swagger_fake_view", False):
+            return ModelGroup(pk=0, name="schema")
+        if not hasattr(self, "_group"):
+            name = self.kwargs["group_name"]
+            self._group = ModelGroup.objects.filter(name=name).first()
+            if self._group is None:
+                raise NotFound(f"Model group {name!r} does not exist.")
+        return self._group
+
+
+class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
+    """Versions of a group, their metadata and artifact."""
+
+    serializer_class = s.ModelVersionSerializer
+    filterset_class = VersionFilterSet
+    lookup_field = "version"
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return (
+            ModelVersion.objects.filter(group=self.get_group())
+            .select_related("group", "created_by")
+            .prefetch_related(
+                Prefetch(
+                    "aliases", queryset=Alias.objects.only("id", "name", "version_id")
+                )
+            )
+            .order_by("-version")
+        )
+
+    def get_object(self) -> ModelVersion:
+        number = self.kwargs["version"]
+        version = self.get_queryset().filter(version=number).first()
+        if version is None:
+            raise NotFound(
+                f"Version {number} of {self.kwargs['group_name']!r} does not exist."
+            )
+        return version
+
+    @extend_schema(
+        request={"multipart/form-data": s.VersionRegisterSerializer},
+        responses={201: s.ModelVersionSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_group()
+        data = s.VersionRegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        artifact = fields.pop("artifact")
+        version = services.version_register(
+            actor=request.user,
+            group=group,
+            artifact=artifact,
+            sha256=fields.pop("sha256", None) or None,
+            **fields,
+        )
+        version = self.get_queryset().get(pk=version.pk)
+        return Response(
+            self.get_serializer(version).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=s.VersionUpdateSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        version = self.get_object()
+        data = s.VersionUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.version_update(
+            actor=request.user, version=version, **data.validated_data
+        )
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.version_delete(actor=request.user, version=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path="artifact")
+    def artifact(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        version = self.get_object()
+        etag = f'"{version.artifact_sha256}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        handle = services.artifact_storage().open(version.artifact_key, "rb")
+        extension = {"onnx": "onnx", "skops": "skops"}.get(
+            version.artifact_format, "bin"
+        )
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            content_type="application/octet-stream",
+            filename=f"{version.group.name}-v{version.version}.{extension}",
+        )
+        response["ETag"] = etag
+        response["X-Artifact-SHA256"] = version.artifact_sha256
+        response["Content-Length"] = str(version.artifact_size)
+        return response
+
+
+class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """``GET /aliases/``; ``GET, PUT, DELETE /aliases/{alias}``. ``latest`` is reserved."""
+
+    serializer_class = s.AliasSerializer
+    lookup_field = "alias"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> Any:
+        return (
+            Alias.objects.filter(group=self.get_group())
+            .select_related("version", "updated_by")
+            .order_by("name")
+        )
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group, name = self.get_group(), kwargs["alias"]
+        if name == "latest":
+            latest = services.version_by_alias(group, name)
+            if latest is None:
+                raise NotFound(f"{group.name!r} has no versions yet.")
+            return Response(
+                {
+                    "alias": "latest",
+                    "version": latest.version,
+                    "updated_by": None,
+                    "updated_at": latest.created_at,
+                }
+            )
+        alias = get_object_or_404(self.get_queryset(), name=name)
+        return Response(self.get_serializer(alias).data)
+
+    @extend_schema(request=s.AliasSetSerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.AliasSetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alias = services.alias_set(
+            actor=request.user,
+            group=self.get_group(),
+            name=kwargs["alias"],
+            version_number=data.validated_data["version"],
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=alias.pk)).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group, name = self.get_group(), kwargs["alias"]
+        if not Alias.objects.filter(group=group, name=name).exists():
+            raise NotFound(f"Alias {name!r} does not exist in {group.name!r}.")
+        services.alias_delete(actor=request.user, group=group, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail, newest first."""
+
+    serializer_class = s.EventSerializer
+    filterset_class = EventFilterSet
+    pagination_class = CursorPagination
+    queryset = Event.objects.all()

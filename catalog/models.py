@@ -1,0 +1,271 @@
+"""Model groups, their numbered versions, aliases, metrics and the event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+NAME_RE = r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*\Z"
+NAME_HELP = (
+    "1 to 63 characters: ASCII letters and digits, with single hyphens inside "
+    "(no leading, trailing or double hyphens)."
+)
+name_validator = RegexValidator(NAME_RE, NAME_HELP, code="invalid_name")
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "PendingManualApproval", "Pending manual approval"
+    APPROVED = "Approved", "Approved"
+    REJECTED = "Rejected", "Rejected"
+
+
+class RegistrationStatus(models.TextChoices):
+    """The artifact check: a version is Ready once its bytes passed the format check."""
+
+    PENDING = "Pending", "Pending"
+    READY = "Ready", "Ready"
+    FAILED = "Failed", "Failed"
+
+
+class ArtifactFormat(models.TextChoices):
+    ONNX = "onnx", "ONNX"
+    SKOPS = "skops", "skops"
+    PICKLE = "pickle", "pickle"
+    JOBLIB = "joblib", "joblib"
+
+
+class ModelGroup(models.Model):
+    """A problem to solve, holding every trained version of its model."""
+
+    name = models.CharField(
+        max_length=63, unique=True, validators=[name_validator], help_text=NAME_HELP
+    )
+    description = models.TextField(blank=True, max_length=10_000)
+    tags = models.JSONField(default=dict, blank=True)
+    # Allocates version numbers: bumped in the registering transaction, never lowered.
+    next_version = models.PositiveIntegerField(default=1, editable=False)
+    allow_pickle = models.BooleanField(
+        default=False,
+        help_text="Accept pickle/joblib artifacts for this group. Pickle files run "
+        "arbitrary code when loaded: allow only for trusted producers.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="catalog_group_name_ci_unique",
+                violation_error_message="A model group with this name already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """One trained model: its artifact, metadata and approval status."""
+
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.PROTECT, related_name="versions"
+    )
+    version = models.PositiveIntegerField(editable=False)
+    description = models.TextField(blank=True, max_length=10_000)
+    # Written only by the approvals service, by compare-and-set.
+    approval_status = models.CharField(
+        max_length=32,
+        choices=ApprovalStatus.choices,
+        default=ApprovalStatus.PENDING,
+        editable=False,
+        db_index=True,
+    )
+    registration_status = models.CharField(
+        max_length=16,
+        choices=RegistrationStatus.choices,
+        default=RegistrationStatus.PENDING,
+        editable=False,
+    )
+    artifact_key = models.CharField(max_length=255, editable=False)
+    artifact_sha256 = models.CharField(max_length=64, editable=False)
+    artifact_size = models.BigIntegerField(editable=False)
+    artifact_format = models.CharField(
+        max_length=16, choices=ArtifactFormat.choices, editable=False
+    )
+    # The client's file name: inert text, never used to build a path.
+    artifact_filename = models.CharField(max_length=255, blank=True, editable=False)
+    metrics = models.JSONField(default=dict, blank=True, editable=False)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    customer_metadata = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    lineage = models.JSONField(default=dict, blank=True)
+    sample_payload = models.JSONField(null=True, blank=True)
+    input_schema = models.JSONField(null=True, blank=True)
+    output_schema = models.JSONField(null=True, blank=True)
+    model_card = models.TextField(blank=True, max_length=100_000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["group_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "version"],
+                name="catalog_version_unique_per_group",
+                violation_error_message="This version number is taken in the group.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="catalog_version_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["group", "approval_status", "-version"],
+                name="catalog_ver_group_status",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group.name} v{self.version}"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approval_status == ApprovalStatus.APPROVED
+
+
+class Metric(models.Model):
+    """One metric of a version, as a row so that thresholds and ordering use an index."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="metric_rows"
+    )
+    name = models.CharField(max_length=64)
+    value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "name"], name="catalog_metric_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["name", "value"], name="catalog_metric_name_value")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class Alias(models.Model):
+    """A movable named pointer (``champion``, ``staging``) to one version of a group."""
+
+    RESERVED = frozenset({"latest"})
+
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.CASCADE, related_name="aliases"
+    )
+    name = models.CharField(max_length=63, validators=[name_validator])
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="aliases"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "name"], name="catalog_alias_unique"
+            )
+        ]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return f"{self.group_id}@{self.name}"
+
+
+class EventQuerySet(models.QuerySet):
+    """Events are append-only: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Events are append-only and cannot be updated.")
+
+    def delete(self) -> Any:
+        raise PermissionError("Events are append-only and cannot be deleted.")
+
+
+class Event(models.Model):
+    """The audit trail and outbox: one row per change, written in the change's transaction."""
+
+    kind = models.CharField(max_length=64, db_index=True)
+    # Plain references (no constraint, no cascade): the trail outlives what it describes.
+    group = models.ForeignKey(
+        ModelGroup,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    group_name = models.CharField(max_length=63, blank=True)
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    version_number = models.PositiveIntegerField(null=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["group_name", "-id"], name="catalog_event_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.group_name} v{self.version_number or '-'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("Events are append-only and cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("Events are append-only and cannot be deleted.")

@@ -1,0 +1,431 @@
+"""Every write to the catalog: groups, versions, aliases, and the events they record.
+
+Views, API views, the admin and management commands call these functions; nothing
+else writes catalog tables. Each function checks the actor's role, validates its
+input, and commits the change together with its Event row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from accounts.roles import Role, require_role
+from catalog import formats, validation
+from catalog.models import (
+    Alias,
+    ApprovalStatus,
+    Event,
+    Metric,
+    ModelGroup,
+    ModelVersion,
+    RegistrationStatus,
+)
+from catalog.uploads import too_large
+from registry_site.errors import Conflict, Invalid
+
+log = logging.getLogger(__name__)
+
+WRITE_ROLES = (Role.CONTRIBUTOR,)
+
+
+def artifact_storage() -> Any:
+    return storages["artifacts"]
+
+
+def event_record(
+    kind: str,
+    *,
+    actor: Any,
+    group: ModelGroup | None = None,
+    version: ModelVersion | None = None,
+    payload: dict | None = None,
+) -> Event:
+    """Append one event; call it inside the transaction of the change it describes."""
+    return Event.objects.create(
+        kind=kind,
+        group=group,
+        group_name=group.name if group else "",
+        version=version,
+        version_number=version.version if version else None,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_name=getattr(actor, "username", "") or "",
+        payload=payload or {},
+    )
+
+
+def _clean_group(group: ModelGroup, *, exclude: list[str] | None = None) -> None:
+    try:
+        group.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        if "__all__" in exc.message_dict and "name" not in exc.message_dict:
+            raise Conflict(
+                exc.message_dict["__all__"][0],
+                fields={"name": exc.message_dict["__all__"][0]},
+            ) from exc
+        if any("already exists" in m for m in exc.message_dict.get("name", [])):
+            raise Conflict(
+                "A model group with this name already exists.",
+                fields={"name": "A model group with this name already exists."},
+            ) from exc
+        raise
+
+
+@transaction.atomic
+def group_create(
+    *, actor: Any, name: str, description: str = "", tags: dict[str, str] | None = None
+) -> ModelGroup:
+    """Create a model group."""
+    require_role(actor, *WRITE_ROLES, action="create model groups")
+    if not isinstance(name, str):
+        raise Invalid("name: Must be a string.", fields={"name": "Must be a string."})
+    group = ModelGroup(
+        name=name,
+        description=validation.text(description, "description", max_length=10_000),
+        tags=validation.tags(tags or {}),
+        created_by=actor,
+    )
+    _clean_group(group)
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won
+        raise Conflict(
+            "A model group with this name already exists.",
+            fields={"name": "A model group with this name already exists."},
+        ) from exc
+    event_record(
+        "group.created",
+        actor=actor,
+        group=group,
+        payload={"name": group.name, "tags": group.tags},
+    )
+    return group
+
+
+@transaction.atomic
+def group_update(
+    *,
+    actor: Any,
+    group: ModelGroup,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> ModelGroup:
+    """Change a group's description or tags (its name is permanent)."""
+    require_role(actor, *WRITE_ROLES, action="edit model groups")
+    changed: dict[str, Any] = {}
+    if description is not None:
+        group.description = validation.text(
+            description, "description", max_length=10_000
+        )
+        changed["description"] = group.description
+    if tags is not None:
+        group.tags = validation.tags(tags)
+        changed["tags"] = group.tags
+    if changed:
+        group.save(update_fields=[*changed, "updated_at"])
+        event_record("group.updated", actor=actor, group=group, payload=changed)
+    return group
+
+
+@transaction.atomic
+def group_delete(*, actor: Any, group: ModelGroup) -> None:
+    """Delete an empty group; a group that still has versions is refused."""
+    require_role(actor, *WRITE_ROLES, action="delete model groups")
+    locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
+    if locked.versions.exists():
+        raise Conflict(
+            f"Model group {group.name!r} still has versions; delete them first."
+        )
+    event_record(
+        "group.deleted", actor=actor, group=locked, payload={"name": locked.name}
+    )
+    locked.delete()
+
+
+@contextmanager
+def _spooled(artifact: Any) -> Iterator[tuple[str, str, int]]:
+    """A local path, SHA-256 and size for the artifact, hashing only if not done yet."""
+    path = getattr(artifact, "temporary_file_path", None)
+    digest = getattr(artifact, "sha256", None)
+    if path is not None and digest is not None:
+        yield path(), digest, artifact.size
+        return
+    sha, size = hashlib.sha256(), 0
+    with tempfile.NamedTemporaryFile(
+        dir=settings.FILE_UPLOAD_TEMP_DIR, delete=False
+    ) as tmp:
+        artifact.seek(0)
+        for chunk in iter(lambda: artifact.read(1024 * 1024), b""):
+            size += len(chunk)
+            if size > settings.REGISTRY_MAX_ARTIFACT_SIZE:
+                os.unlink(tmp.name)
+                raise too_large(settings.REGISTRY_MAX_ARTIFACT_SIZE)
+            sha.update(chunk)
+            tmp.write(chunk)
+    try:
+        yield tmp.name, sha.hexdigest(), size
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp.name)
+
+
+def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
+    try:
+        if size > settings.REGISTRY_INPROCESS_CHECK_MAX:
+            return formats.inspect_isolated(path, allow_pickle=allow_pickle)
+        return formats.inspect(path, allow_pickle=allow_pickle)
+    except formats.ArtifactRefused as exc:
+        raise Invalid(
+            f"artifact: {exc.message}",
+            fields={"artifact": exc.message},
+            detected_format=exc.detected,
+        ) from exc
+
+
+def _store(path: str, group: ModelGroup) -> str:
+    key = f"groups/{group.pk}/{uuid.uuid4().hex}"
+    storage = artifact_storage()
+    if hasattr(storage, "path"):
+        # Local disk: a hard link is instant and leaves the upload's temp file to
+        # its owner; across file systems, copy then rename so no half file shows.
+        destination = storage.path(key)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copyfile(path, destination + ".part")
+            os.replace(destination + ".part", destination)
+        return key
+    with open(path, "rb") as handle:
+        return storage.save(key, File(handle))
+
+
+def _allocate_number(group: ModelGroup) -> int:
+    """Take the group's next version number; the row lock lasts until commit."""
+    ModelGroup.objects.filter(pk=group.pk).update(next_version=F("next_version") + 1)
+    return (
+        ModelGroup.objects.filter(pk=group.pk)
+        .values_list("next_version", flat=True)
+        .get()
+        - 1
+    )
+
+
+def _replace_metrics(version: ModelVersion) -> None:
+    Metric.objects.filter(version=version).delete()
+    Metric.objects.bulk_create(
+        Metric(version=version, name=name, value=value)
+        for name, value in version.metrics.items()
+    )
+
+
+def version_register(
+    *,
+    actor: Any,
+    group: ModelGroup,
+    artifact: Any,
+    sha256: str | None = None,
+    **fields: Any,
+) -> ModelVersion:
+    """Register the next version of ``group`` with its artifact and metadata.
+
+    The artifact is checked and stored before the transaction; the number is taken
+    inside it, so a refused upload consumes no number and leaves no file behind.
+    """
+    require_role(actor, *WRITE_ROLES, action="register model versions")
+    clean = validation.version_fields(fields)
+    expected = validation.sha256(sha256) if sha256 else None
+    if artifact is None:
+        raise Invalid(
+            "artifact: A model file is required.",
+            fields={"artifact": "A model file is required."},
+        )
+    with _spooled(artifact) as (path, digest, size):
+        if expected and expected != digest:
+            message = f"SHA-256 mismatch: the upload hashes to {digest}."
+            raise Invalid(f"sha256: {message}", fields={"sha256": message})
+        fmt = _check_format(path, size, allow_pickle=group.allow_pickle)
+        key = _store(path, group)
+    try:
+        with transaction.atomic():
+            version = ModelVersion(
+                group=group,
+                artifact_key=key,
+                artifact_sha256=digest,
+                artifact_size=size,
+                artifact_format=fmt,
+                created_by=actor,
+                artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
+                    :255
+                ],
+                registration_status=RegistrationStatus.READY,
+                **clean,
+            )
+            version.version = _allocate_number(group)
+            version.save()
+            _replace_metrics(version)
+            event_record(
+                "version.registered",
+                actor=actor,
+                group=group,
+                version=version,
+                payload={
+                    "sha256": digest,
+                    "size": size,
+                    "format": fmt,
+                    "metrics": version.metrics,
+                },
+            )
+    except BaseException:
+        with suppress(Exception):
+            artifact_storage().delete(key)
+        raise
+    return version
+
+
+@transaction.atomic
+def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> ModelVersion:
+    """Change a version's editable metadata; metrics only while it awaits approval."""
+    require_role(actor, *WRITE_ROLES, action="edit model versions")
+    clean = validation.version_fields(fields)
+    if "metrics" in clean and version.approval_status != ApprovalStatus.PENDING:
+        raise Conflict(
+            f"Metrics of a {version.approval_status} version are frozen.",
+            fields={"metrics": "Can change only while the version awaits approval."},
+        )
+    changed = {k: v for k, v in clean.items() if getattr(version, k) != v}
+    if not changed:
+        return version
+    for name, value in changed.items():
+        setattr(version, name, value)
+    version.save(update_fields=[*changed, "updated_at"])
+    if "metrics" in changed:
+        _replace_metrics(version)
+    event_record(
+        "version.updated",
+        actor=actor,
+        group=version.group,
+        version=version,
+        payload={"fields": sorted(changed)},
+    )
+    return version
+
+
+def version_delete(*, actor: Any, version: ModelVersion) -> None:
+    """Delete a version that is not Approved; its number is never given out again."""
+    require_role(actor, *WRITE_ROLES, action="delete model versions")
+    with transaction.atomic():
+        deleted = ModelVersion.objects.filter(pk=version.pk).exclude(
+            approval_status=ApprovalStatus.APPROVED
+        )
+        row = deleted.select_for_update().first()
+        if row is None:
+            if ModelVersion.objects.filter(pk=version.pk).exists():
+                raise Conflict(
+                    "An Approved version cannot be deleted; reject it first."
+                )
+            return
+        event_record(
+            "version.deleted",
+            actor=actor,
+            group=version.group,
+            version=version,
+            payload={"sha256": row.artifact_sha256},
+        )
+        row.delete()
+    key = version.artifact_key
+    transaction.on_commit(lambda: artifact_storage().delete(key))
+
+
+def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:
+    if name == "latest":
+        return group.versions.order_by("-version").first()
+    alias = (
+        Alias.objects.filter(group=group, name=name).select_related("version").first()
+    )
+    return alias.version if alias else None
+
+
+def _alias_name(name: str) -> str:
+    from catalog.models import name_validator
+
+    try:
+        name_validator(name)
+    except ValidationError as exc:
+        raise Invalid(
+            f"alias: {exc.messages[0]}", fields={"alias": exc.messages[0]}
+        ) from exc
+    if name.lower() in Alias.RESERVED:
+        message = f"'{name}' is reserved: it always means the highest version."
+        raise Invalid(f"alias: {message}", fields={"alias": message})
+    return name
+
+
+@transaction.atomic
+def alias_set(
+    *, actor: Any, group: ModelGroup, name: str, version_number: Any
+) -> Alias:
+    """Point alias ``name`` of ``group`` at a version, creating or moving it."""
+    require_role(actor, *WRITE_ROLES, action="set aliases")
+    name = _alias_name(name)
+    if isinstance(version_number, bool) or not isinstance(version_number, int):
+        raise Invalid(
+            "version: Must be a version number.",
+            fields={"version": "Must be a version number."},
+        )
+    target = group.versions.filter(version=version_number).first()
+    if target is None:
+        message = f"Version {version_number} does not exist in {group.name}."
+        raise Invalid(f"version: {message}", fields={"version": message})
+    alias = Alias.objects.select_for_update().filter(group=group, name=name).first()
+    previous = alias.version.version if alias else None
+    if alias is None:
+        alias = Alias.objects.create(
+            group=group, name=name, version=target, updated_by=actor
+        )
+    elif alias.version_id != target.pk:
+        alias.version, alias.updated_by = target, actor
+        alias.save()
+    else:
+        return alias
+    event_record(
+        "alias.set",
+        actor=actor,
+        group=group,
+        version=target,
+        payload={"alias": name, "from": previous, "to": target.version},
+    )
+    return alias
+
+
+@transaction.atomic
+def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
+    require_role(actor, *WRITE_ROLES, action="delete aliases")
+    alias = (
+        Alias.objects.filter(group=group, name=name).select_related("version").first()
+    )
+    if alias is None:
+        return
+    event_record(
+        "alias.deleted",
+        actor=actor,
+        group=group,
+        version=alias.version,
+        payload={"alias": name, "from": alias.version.version},
+    )
+    alias.delete()

@@ -1,0 +1,52 @@
+"""Liveness and readiness probes: no authentication, no templates, no sessions."""
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not healthy"
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+    return True, "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers and reaches its database."""
+    ok, detail = _database_ok()
+    return JsonResponse(
+        {"status": "ok" if ok else "error", "database": detail},
+        status=200 if ok else 503,
+    )
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to take traffic: database reachable, migrations applied, storage writable."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    checks: dict[str, str] = {}
+    ok, checks["database"] = _database_ok()
+    if ok:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        checks["migrations"] = "ok" if not plan else f"{len(plan)} unapplied"
+        ok = not plan
+    if not settings.S3_BUCKET:
+        writable = (
+            settings.ARTIFACT_ROOT.exists() or settings.ARTIFACT_ROOT.parent.exists()
+        )
+        checks["storage"] = "ok" if writable else "artifact folder missing"
+        ok = ok and writable
+    return JsonResponse(
+        {"status": "ok" if ok else "error", **checks}, status=200 if ok else 503
+    )
