@@ -269,3 +269,23 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("Events are append-only and cannot be deleted.")
+
+
+class HandledEvent(models.Model):
+    """Marks that a consumer of the outbox has handled an event (see catalog.outbox)."""
+
+    consumer = models.CharField(max_length=64)
+    event = models.ForeignKey(
+        Event, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    handled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consumer", "event"], name="catalog_handled_event_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}:{self.event_id}"

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from accounts.roles import Role, require_role
-from catalog import formats, validation
+from catalog import formats, outbox, validation
 from catalog.models import (
     Alias,
     ApprovalStatus,
@@ -56,7 +56,7 @@ def event_record(
     payload: dict | None = None,
 ) -> Event:
     """Append one event; call it inside the transaction of the change it describes."""
-    return Event.objects.create(
+    event = Event.objects.create(
         kind=kind,
         group=group,
         group_name=group.name if group else "",
@@ -66,6 +66,8 @@ def event_record(
         actor_name=getattr(actor, "username", "") or "",
         payload=payload or {},
     )
+    outbox.ring(event)
+    return event
 
 
 def _clean_group(group: ModelGroup, *, exclude: list[str] | None = None) -> None:

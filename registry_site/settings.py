@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "catalog",
+    "approvals",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# The reconcilers: anything the broker lost is found again in the database.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
+    "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
+}
 
 # --- Security ---------------------------------------------------------------------
 # REGISTRY_HTTPS=true declares that the registry is served over HTTPS (directly or

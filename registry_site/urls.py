@@ -7,6 +7,7 @@ from registry_site import views
 
 api_v1 = [
     path("", include("catalog.api.urls")),
+    path("", include("approvals.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,81 @@
+from typing import Any
+
+from django.contrib import admin, messages
+
+from approvals import services
+from approvals.models import ApprovalPolicy, Notification, Review
+from registry_site.errors import DomainError
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "group",
+        "required_approvals",
+        "reviewers",
+        "allow_self_approval",
+        "reject_on_first_rejection",
+        "updated_at",
+    ]
+    list_select_related = ["group", "reviewers"]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def save_model(
+        self, request: Any, obj: ApprovalPolicy, form: Any, change: bool
+    ) -> None:
+        fields = {
+            name: form.cleaned_data[name]
+            for name in services.POLICY_FIELDS
+            if name in form.cleaned_data
+        }
+        if fields.get("reviewers") is not None:
+            fields["reviewers"] = fields["reviewers"].name
+        try:
+            services.policy_update(actor=request.user, group=obj.group, **fields)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = [
+        "version",
+        "reviewer_name",
+        "decision",
+        "round",
+        "status_after",
+        "created_at",
+    ]
+    list_filter = ["decision"]
+    search_fields = ["reviewer_name", "comment"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["kind", "subject", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "kind"]
+    readonly_fields = [
+        "kind",
+        "event_id",
+        "recipients",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+    ]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

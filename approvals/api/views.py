@@ -1,0 +1,141 @@
+"""REST API of the review workflow; each write calls one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals import policies, selectors, services
+from approvals.api import serializers as s
+from approvals.models import Review
+from catalog.api.serializers import ModelVersionSerializer
+from catalog.api.views import GroupChildMixin
+from catalog.models import Alias, ModelVersion
+from registry_site.errors import NotFound
+
+
+class VersionChildMixin(GroupChildMixin):
+    def get_version(self) -> ModelVersion:
+        group = self.get_group()
+        number = self.kwargs["version"]
+        version = (
+            ModelVersion.objects.filter(group=group, version=number)
+            .select_related("group", "created_by")
+            .first()
+        )
+        if version is None:
+            raise NotFound(f"Version {number} of {group.name!r} does not exist.")
+        return version
+
+
+class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
+    """``GET`` the version's review timeline; ``POST`` a review."""
+
+    serializer_class = s.ReviewSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Review.objects.none()
+        return (
+            Review.objects.filter(version=self.get_version())
+            .select_related("version__group")
+            .order_by("created_at", "id")
+        )
+
+    @extend_schema(
+        request=s.ReviewCreateSerializer, responses={201: s.ReviewSerializer}
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        version = self.get_version()
+        data = s.ReviewCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.review_submit(
+            actor=request.user, version=version, **data.validated_data
+        )
+        body: dict[str, Any] = {
+            "review": s.ReviewSerializer(outcome.review).data
+            if outcome.review
+            else None,
+            "approval_status": outcome.version.approval_status,
+            "created": outcome.created,
+            "verdict": policies.verdict(outcome.version, request.user),
+        }
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+class Resubmit(VersionChildMixin, APIView):
+    @extend_schema(request=s.ResubmitSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        version = self.get_version()
+        data = s.ResubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.version_resubmit(
+            actor=request.user, version=version, comment=data.validated_data["comment"]
+        )
+        return Response(
+            {
+                "review": s.ReviewSerializer(outcome.review).data
+                if outcome.review
+                else None,
+                "approval_status": outcome.version.approval_status,
+                "created": outcome.created,
+            },
+            status=status.HTTP_200_OK,
+        )
+
+
+class Verdict(VersionChildMixin, APIView):
+    """The policy's verdict in words: votes, gates, and whether the caller may approve."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(policies.verdict(self.get_version(), request.user))
+
+
+class PolicyDetail(GroupChildMixin, APIView):
+    """``GET, PUT /model-groups/{name}/approval-policy``."""
+
+    @extend_schema(responses=s.ApprovalPolicySerializer)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        policy = policies.policy_for(self.get_group())
+        return Response(s.ApprovalPolicySerializer(policy).data)
+
+    @extend_schema(
+        request=s.PolicyWriteSerializer, responses=s.ApprovalPolicySerializer
+    )
+    def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_group()
+        data = s.PolicyWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.policy_update(
+            actor=request.user, group=group, **data.validated_data
+        )
+        return Response(s.ApprovalPolicySerializer(policy).data)
+
+
+class Inbox(generics.ListAPIView):
+    """Versions waiting for the caller's review, oldest first."""
+
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        from django.db.models import Prefetch
+
+        return (
+            selectors.inbox(self.request.user)
+            .select_related("group", "created_by")
+            .prefetch_related(
+                Prefetch(
+                    "aliases", queryset=Alias.objects.only("id", "name", "version_id")
+                )
+            )
+        )

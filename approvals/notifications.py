@@ -1,0 +1,145 @@
+"""E-mails about reviews: rows written from outbox events, sent by Celery after commit.
+
+A mail server that is down delays a notification (with backoff) and never fails the
+review that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.roles import Role
+from approvals.models import Notification, NotificationStatus
+from approvals.policies import policy_for
+from catalog.models import Event, ModelVersion
+
+log = logging.getLogger(__name__)
+KINDS = frozenset(
+    {
+        "version.registered",
+        "version.resubmitted",
+        "version.approved",
+        "version.rejected",
+    }
+)
+LEASE = timedelta(minutes=2)
+
+
+def eligible_reviewers(version: ModelVersion) -> list[Any]:
+    """Users who may review ``version`` (and are not barred from approving it)."""
+    policy = policy_for(version.group)
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    reviewers = (
+        Q(groups__name=Role.REVIEWER)
+        | Q(groups__name=Role.ADMIN)
+        | Q(is_superuser=True)
+    )
+    if policy.reviewers_id:
+        reviewers = (
+            (Q(groups__name=Role.REVIEWER) & Q(groups=policy.reviewers_id))
+            | Q(groups__name=Role.ADMIN)
+            | Q(is_superuser=True)
+        )
+    users = users.filter(reviewers).distinct()
+    if not policy.allow_self_approval:
+        users = users.exclude(pk=version.created_by_id)
+    return list(users)
+
+
+def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] | None:
+    label = f"{version.group.name} v{version.version}"
+    if event.kind in {"version.registered", "version.resubmitted"}:
+        recipients = [u.email for u in eligible_reviewers(version)]
+        verb = "registered" if event.kind == "version.registered" else "resubmitted"
+        subject = f"[Model Registry] {label} awaits your review"
+        body = (
+            f"{event.actor_name} {verb} {label}.\n\n{version.description}\n\n"
+            f"Review it at /models/{version.group.name}/versions/{version.version}/\n"
+        )
+        return recipients, subject, body
+    registrant = version.created_by
+    if not registrant.email:
+        return None
+    decision = "approved" if event.kind == "version.approved" else "rejected"
+    comment = event.payload.get("comment") or ""
+    subject = f"[Model Registry] {label} was {decision}"
+    body = f"{event.actor_name} {decision} {label}.\n\n{comment}\n"
+    return [registrant.email], subject, body
+
+
+def on_event(event: Event) -> None:
+    """Outbox handler: write the notification row; the send happens after commit."""
+    version = (
+        ModelVersion.objects.select_related("group", "created_by")
+        .filter(pk=event.version_id)
+        .first()
+    )
+    if version is None:
+        return
+    message = _message(event, version)
+    if message is None or not message[0]:
+        return
+    recipients, subject, body = message
+    notification = Notification.objects.create(
+        kind=event.kind,
+        event_id=event.pk,
+        recipients=recipients,
+        subject=subject,
+        body=body,
+    )
+    from approvals.tasks import send_notification_task
+
+    pk = notification.pk
+    transaction.on_commit(lambda: send_notification_task.delay(pk), robust=True)
+
+
+def send(notification_id: int) -> bool:
+    """Claim and send one notification; True if it was sent now."""
+    now = timezone.now()
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=NotificationStatus.PENDING, next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    if not claimed:
+        return False
+    notification = Notification.objects.get(pk=notification_id)
+    try:
+        send_mail(
+            notification.subject,
+            notification.body,
+            settings.DEFAULT_FROM_EMAIL,
+            notification.recipients,
+            fail_silently=False,
+        )
+    except Exception as exc:  # any transport error: record it and back off
+        attempts = notification.attempts
+        failed = attempts >= Notification.MAX_ATTEMPTS
+        Notification.objects.filter(pk=notification_id).update(
+            status=NotificationStatus.FAILED if failed else NotificationStatus.PENDING,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=now + timedelta(seconds=30 * 2**attempts),
+        )
+        log.warning(
+            "notification %s failed (attempt %s): %s", notification_id, attempts, exc
+        )
+        return False
+    Notification.objects.filter(pk=notification_id).update(
+        status=NotificationStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def sweep() -> int:
+    """Send every pending notification that is due (missed doorbells, retries)."""
+    due = Notification.objects.filter(
+        status=NotificationStatus.PENDING, next_attempt_at__lte=timezone.now()
+    )
+    return sum(send(pk) for pk in due.values_list("pk", flat=True)[:200])

@@ -1,0 +1,165 @@
+"""Reading an approval policy: eligibility, gates and the verdict in words."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from accounts.roles import Role, has_role, roles_of
+from approvals.models import ApprovalPolicy, Decision, Review
+from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+
+OPS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+
+
+def policy_for(group: ModelGroup) -> ApprovalPolicy:
+    """The group's policy, or the default one (unsaved) where none is set."""
+    try:
+        return group.approval_policy
+    except ApprovalPolicy.DoesNotExist:
+        return ApprovalPolicy(group=group)
+
+
+def may_review(user: Any, policy: ApprovalPolicy) -> tuple[bool, str]:
+    """Whether ``user`` may review the policy's group, and why not."""
+    if not has_role(user, Role.REVIEWER):
+        return False, "You need the reviewer role to review versions."
+    if Role.ADMIN in roles_of(user) or policy.reviewers_id is None:
+        return True, ""
+    if not user.groups.filter(pk=policy.reviewers_id).exists():
+        return False, (
+            f"Only members of {policy.reviewers.name!r} review {policy.group.name!r}."
+        )
+    return True, ""
+
+
+def self_approval_refused(
+    user: Any, version: ModelVersion, policy: ApprovalPolicy
+) -> str:
+    """A reason if ``user`` may not approve ``version`` because they registered it."""
+    if version.created_by_id == user.pk and not policy.allow_self_approval:
+        return (
+            f"You registered version {version.version}; the approval policy of "
+            f"{version.group.name!r} does not allow approving your own version."
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+def gate_results(version: ModelVersion, policy: ApprovalPolicy) -> list[GateResult]:
+    results = []
+    for gate in policy.metric_gates:
+        name = f"{gate['metric']} {gate['op']} {gate['value']}"
+        value = version.metrics.get(gate["metric"])
+        if value is None:
+            results.append(
+                GateResult(name, False, f"metric {gate['metric']!r} is missing")
+            )
+            continue
+        passed = math.isfinite(value) and OPS[gate["op"]](value, gate["value"])
+        results.append(GateResult(name, passed, f"{gate['metric']} is {value:g}"))
+    if policy.require_model_card:
+        ok = bool(version.model_card.strip())
+        results.append(
+            GateResult("model card present", ok, "" if ok else "no model card")
+        )
+    if policy.require_sample_payload:
+        ok = version.sample_payload is not None
+        results.append(
+            GateResult("sample payload present", ok, "" if ok else "no sample payload")
+        )
+    if policy.require_lineage_commit:
+        ok = bool((version.lineage or {}).get("commit", "").strip())
+        results.append(
+            GateResult(
+                "lineage commit present", ok, "" if ok else "lineage.commit is empty"
+            )
+        )
+    return results
+
+
+def current_round(version: ModelVersion) -> int:
+    last = (
+        Review.objects.filter(version=version)
+        .order_by("-round")
+        .values_list("round", flat=True)
+        .first()
+    )
+    return last or 1
+
+
+def latest_votes(version: ModelVersion, round_: int) -> dict[int, Review]:
+    """Each reviewer's latest approve/reject in the round (comments do not vote)."""
+    votes: dict[int, Review] = {}
+    for review in Review.objects.filter(
+        version=version, round=round_, decision__in=[Decision.APPROVE, Decision.REJECT]
+    ).order_by("created_at", "id"):
+        votes[review.reviewer_id] = review
+    return votes
+
+
+def count(votes: dict[int, Review], decision: str) -> list[str]:
+    return sorted(r.reviewer_name for r in votes.values() if r.decision == decision)
+
+
+def verdict(version: ModelVersion, user: Any | None = None) -> dict[str, Any]:
+    """The policy's judgement of ``version`` in words, for the API and the UI."""
+    policy = policy_for(version.group)
+    round_ = current_round(version)
+    votes = latest_votes(version, round_)
+    approvals = count(votes, Decision.APPROVE)
+    gates = gate_results(version, policy)
+    result: dict[str, Any] = {
+        "approval_status": version.approval_status,
+        "round": round_,
+        "required_approvals": policy.required_approvals,
+        "approvals": approvals,
+        "rejections": count(votes, Decision.REJECT),
+        "approvals_needed": max(0, policy.required_approvals - len(approvals)),
+        "gates": [asdict(g) for g in gates],
+        "gates_pass": all(g.passed for g in gates),
+    }
+    if user is not None:
+        allowed, reason = may_review(user, policy)
+        if allowed and version.approval_status == ApprovalStatus.PENDING:
+            reason = self_approval_refused(user, version, policy)
+        elif allowed and version.approval_status != ApprovalStatus.PENDING:
+            reason = f"The version is {version.approval_status}."
+        result.update(
+            can_review=allowed, can_approve=allowed and not reason, reason=reason
+        )
+    result["summary"] = summary(result)
+    return result
+
+
+def summary(result: dict[str, Any]) -> str:
+    status = result["approval_status"]
+    if status != ApprovalStatus.PENDING:
+        return f"{status}."
+    parts = []
+    needed = result["approvals_needed"]
+    parts.append(
+        f"{needed} more approval{'s' if needed != 1 else ''} needed"
+        if needed
+        else "quorum reached"
+    )
+    failed = [g["name"] for g in result["gates"] if not g["passed"]]
+    if failed:
+        parts.append("failing gates: " + ", ".join(failed))
+    elif result["gates"]:
+        parts.append("all gates pass")
+    return "; ".join(parts).capitalize() + "."

@@ -1,0 +1,43 @@
+"""Reads of the approvals app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.roles import Role, has_role, roles_of
+from approvals.models import Decision, Review
+from catalog.models import ApprovalStatus, ModelVersion
+
+
+def inbox(user: Any) -> QuerySet[ModelVersion]:
+    """Pending versions that wait for ``user``'s review, oldest first."""
+    if not has_role(user, Role.REVIEWER):
+        return ModelVersion.objects.none()
+    versions = ModelVersion.objects.filter(approval_status=ApprovalStatus.PENDING)
+    if Role.ADMIN not in roles_of(user):
+        versions = versions.filter(
+            Q(group__approval_policy__isnull=True)
+            | Q(group__approval_policy__reviewers__isnull=True)
+            | Q(group__approval_policy__reviewers__in=user.groups.all())
+        )
+    versions = versions.exclude(
+        Q(created_by=user) & ~Q(group__approval_policy__allow_self_approval=True)
+    )
+    last_round = Review.objects.filter(version=OuterRef("pk")).order_by("-round")
+    versions = versions.annotate(
+        _round=Coalesce(Subquery(last_round.values("round")[:1]), 1)
+    )
+    voted = Review.objects.filter(
+        version=OuterRef("pk"),
+        reviewer=user,
+        round=OuterRef("_round"),
+        decision__in=[Decision.APPROVE, Decision.REJECT],
+    )
+    return versions.exclude(Exists(voted)).order_by("created_at", "id")
+
+
+def inbox_count(user: Any) -> int:
+    return inbox(user).count()

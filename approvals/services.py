@@ -1,0 +1,352 @@
+"""Every change of a version's approval status, and the policies that govern it.
+
+``_transition`` is the one place that writes ``ModelVersion.approval_status``: a
+compare-and-set on the expected status. Reviews of one version are serialised by a
+row lock on the version, so two reviewers racing on the last approval see each
+other's vote and exactly one transition (and one event) happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.roles import Role, require_role
+from approvals import policies
+from approvals.models import ApprovalPolicy, Decision, Review
+from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from catalog.services import event_record
+from registry_site.errors import Conflict, Forbidden, Invalid
+
+P, A, R = ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
+MAX_COMMENT = 10_000
+
+
+@dataclass
+class ReviewOutcome:
+    review: Review | None
+    version: ModelVersion
+    created: bool
+
+
+def _transition(version: ModelVersion, *, expected: str, to: str) -> bool:
+    """Compare-and-set the status; True if this call made the change."""
+    changed = ModelVersion.objects.filter(
+        pk=version.pk, approval_status=expected
+    ).update(approval_status=to, updated_at=timezone.now())
+    if changed:
+        version.approval_status = to
+    return bool(changed)
+
+
+def _comment(comment: Any, *, required: bool, why: str = "") -> str:
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise Invalid(
+            "comment: Must be a string.", fields={"comment": "Must be a string."}
+        )
+    comment = comment.strip()
+    if required and not comment:
+        message = f"A comment is required {why}".strip() + "."
+        raise Invalid(f"comment: {message}", fields={"comment": message})
+    if len(comment) > MAX_COMMENT:
+        message = f"At most {MAX_COMMENT} characters."
+        raise Invalid(f"comment: {message}", fields={"comment": message})
+    return comment
+
+
+def _record(
+    version: ModelVersion, actor: Any, decision: str, comment: str, round_: int
+) -> Review:
+    review = Review.objects.create(
+        version=version,
+        reviewer=actor,
+        reviewer_name=actor.username,
+        decision=decision,
+        comment=comment,
+        round=round_,
+        status_after=version.approval_status,
+    )
+    event_record(
+        "review.submitted",
+        actor=actor,
+        group=version.group,
+        version=version,
+        payload={
+            "review": review.pk,
+            "decision": decision,
+            "comment": comment,
+            "round": round_,
+            "status": version.approval_status,
+        },
+    )
+    return review
+
+
+def _status_event(
+    kind: str,
+    version: ModelVersion,
+    actor: Any,
+    *,
+    from_: str,
+    comment: str,
+    **extra: Any,
+) -> None:
+    event_record(
+        kind,
+        actor=actor,
+        group=version.group,
+        version=version,
+        payload={
+            "from": from_,
+            "to": version.approval_status,
+            "comment": comment,
+            **extra,
+        },
+    )
+
+
+def review_submit(
+    *, actor: Any, version: ModelVersion, decision: str, comment: Any = ""
+) -> ReviewOutcome:
+    """Record a review and apply the policy: approve, reject, revoke or comment."""
+    if decision not in {Decision.APPROVE, Decision.REJECT, Decision.COMMENT}:
+        raise Invalid(
+            "decision: Use approve, reject or comment.",
+            fields={"decision": "Use approve, reject or comment."},
+        )
+    policy = policies.policy_for(version.group)
+    allowed, reason = policies.may_review(actor, policy)
+    if not allowed:
+        raise Forbidden(reason)
+    text = _comment(
+        comment,
+        required=decision != Decision.APPROVE,
+        why="to reject" if decision == Decision.REJECT else "",
+    )
+    with transaction.atomic():
+        locked = (
+            ModelVersion.objects.select_for_update()
+            .select_related("group")
+            .get(pk=version.pk)
+        )
+        handler = {
+            Decision.APPROVE: _approve,
+            Decision.REJECT: _reject,
+            Decision.COMMENT: _comment_only,
+        }[Decision(decision)]
+        return handler(locked, actor, text, policy)
+
+
+def _comment_only(
+    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+) -> ReviewOutcome:
+    review = _record(
+        version, actor, Decision.COMMENT, text, policies.current_round(version)
+    )
+    return ReviewOutcome(review, version, True)
+
+
+def _approve(
+    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+) -> ReviewOutcome:
+    if version.approval_status == A:
+        return ReviewOutcome(None, version, False)
+    if version.approval_status == R:
+        raise Conflict(
+            f"Version {version.version} is Rejected; it must be resubmitted "
+            "before it can be approved."
+        )
+    refusal = policies.self_approval_refused(actor, version, policy)
+    if refusal:
+        raise Forbidden(refusal)
+    round_ = policies.current_round(version)
+    votes = policies.latest_votes(version, round_)
+    mine = votes.get(actor.pk)
+    if mine is not None and mine.decision == Decision.APPROVE:
+        return ReviewOutcome(mine, version, False)
+    failed = [g for g in policies.gate_results(version, policy) if not g.passed]
+    if failed:
+        names = "; ".join(f"{g.name} ({g.detail})" for g in failed)
+        raise Invalid(
+            f"Approval gates failed: {names}.",
+            fields={"gates": [g.name for g in failed]},
+            failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
+        )
+    approvers = {pk for pk, r in votes.items() if r.decision == Decision.APPROVE}
+    approvers.add(actor.pk)
+    if len(approvers) >= policy.required_approvals and _transition(
+        version, expected=P, to=A
+    ):
+        review = _record(version, actor, Decision.APPROVE, text, round_)
+        _status_event(
+            "version.approved",
+            version,
+            actor,
+            from_=P,
+            comment=text,
+            round=round_,
+            approvals=len(approvers),
+        )
+        return ReviewOutcome(review, version, True)
+    return ReviewOutcome(
+        _record(version, actor, Decision.APPROVE, text, round_), version, True
+    )
+
+
+def _reject(
+    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+) -> ReviewOutcome:
+    if version.approval_status == R:
+        return ReviewOutcome(None, version, False)
+    round_ = policies.current_round(version)
+    if version.approval_status == A:
+        _transition(version, expected=A, to=R)  # revoke
+        review = _record(version, actor, Decision.REJECT, text, round_)
+        _status_event(
+            "version.rejected", version, actor, from_=A, comment=text, revoked=True
+        )
+        return ReviewOutcome(review, version, True)
+    votes = policies.latest_votes(version, round_)
+    rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
+    rejecters.add(actor.pk)
+    enough = (
+        policy.reject_on_first_rejection or len(rejecters) >= policy.required_approvals
+    )
+    if enough and _transition(version, expected=P, to=R):
+        review = _record(version, actor, Decision.REJECT, text, round_)
+        _status_event(
+            "version.rejected", version, actor, from_=P, comment=text, revoked=False
+        )
+        return ReviewOutcome(review, version, True)
+    return ReviewOutcome(
+        _record(version, actor, Decision.REJECT, text, round_), version, True
+    )
+
+
+def version_resubmit(
+    *, actor: Any, version: ModelVersion, comment: Any
+) -> ReviewOutcome:
+    """Send a Rejected version back for review; earlier votes no longer count."""
+    require_role(actor, Role.CONTRIBUTOR, action="resubmit versions")
+    text = _comment(comment, required=True, why="to resubmit")
+    with transaction.atomic():
+        locked = (
+            ModelVersion.objects.select_for_update()
+            .select_related("group")
+            .get(pk=version.pk)
+        )
+        if locked.approval_status == P:
+            return ReviewOutcome(None, locked, False)
+        if locked.approval_status == A:
+            raise Conflict(
+                f"Version {locked.version} is Approved; only a Rejected "
+                "version can be resubmitted."
+            )
+        round_ = policies.current_round(locked) + 1
+        _transition(locked, expected=R, to=P)
+        review = Review.objects.create(
+            version=locked,
+            reviewer=actor,
+            reviewer_name=actor.username,
+            decision=Decision.RESUBMIT,
+            comment=text,
+            round=round_,
+            status_after=P,
+        )
+        _status_event(
+            "version.resubmitted", locked, actor, from_=R, comment=text, round=round_
+        )
+        return ReviewOutcome(review, locked, True)
+
+
+POLICY_FIELDS = (
+    "required_approvals",
+    "reviewers",
+    "allow_self_approval",
+    "reject_on_first_rejection",
+    "metric_gates",
+    "require_model_card",
+    "require_sample_payload",
+    "require_lineage_commit",
+)
+
+
+def _metric_gates(value: Any) -> list[dict[str, Any]]:
+    from catalog.validation import METRIC_NAME_RE
+
+    if not isinstance(value, list):
+        raise Invalid(
+            "metric_gates: Must be a list.", fields={"metric_gates": "Must be a list."}
+        )
+    gates = []
+    for index, gate in enumerate(value):
+        field = f"metric_gates[{index}]"
+        ok = (
+            isinstance(gate, dict)
+            and set(gate) == {"metric", "op", "value"}
+            and isinstance(gate["metric"], str)
+            and METRIC_NAME_RE.match(gate["metric"])
+            and gate["op"] in policies.OPS
+            and not isinstance(gate["value"], bool)
+            and isinstance(gate["value"], int | float)
+        )
+        if not ok:
+            message = (
+                'Use {"metric": name, "op": one of >=, <=, >, <, ==, "value": number}.'
+            )
+            raise Invalid(f"{field}: {message}", fields={field: message})
+        gates.append(
+            {"metric": gate["metric"], "op": gate["op"], "value": float(gate["value"])}
+        )
+    return gates
+
+
+@transaction.atomic
+def policy_update(*, actor: Any, group: ModelGroup, **fields: Any) -> ApprovalPolicy:
+    """Replace the group's approval policy (admins only)."""
+    require_role(actor, Role.ADMIN, action="edit approval policies")
+    unknown = sorted(set(fields) - set(POLICY_FIELDS))
+    if unknown:
+        raise Invalid(
+            f"{unknown[0]}: Not a policy field.",
+            fields={unknown[0]: "Not a policy field."},
+        )
+    policy = ApprovalPolicy.objects.select_for_update().filter(group=group).first()
+    policy = policy or ApprovalPolicy(group=group)
+    if "reviewers" in fields:
+        name = fields.pop("reviewers")
+        policy.reviewers = None
+        if name:
+            policy.reviewers = Group.objects.filter(name=name).first()
+            if policy.reviewers is None:
+                message = f"No user group named {name!r}."
+                raise Invalid(f"reviewers: {message}", fields={"reviewers": message})
+    if "metric_gates" in fields:
+        fields["metric_gates"] = _metric_gates(fields["metric_gates"])
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.updated_by = actor
+    policy.full_clean(exclude=["group"])
+    policy.save()
+    event_record(
+        "policy.updated",
+        actor=actor,
+        group=group,
+        payload={
+            "required_approvals": policy.required_approvals,
+            "reviewers": policy.reviewers.name if policy.reviewers else None,
+            "allow_self_approval": policy.allow_self_approval,
+            "reject_on_first_rejection": policy.reject_on_first_rejection,
+            "metric_gates": policy.metric_gates,
+            "require_model_card": policy.require_model_card,
+            "require_sample_payload": policy.require_sample_payload,
+            "require_lineage_commit": policy.require_lineage_commit,
+        },
+    )
+    return policy

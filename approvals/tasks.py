@@ -1,0 +1,17 @@
+"""Celery entry points of the approvals app."""
+
+from celery import shared_task
+
+
+@shared_task(name="approvals.send_notification", ignore_result=True)
+def send_notification_task(notification_id: int, **_: object) -> bool:
+    from approvals import notifications
+
+    return notifications.send(notification_id)
+
+
+@shared_task(name="approvals.sweep_notifications", ignore_result=True)
+def sweep_notifications_task(**_: object) -> int:
+    from approvals import notifications
+
+    return notifications.sweep()
