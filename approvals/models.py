@@ -115,6 +115,7 @@ class Review(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise PermissionError("Reviews are append-only and cannot be updated.")
+        kwargs["force_insert"] = True  # never an UPDATE, even with an existing id
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:

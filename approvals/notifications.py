@@ -38,18 +38,12 @@ def eligible_reviewers(version: ModelVersion) -> list[Any]:
     """Users who may review ``version`` (and are not barred from approving it)."""
     policy = policy_for(version.group)
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    reviewers = (
-        Q(groups__name=Role.REVIEWER)
-        | Q(groups__name=Role.ADMIN)
-        | Q(is_superuser=True)
-    )
+    admins = Q(groups__name=Role.ADMIN) | Q(is_superuser=True)
+    reviewers = get_user_model().objects.filter(groups__name=Role.REVIEWER)
     if policy.reviewers_id:
-        reviewers = (
-            (Q(groups__name=Role.REVIEWER) & Q(groups=policy.reviewers_id))
-            | Q(groups__name=Role.ADMIN)
-            | Q(is_superuser=True)
-        )
-    users = users.filter(reviewers).distinct()
+        # A separate join: the reviewer role and the policy's group are different rows.
+        reviewers = reviewers.filter(groups=policy.reviewers_id)
+    users = users.filter(admins | Q(pk__in=reviewers.values("pk"))).distinct()
     if not policy.allow_self_approval:
         users = users.exclude(pk=version.created_by_id)
     return list(users)

@@ -168,7 +168,9 @@ def _approve(
     round_ = policies.current_round(version)
     votes = policies.latest_votes(version, round_)
     mine = votes.get(actor.pk)
-    if mine is not None and mine.decision == Decision.APPROVE:
+    repeated = mine is not None and mine.decision == Decision.APPROVE
+    approvers = {pk for pk, r in votes.items() if r.decision == Decision.APPROVE}
+    if repeated and len(approvers) < policy.required_approvals:
         return ReviewOutcome(mine, version, False)
     failed = [g for g in policies.gate_results(version, policy) if not g.passed]
     if failed:
@@ -178,12 +180,16 @@ def _approve(
             fields={"gates": [g.name for g in failed]},
             failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
         )
-    approvers = {pk for pk, r in votes.items() if r.decision == Decision.APPROVE}
     approvers.add(actor.pk)
     if len(approvers) >= policy.required_approvals and _transition(
         version, expected=P, to=A
     ):
-        review = _record(version, actor, Decision.APPROVE, text, round_)
+        # A repeated approval completes a quorum that a policy change lowered.
+        review = (
+            mine
+            if repeated
+            else _record(version, actor, Decision.APPROVE, text, round_)
+        )
         _status_event(
             "version.approved",
             version,

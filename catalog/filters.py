@@ -12,7 +12,7 @@ import re
 
 import django_filters as filters
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTransform
 
 from catalog.models import (
     ApprovalStatus,
@@ -33,13 +33,15 @@ def _bad(field: str, message: str) -> Invalid:
 
 
 def filter_tags(queryset: QuerySet, values: list[str], field: str = "tag") -> QuerySet:
-    for index, raw in enumerate(values):
+    for raw in values:
         key, sep, value = raw.partition(":")
         if not sep or not key:
             raise _bad(field, f"Use {field}=key:value (got {raw[:60]!r}).")
-        alias = f"_tag_{index}"
-        queryset = queryset.alias(**{alias: KeyTextTransform(key, "tags")}).filter(
-            **{alias: value}
+        # An explicit lookup: the key may hold characters (such as "__") that a
+        # keyword lookup would misread, and the value is compared as a JSON string.
+        name = f"_tag_{len(queryset.query.annotations)}"
+        queryset = queryset.alias(**{name: KeyTransform(key, "tags")}).filter(
+            **{name: value}
         )
     return queryset
 

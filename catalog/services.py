@@ -366,6 +366,10 @@ def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:
 def _alias_name(name: str) -> str:
     from catalog.models import name_validator
 
+    if len(name) > 63:
+        raise Invalid(
+            "alias: At most 63 characters.", fields={"alias": "At most 63 characters."}
+        )
     try:
         name_validator(name)
     except ValidationError as exc:

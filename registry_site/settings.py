@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "approvals",
+    "deployments",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,7 @@ else:
         "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
         "max_retries": 2,
     }
+CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_QUEUE", "registry")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -227,7 +229,25 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
+    "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
 }
+
+# --- Deployments and serving ------------------------------------------------------
+# Lease of a running deployment: longer than the loader's limit, so a live task is
+# never taken over; a dead worker's deployment is taken over once it expires.
+REGISTRY_LOADER_TIMEOUT = float(env.integer("REGISTRY_LOADER_TIMEOUT", 120, minimum=1))
+REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
+REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 300, minimum=1)
+REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
+    "REGISTRY_DEPLOY_STALE_QUEUED", 10, minimum=1
+)
+REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024**2)
+# How long a web process trusts its idea of an endpoint's live version.
+REGISTRY_SERVING_REFRESH = float(env.string("REGISTRY_SERVING_REFRESH", "0.5"))
+REGISTRY_OUTBOUND_ALLOW = env.strings("REGISTRY_OUTBOUND_ALLOW", [])
+REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
+    "/"
+)
 
 # --- Security ---------------------------------------------------------------------
 # REGISTRY_HTTPS=true declares that the registry is served over HTTPS (directly or

@@ -1,15 +1,53 @@
 """Test overrides: only what makes tests faster or isolated, nothing test-only in behaviour."""
 
+import os
+import socket
+from urllib.parse import urlsplit
+
 from registry_site.settings import *  # noqa: F403
 from registry_site.settings import DATA_DIR, DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not memory: concurrency tests need several connections to one database.
+    # A file, not memory: concurrency tests and the Celery worker need several
+    # connections to one database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection(
+            (parts.hostname, parts.port or 6379), timeout=0.5
+        ).close()
+    except OSError:
+        return False
+    return True
+
+
+# Worker tests run a real Celery worker on a real Redis broker. The queue is
+# private to this test run, so parallel runs (SQLite and PostgreSQL) never share.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_AVAILABLE = _reachable(TEST_REDIS_URL)
+if REDIS_AVAILABLE:
+    CELERY_BROKER_URL = TEST_REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+        "visibility_timeout": 20,
+        "max_retries": 1,
+    }
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
+    "CELERY_QUEUE", f"registry-test-{os.getpid()}"
+)
+REGISTRY_DEPLOY_LEASE = 6
+REGISTRY_DEPLOY_STALE_QUEUED = 3
+REGISTRY_LOADER_TIMEOUT = 30.0
+REGISTRY_SERVING_REFRESH = 0.05
+REGISTRY_OUTBOUND_ALLOW = ["127.0.0.0/8"]

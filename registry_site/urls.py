@@ -8,6 +8,7 @@ from registry_site import views
 api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("approvals.api.urls")),
+    path("", include("deployments.api.urls")),
 ]
 
 urlpatterns = [

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +132,175 @@ def register(api: APIClient, group: dict[str, Any]) -> Callable[..., Any]:
         )
 
     return do
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip (outside CI) or fail (in CI) when a real service the test needs is missing."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required in CI but is not reachable")
+    pytest.skip(f"{what} not reachable; start it to run this test")
+
+
+class Worker:
+    """A real Celery worker (with its beat scheduler) in a child process."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "registry_site",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--without-mingle",
+                "--without-gossip",
+                "--pool",
+                "prefork",
+                "--schedule",
+                str(self.log_path.parent / "beat-schedule"),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=settings_base_dir(),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if b" ready." in self.log_path.read_bytes():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("the Celery worker did not start:\n" + self.log_tail())
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def settings_base_dir() -> str:
+    from django.conf import settings
+
+    return str(settings.BASE_DIR)
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    host = params["HOST"] or "127.0.0.1"
+    port = params["PORT"] or "5432"
+    return f"postgres://{params['USER']}@{host}:{port}/{params['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def shared_artifact_dir(tmp_path_factory: Any) -> Path:
+    return tmp_path_factory.mktemp("shared-artifacts")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: Any,
+    django_db_blocker: Any,
+    shared_artifact_dir: Path,
+    tmp_path_factory: Any,
+) -> Any:
+    """One real worker for the session, on the real Redis broker, using the test database."""
+    from django.conf import settings
+
+    require_service(settings.REDIS_AVAILABLE, f"Redis at {settings.TEST_REDIS_URL}")
+    from registry_site.celery import app
+
+    app.control.purge()
+    workdir = tmp_path_factory.mktemp("worker")
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_SETTINGS")},
+        "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CELERY_VISIBILITY_TIMEOUT": "20",
+        "CELERY_TASK_TIME_LIMIT": "15",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "12",
+        "REGISTRY_DEPLOY_LEASE": str(settings.REGISTRY_DEPLOY_LEASE),
+        "REGISTRY_DEPLOY_STALE_QUEUED": str(settings.REGISTRY_DEPLOY_STALE_QUEUED),
+        "REGISTRY_ARTIFACT_DIR": str(shared_artifact_dir),
+        "REGISTRY_DATA_DIR": str(workdir),
+        "REGISTRY_OUTBOUND_ALLOW": ",".join(settings.REGISTRY_OUTBOUND_ALLOW),
+        "REGISTRY_LOADER_TIMEOUT": "10",
+    }
+    worker = Worker(env, workdir / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(
+    celery_worker_process: Worker,
+    settings: Any,
+    shared_artifact_dir: Path,
+    transactional_db: Any,
+) -> Worker:
+    """The running worker, with artifacts stored where it reads them."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(shared_artifact_dir)},
+        },
+    }
+    if celery_worker_process.process.poll() is not None:
+        celery_worker_process.start()
+    return celery_worker_process
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    message: str = "condition",
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")

@@ -57,3 +57,16 @@ def iris_joblib() -> bytes:
 def iris_accuracy() -> float:
     model, features, target = iris_classifier()
     return float(model.score(features, target))
+
+
+@cache
+def slow_skops() -> bytes:
+    """A forest big enough that loading it takes a noticeable moment."""
+    import skops.io
+    from sklearn.ensemble import RandomForestClassifier
+
+    _, features, target = iris_classifier()
+    model = RandomForestClassifier(n_estimators=400, random_state=0).fit(
+        features, target
+    )
+    return skops.io.dumps(model)

@@ -89,3 +89,11 @@ class PolicyWriteSerializer(serializers.Serializer):
     require_model_card = serializers.BooleanField(required=False)
     require_sample_payload = serializers.BooleanField(required=False)
     require_lineage_commit = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: "Not a policy field." for name in unknown}
+            )
+        return attrs

@@ -11,13 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.roles import Role, require_role
 from approvals import policies, selectors, services
 from approvals.api import serializers as s
 from approvals.models import Review
 from catalog.api.serializers import ModelVersionSerializer
 from catalog.api.views import GroupChildMixin
 from catalog.models import Alias, ModelVersion
-from registry_site.errors import NotFound
+from registry_site.errors import Forbidden, NotFound
 
 
 class VersionChildMixin(GroupChildMixin):
@@ -53,6 +54,11 @@ class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         version = self.get_version()
+        allowed, reason = policies.may_review(
+            request.user, policies.policy_for(version.group)
+        )
+        if not allowed:
+            raise Forbidden(reason)
         data = s.ReviewCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.review_submit(
@@ -74,6 +80,7 @@ class Resubmit(VersionChildMixin, APIView):
     @extend_schema(request=s.ResubmitSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         version = self.get_version()
+        require_role(request.user, Role.CONTRIBUTOR, action="resubmit versions")
         data = s.ResubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.version_resubmit(
@@ -112,6 +119,7 @@ class PolicyDetail(GroupChildMixin, APIView):
     )
     def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group = self.get_group()
+        require_role(request.user, Role.ADMIN, action="edit approval policies")
         data = s.PolicyWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy = services.policy_update(

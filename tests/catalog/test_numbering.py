@@ -16,7 +16,16 @@ from tests import models as real_models
 
 
 def _register_concurrently(jobs: list[Callable[[], Any]]) -> list[BaseException]:
-    """Run the jobs in threads released at the same moment; return their errors."""
+    """Run the jobs in threads released at the same moment; return their errors.
+
+    Each thread holds a database connection: on PostgreSQL at most 80 run at once
+    (the default server allows 100 connections).
+    """
+    limit = 80 if connection.vendor == "postgresql" else len(jobs)
+    if len(jobs) > limit:
+        return _register_concurrently(jobs[:limit]) + _register_concurrently(
+            jobs[limit:]
+        )
     barrier = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
 

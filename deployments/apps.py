@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class DeploymentsConfig(AppConfig):
+    name = "deployments"
+    verbose_name = "Deployments"
+
+    def ready(self) -> None:
+        from catalog import outbox
+        from deployments import dispatch
+
+        outbox.subscribe("deployments", dispatch.KINDS, dispatch.on_event)

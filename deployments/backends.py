@@ -1,0 +1,116 @@
+"""Every call from a deployment to the outside: artifact storage, the model loader in
+a child process, and the webhook target. Tests patch this seam, nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+
+from catalog.models import ModelVersion
+from catalog.services import artifact_storage
+from deployments import loader
+from registry_site import outbound
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: the deployment fails at once."""
+
+
+class TransientError(Exception):
+    """A retry may help (storage or network hiccup)."""
+
+
+@contextmanager
+def verified_artifact(version: ModelVersion) -> Iterator[str]:
+    """A local copy of the artifact whose SHA-256 matches the one recorded at upload."""
+    sha = hashlib.sha256()
+    try:
+        source = artifact_storage().open(version.artifact_key, "rb")
+    except FileNotFoundError as exc:
+        raise PermanentError(
+            f"the artifact {version.artifact_key} is missing from storage"
+        ) from exc
+    except OSError as exc:
+        raise TransientError(f"reading the artifact failed: {exc}") from exc
+    with (
+        source,
+        tempfile.NamedTemporaryFile(
+            dir=settings.FILE_UPLOAD_TEMP_DIR, delete=False
+        ) as copy,
+    ):
+        try:
+            for chunk in iter(lambda: source.read(1024 * 1024), b""):
+                sha.update(chunk)
+                copy.write(chunk)
+        except OSError as exc:
+            os.unlink(copy.name)
+            raise TransientError(f"reading the artifact failed: {exc}") from exc
+    try:
+        if sha.hexdigest() != version.artifact_sha256:
+            raise PermanentError(
+                f"artifact checksum mismatch: storage holds {sha.hexdigest()}, "
+                f"registered {version.artifact_sha256}; the file changed after upload"
+            )
+        yield copy.name
+    finally:
+        os.unlink(copy.name)
+
+
+def builtin_check(version: ModelVersion, log: Callable[[str], None]) -> dict[str, Any]:
+    """Verify, load and warm the model in a limited child process."""
+    with verified_artifact(version) as path:
+        log(
+            f"artifact verified: sha256 {version.artifact_sha256[:12]}…, "
+            f"{version.artifact_size} bytes, {version.artifact_format}"
+        )
+        try:
+            report = loader.check_isolated(
+                path,
+                version.artifact_format,
+                version.sample_payload,
+                timeout=settings.REGISTRY_LOADER_TIMEOUT,
+                memory=settings.REGISTRY_LOADER_MEMORY,
+            )
+        except loader.LoadError as exc:
+            raise PermanentError(str(exc)) from exc
+    log(
+        f"model loaded and answered its warm-up ({report['rows']} row(s), input "
+        f"{report['input']['name']} {report['input']['dtype']} {report['input']['shape']}, "
+        f"outputs {', '.join(report['outputs'])})"
+    )
+    return report
+
+
+def webhook_send(
+    url: str, secret: str, payload: dict[str, Any], delivery_id: str
+) -> outbound.OutboundResponse:
+    """POST the signed deployment request; transport errors are transient."""
+    try:
+        response = outbound.post_json(
+            url,
+            payload,
+            secret=secret,
+            headers={"X-Registry-Delivery": delivery_id},
+            timeout=10,
+        )
+    except outbound.OutboundRefused as exc:
+        raise PermanentError(f"webhook URL refused: {exc}") from exc
+    except Exception as exc:  # urllib3 transport errors
+        raise TransientError(
+            f"webhook POST failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if response.status >= 500 or response.status == 429:
+        raise TransientError(
+            f"webhook answered {response.status}: {response.body[:200]}"
+        )
+    if response.status >= 300:
+        raise PermanentError(
+            f"webhook answered {response.status}: {response.body[:200]}"
+        )
+    return response

@@ -1,0 +1,298 @@
+"""Load a model file and run predictions: ONNX through onnxruntime, skops through
+scikit-learn (pickle/joblib only where an admin allowed it for the group).
+
+No Django here: ``python -m deployments.loader PATH FORMAT`` is the child process in
+which a deployment first loads and warms a model, with resource limits and without
+the service's environment. The serving layer uses the same ``Predictor`` in-process
+once a model has passed that check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ONNX_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+}
+
+
+class InputError(ValueError):
+    """The request's inputs do not fit the model; the message says how."""
+
+
+class LoadError(RuntimeError):
+    """The model could not be loaded or did not answer its warm-up."""
+
+
+@dataclass
+class InputSpec:
+    name: str
+    dtype: Any
+    shape: list[int | None]  # None for a free dimension (the batch)
+
+
+class Predictor:
+    """A loaded model: ``predict`` takes a 2-D batch and returns named outputs."""
+
+    spec: InputSpec
+
+    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def coerce(self, inputs: Any) -> np.ndarray:
+        """Turn JSON inputs into the batch the model takes, or raise InputError."""
+        if not isinstance(inputs, list) or not inputs:
+            raise InputError("inputs: must be a non-empty list of rows")
+        try:
+            batch = np.asarray(inputs, dtype=self.spec.dtype)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"inputs: {_why_not_numeric(inputs, self.spec)}") from exc
+        shape = self.spec.shape
+        if batch.ndim != len(shape):
+            raise InputError(
+                f"inputs: expected {len(shape)}-D input shaped {_shape(shape)}, "
+                f"got {batch.ndim}-D shaped {list(batch.shape)}"
+            )
+        for axis, (want, got) in enumerate(zip(shape, batch.shape, strict=True)):
+            if want is not None and want != got:
+                raise InputError(
+                    f"inputs: dimension {axis} must be {want}, got {got} "
+                    f"(expected shape {_shape(shape)})"
+                )
+        if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+            raise InputError(
+                "inputs: values must be finite numbers (no NaN or Infinity)"
+            )
+        return batch
+
+
+def _shape(shape: list[int | None]) -> str:
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def _why_not_numeric(inputs: list[Any], spec: InputSpec) -> str:
+    kind = np.dtype(spec.dtype).name
+    for index, row in enumerate(inputs):
+        values = row if isinstance(row, list) else [row]
+        for value in values:
+            if isinstance(value, list):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return (
+                    f"row {index} holds {type(value).__name__} {str(value)[:40]!r}; "
+                    f"the model takes {kind} numbers"
+                )
+    lengths = sorted({len(r) for r in inputs if isinstance(r, list)})
+    if len(lengths) > 1:
+        return f"rows have different lengths {lengths}; expected shape {_shape(spec.shape)}"
+    return f"cannot be read as {kind} numbers shaped {_shape(spec.shape)}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class OnnxPredictor(Predictor):
+    def __init__(self, path: str):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            path, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        first = self.session.get_inputs()[0]
+        if first.type not in ONNX_DTYPES:
+            raise LoadError(f"input {first.name!r} has unsupported type {first.type}")
+        shape = [d if isinstance(d, int) and d > 0 else None for d in first.shape]
+        self.spec = InputSpec(first.name, ONNX_DTYPES[first.type], shape)
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+        results = self.session.run(None, {self.spec.name: batch})
+        return dict(zip(self.output_names, results, strict=True))
+
+
+class SklearnPredictor(Predictor):
+    def __init__(self, model: Any):
+        self.model = model
+        width = getattr(model, "n_features_in_", None)
+        self.spec = InputSpec(
+            "inputs", np.float64, [None, int(width) if width else None]
+        )
+
+    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        if hasattr(self.model, "predict_proba") and hasattr(self.model, "classes_"):
+            outputs["label"] = self.model.predict(batch)
+            outputs["probabilities"] = self.model.predict_proba(batch)
+        else:
+            outputs["variable"] = self.model.predict(batch)
+        return outputs
+
+
+def _load_skops(path: str) -> Predictor:
+    import skops.io
+
+    from catalog.formats import SKOPS_EXTRA_TRUSTED, _extra_trusted
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    trusted = [t for t in untrusted if t in SKOPS_EXTRA_TRUSTED or t in _extra_trusted]
+    if len(trusted) != len(untrusted):
+        raise LoadError("skops file names untrusted types")
+    return SklearnPredictor(skops.io.load(path, trusted=trusted))
+
+
+def _load_pickle(path: str) -> Predictor:
+    import joblib
+
+    return SklearnPredictor(joblib.load(path))  # only for groups an admin trusts
+
+
+LOADERS: dict[str, Callable[[str], Predictor]] = {
+    "onnx": OnnxPredictor,
+    "skops": _load_skops,
+    "pickle": _load_pickle,
+    "joblib": _load_pickle,
+}
+
+
+def load(path: str, fmt: str) -> Predictor:
+    loader = LOADERS.get(fmt)
+    if loader is None:
+        raise LoadError(f"no loader for format {fmt!r}")
+    try:
+        return loader(path)
+    except (LoadError, MemoryError):
+        raise
+    except Exception as exc:
+        raise LoadError(
+            f"loading the {fmt} model failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def warm_up_inputs(predictor: Predictor, payload: Any) -> Any:
+    """The sample payload's inputs, or one generated row of zeros from the input spec."""
+    if isinstance(payload, dict):
+        payload = payload.get("inputs", payload.get("instances"))
+    if payload:
+        return payload
+    shape = [1 if d is None else d for d in predictor.spec.shape]
+    return np.zeros(shape, dtype=predictor.spec.dtype).tolist()
+
+
+def check(path: str, fmt: str, payload: Any) -> dict[str, Any]:
+    """Load, then run the warm-up; returns what a deployment log reports."""
+    predictor = load(path, fmt)
+    inputs = warm_up_inputs(predictor, payload)
+    try:
+        outputs = predictor.predict(predictor.coerce(inputs))
+    except InputError as exc:
+        raise LoadError(f"warm-up input does not fit the model: {exc}") from exc
+    except Exception as exc:
+        raise LoadError(
+            f"warm-up prediction failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    first = next(iter(outputs.values()), None)
+    return {
+        "input": {
+            "name": predictor.spec.name,
+            "dtype": np.dtype(predictor.spec.dtype).name,
+            "shape": predictor.spec.shape,
+        },
+        "outputs": sorted(outputs),
+        "rows": len(inputs),
+        "sample": _jsonable(first)[:3] if first is not None else None,
+    }
+
+
+def _limits(memory: int, cpu: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        os.setsid()
+
+    return apply
+
+
+def check_isolated(
+    path: str, fmt: str, payload: Any, *, timeout: float, memory: int
+) -> dict[str, Any]:
+    """``check`` in a child process with memory/CPU/time limits and a bare environment."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
+    if "REGISTRY_SKOPS_TRUSTED_TYPES" in os.environ:
+        env["REGISTRY_SKOPS_TRUSTED_TYPES"] = os.environ["REGISTRY_SKOPS_TRUSTED_TYPES"]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "deployments.loader", path, fmt],
+            input=json.dumps(payload).encode(),
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            preexec_fn=_limits(memory, int(timeout) + 1),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(
+            f"loading and warming the model took over {timeout:g} s "
+            "(the loader's time limit)"
+        ) from exc
+    lines = proc.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (ValueError, IndexError) as exc:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise LoadError(
+            f"the loader process died (exit code {proc.returncode}) "
+            f"{tail[0][:300]}".strip()
+        ) from exc
+    if not result.get("ok"):
+        raise LoadError(result.get("error", "the loader refused the model"))
+    return result["report"]
+
+
+def _main(argv: list[str]) -> int:
+    path, fmt = argv[0], argv[1]
+    try:
+        payload = json.loads(sys.stdin.read() or "null")
+        print(json.dumps({"ok": True, "report": check(path, fmt, payload)}))
+    except MemoryError:
+        print(
+            json.dumps(
+                {"ok": False, "error": "the model needs more memory than allowed"}
+            )
+        )
+    except LoadError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

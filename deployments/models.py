@@ -1,0 +1,133 @@
+"""Endpoints that serve a model group, and the deployments that change what they serve."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from catalog.models import ModelGroup, ModelVersion, name_validator
+
+
+class Target(models.TextChoices):
+    BUILTIN = "builtin", "Built-in serving"
+    WEBHOOK = "webhook", "Webhook (external CI/CD)"
+
+
+class Endpoint(models.Model):
+    """A named place where one version of a group serves (or is shipped to)."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[name_validator])
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.PROTECT, related_name="endpoints"
+    )
+    auto_deploy = models.BooleanField(default=True)
+    target = models.CharField(
+        max_length=16, choices=Target.choices, default=Target.BUILTIN
+    )
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    # Used to sign outbound calls, so it is kept as given; never shown by the API.
+    webhook_secret = models.CharField(max_length=255, blank=True)
+    webhook_timeout = models.PositiveIntegerField(default=600)
+    live_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    live_since = models.DateTimeField(null=True, blank=True)
+    # Why the endpoint serves nothing (e.g. its live version was revoked).
+    serving_message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("invoke_endpoint", "Can invoke endpoints")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeploymentStatus(models.TextChoices):
+    QUEUED = "Queued", "Queued"
+    RUNNING = "Running", "Running"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"
+    SUPERSEDED = "Superseded", "Superseded"
+    CANCELLED = "Cancelled", "Cancelled"
+
+
+ACTIVE_STATES = (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING)
+TERMINAL_STATES = (
+    DeploymentStatus.SUCCEEDED,
+    DeploymentStatus.FAILED,
+    DeploymentStatus.SUPERSEDED,
+    DeploymentStatus.CANCELLED,
+)
+
+
+class Reason(models.TextChoices):
+    APPROVAL = "approval", "Approval"
+    MANUAL = "manual", "Manual"
+    ROLLBACK = "rollback", "Rollback"
+    REVOCATION = "revocation", "Revocation"
+
+
+class Deployment(models.Model):
+    """One attempt to make ``version`` live on ``endpoint``; the row is the truth."""
+
+    MAX_ATTEMPTS = 3
+
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deployments"
+    )
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="deployments"
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=DeploymentStatus.choices,
+        default=DeploymentStatus.QUEUED,
+        db_index=True,
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    log = models.JSONField(default=list, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    previous_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    event_id = models.BigIntegerField(null=True, blank=True)
+    callback_deadline = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"],
+                name="deployments_one_per_event",
+                condition=models.Q(event_id__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "status"], name="deploy_endpoint_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.endpoint_id} v{self.version_id} {self.status}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATES

@@ -1,0 +1,22 @@
+"""Celery entry points of deployments: thin adapters around the services."""
+
+from celery import shared_task
+
+
+@shared_task(
+    name="deployments.deploy",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def deploy_task(deployment_id: int, **_: object) -> str:
+    from deployments import services
+
+    return services.deployment_run(deployment_id)
+
+
+@shared_task(name="deployments.reconcile", ignore_result=True)
+def reconcile_task(**_: object) -> dict[str, int]:
+    from deployments import services
+
+    return services.reconcile()
