@@ -1,0 +1,3 @@
+"""Server-rendered pages (the web UI)."""
+
+urlpatterns: list = []
