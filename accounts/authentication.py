@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from accounts.roles import limit_to_scopes
 from accounts.services import token_authenticate
 
 
@@ -28,6 +29,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         token = token_authenticate(key)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        limit_to_scopes(token.user, token.scopes)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

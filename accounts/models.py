@@ -10,6 +10,11 @@ from django.db import models
 from django.utils import timezone
 
 TOKEN_PREFIX = "mr_"  # noqa: S105 - a label, not a secret
+SCOPES = ("read", "write", "review", "deploy", "invoke")
+
+
+def all_scopes() -> list[str]:
+    return list(SCOPES)
 
 
 def hash_key(key: str) -> str:
@@ -29,6 +34,9 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do, whatever its user may do: read, write, review, deploy,
+    # invoke. A request made with the token gets only the roles its scopes cover.
+    scopes = models.JSONField(default=all_scopes)
 
     class Meta:
         ordering = ["-created_at"]
@@ -46,3 +54,45 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > now
         )
+
+
+class ServiceAccount(models.Model):
+    """A non-human user for pipelines: no password, only tokens."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="service_account",
+    )
+    description = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"service account {self.user_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a create request sent with an ``Idempotency-Key`` header."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key"], name="accounts_idempotency_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

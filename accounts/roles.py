@@ -21,8 +21,30 @@ ALL_ROLES = frozenset(Role.values)
 _CACHE_ATTR = "_registry_roles"
 
 
+# What each role needs from the token that a request was made with.
+SCOPE_OF_ROLE = {
+    Role.VIEWER: "read",
+    Role.CONTRIBUTOR: "write",
+    Role.REVIEWER: "review",
+    Role.DEPLOYER: "deploy",
+}
+_SCOPES_ATTR = "_registry_token_scopes"
+
+
+def limit_to_scopes(user: Any, scopes: list[str]) -> None:
+    """Requests made with a token get only the roles that its scopes cover."""
+    setattr(user, _SCOPES_ATTR, frozenset(scopes))
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def token_scopes(user: Any) -> frozenset[str] | None:
+    return getattr(user, _SCOPES_ATTR, None)
+
+
 def roles_of(user: Any) -> frozenset[str]:
-    """The user's role names; one query per user object, then cached on it."""
+    """The user's role names (narrowed by the token's scopes); one query per user
+    object, then cached on it."""
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
@@ -32,9 +54,36 @@ def roles_of(user: Any) -> frozenset[str]:
         )
         if user.is_superuser:
             names.add(Role.ADMIN)
-        cached = frozenset(names)
+        cached = _narrow(frozenset(names), token_scopes(user))
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+def _narrow(held: frozenset[str], scopes: frozenset[str] | None) -> frozenset[str]:
+    if scopes is None:
+        return held
+    expanded = ALL_ROLES if Role.ADMIN in held else held
+    narrowed = {r for r in expanded if r != Role.ADMIN and SCOPE_OF_ROLE[r] in scopes}
+    if Role.ADMIN in held and set(SCOPE_OF_ROLE.values()) <= scopes:
+        narrowed.add(Role.ADMIN)
+    if held and "read" in scopes:
+        narrowed.add(Role.VIEWER)  # every role can read
+    return frozenset(narrowed)
+
+
+def may_invoke(user: Any) -> bool:
+    """Call endpoints: any registry role or the invoke permission, and the token's
+    ``invoke`` scope when the request carries a token."""
+    scopes = token_scopes(user)
+    if scopes is not None and "invoke" not in scopes:
+        return False
+    if scopes is not None:
+        held = frozenset(
+            user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
+        )
+        if held or user.is_superuser:
+            return True
+    return can_read(user) or user.has_perm("deployments.invoke_endpoint")
 
 
 def has_role(user: Any, *roles: str) -> bool:

@@ -250,13 +250,17 @@ class Event(models.Model):
     actor_name = models.CharField(max_length=150, blank=True)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The writing transaction's id on PostgreSQL (0 on SQLite, where writers are
+    # serialised): the event feed orders by (txid, id) so no event is ever skipped.
+    txid = models.BigIntegerField(default=0, editable=False)
 
     objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["group_name", "-id"], name="catalog_event_group")
+            models.Index(fields=["group_name", "-id"], name="catalog_event_group"),
+            models.Index(fields=["txid", "id"], name="catalog_event_feed"),
         ]
 
     def __str__(self) -> str:

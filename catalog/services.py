@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from accounts.roles import Role, require_role
-from catalog import formats, outbox, validation
+from catalog import feed, formats, outbox, validation
 from catalog.models import (
     Alias,
     ApprovalStatus,
@@ -65,6 +65,7 @@ def event_record(
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_name=getattr(actor, "username", "") or "",
         payload=payload or {},
+        txid=feed.current_txid(),
     )
     outbox.ring(event)
     return event

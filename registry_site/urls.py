@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("approvals.api.urls")),
     path("", include("deployments.api.urls")),
+    path("", include("accounts.api.urls")),
 ]
 
 urlpatterns = [

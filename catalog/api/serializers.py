@@ -180,8 +180,21 @@ class EventSerializer(serializers.ModelSerializer):
     group = serializers.CharField(source="group_name", read_only=True)
     version = serializers.IntegerField(source="version_number", read_only=True)
     actor = serializers.CharField(source="actor_name", read_only=True)
+    cursor = serializers.SerializerMethodField()
+
+    def get_cursor(self, event: Event) -> str:
+        return f"{event.txid}-{event.id}"
 
     class Meta:
         model = Event
-        fields = ["id", "kind", "group", "version", "actor", "payload", "created_at"]
+        fields = [
+            "id",
+            "cursor",
+            "kind",
+            "group",
+            "version",
+            "actor",
+            "payload",
+            "created_at",
+        ]
         read_only_fields = fields

@@ -1,15 +1,5 @@
-from rest_framework.routers import SimpleRouter
-
 from catalog.api import views
-
-
-class OptionalSlashRouter(SimpleRouter):
-    """The trailing slash is optional, so both `/artifact` and `/artifact/` work."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trailing_slash = "/?"
-
+from registry_site.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("model-groups", views.ModelGroupViewSet, basename="group")

@@ -7,18 +7,19 @@ from typing import Any
 from django.db.models import Count, Max, Prefetch
 from django.http import FileResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import services
+from accounts.idempotency import idempotent
+from catalog import feed, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
-from registry_site.errors import NotFound
+from registry_site.errors import Invalid, NotFound
 from registry_site.pagination import CursorPagination
 
 
@@ -43,6 +44,7 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=s.GroupCreateSerializer, responses={201: s.ModelGroupSerializer}
     )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.GroupCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -114,6 +116,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         request={"multipart/form-data": s.VersionRegisterSerializer},
         responses={201: s.ModelVersionSerializer},
     )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group = self.get_group()
         data = s.VersionRegisterSerializer(data=request.data)
@@ -221,9 +224,43 @@ class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
-    """The audit trail, newest first."""
+    """The audit trail, newest first; with ``after=<cursor>`` a feed, oldest first.
+
+    Feed mode answers ``{"results": [...], "next_cursor": "...", "has_more": bool}``:
+    poll again with ``after=<next_cursor>``; every event comes exactly once. Start
+    with ``after=0`` (everything) or ``after=now`` (only what happens next).
+    """
 
     serializer_class = s.EventSerializer
     filterset_class = EventFilterSet
     pagination_class = CursorPagination
     queryset = Event.objects.all()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after", str, description="feed cursor: 0, now, or next_cursor"
+            ),
+            OpenApiParameter("limit", int, description="feed page size (max 1000)"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        after = request.query_params.get("after")
+        if after is None:
+            return super().list(request, *args, **kwargs)
+        try:
+            limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
+        except ValueError as exc:
+            raise Invalid(
+                "limit: Must be a whole number.",
+                fields={"limit": "Must be a whole number."},
+            ) from exc
+        events = self.filter_queryset(self.get_queryset())
+        batch, next_cursor, more = feed.page(events, after, limit)
+        return Response(
+            {
+                "results": self.get_serializer(batch, many=True).data,
+                "next_cursor": next_cursor,
+                "has_more": more,
+            }
+        )

@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import can_read
+from accounts.idempotency import idempotent
+from accounts.roles import may_invoke
 from catalog.models import ModelGroup
 from deployments import services, serving
 from deployments.api import serializers as s
@@ -48,6 +49,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=s.EndpointCreateSerializer, responses={201: s.EndpointSerializer}
     )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = s.EndpointCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,6 +84,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         request=s.DeployRequestSerializer, responses={202: s.DeploymentSerializer}
     )
     @action(detail=True, methods=["get", "post"], url_path="deployments")
+    @idempotent
     def deployments(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         endpoint = self.get_object()
         if request.method == "GET":
@@ -223,7 +226,7 @@ class InvocationView(APIView):
 
 
 def _may_invoke(user: Any) -> bool:
-    return can_read(user) or user.has_perm("deployments.invoke_endpoint")
+    return may_invoke(user)
 
 
 def _read_inputs(request: Request) -> Any:

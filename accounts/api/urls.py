@@ -1,0 +1,10 @@
+from accounts.api import views
+from registry_site.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+router.register("tokens", views.ApiTokenViewSet, basename="token")
+router.register(
+    "service-accounts", views.ServiceAccountViewSet, basename="service-account"
+)
+
+urlpatterns = router.urls
