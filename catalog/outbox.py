@@ -28,7 +28,11 @@ Handler = Callable[[Event], None]
 @dataclass(frozen=True)
 class Subscription:
     consumer: str
-    kinds: frozenset[str]
+    kinds: frozenset[str] | None  # None: every kind
+
+    def wants(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
     handler: Handler
 
 
@@ -40,19 +44,17 @@ SWEEP_GRACE = timedelta(seconds=5)
 
 
 def subscribe(
-    consumer: str, kinds: set[str] | frozenset[str], handler: Handler
+    consumer: str, kinds: set[str] | frozenset[str] | None, handler: Handler
 ) -> None:
     """Register ``handler`` for events of ``kinds``; call from ``AppConfig.ready``."""
-    _subscriptions[consumer] = Subscription(consumer, frozenset(kinds), handler)
-
-
-def subscribed_kinds() -> frozenset[str]:
-    return frozenset().union(*(s.kinds for s in _subscriptions.values()))
+    _subscriptions[consumer] = Subscription(
+        consumer, None if kinds is None else frozenset(kinds), handler
+    )
 
 
 def ring(event: Event) -> None:
     """Enqueue dispatch of ``event`` once the current transaction commits."""
-    if event.kind not in subscribed_kinds():
+    if not any(sub.wants(event.kind) for sub in _subscriptions.values()):
         return
     from catalog.tasks import dispatch_event_task
 
@@ -67,7 +69,7 @@ def dispatch(event_id: int) -> int:
         return 0
     done = 0
     for sub in _subscriptions.values():
-        if event.kind in sub.kinds and _handle(sub, event):
+        if sub.wants(event.kind) and _handle(sub, event):
             done += 1
     return done
 
@@ -87,21 +89,18 @@ def sweep(now: timedelta | None = None) -> int:
     now_ts = timezone.now()
     handled = 0
     for sub in _subscriptions.values():
-        missed = (
-            Event.objects.filter(
-                kind__in=sub.kinds,
-                created_at__gte=now_ts - SWEEP_WINDOW,
-                created_at__lt=now_ts - SWEEP_GRACE,
-            )
-            .exclude(
-                Exists(
-                    HandledEvent.objects.filter(
-                        consumer=sub.consumer, event_id=OuterRef("pk")
-                    )
+        recent = Event.objects.filter(
+            created_at__gte=now_ts - SWEEP_WINDOW, created_at__lt=now_ts - SWEEP_GRACE
+        )
+        if sub.kinds is not None:
+            recent = recent.filter(kind__in=sub.kinds)
+        missed = recent.exclude(
+            Exists(
+                HandledEvent.objects.filter(
+                    consumer=sub.consumer, event_id=OuterRef("pk")
                 )
             )
-            .order_by("id")[:500]
-        )
+        ).order_by("id")[:500]
         for event in missed:
             if _handle(sub, event):
                 handled += 1

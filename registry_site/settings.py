@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "catalog",
     "approvals",
     "deployments",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
     "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
+    "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------
@@ -249,6 +251,14 @@ REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024
 # How long a web process trusts its idea of an endpoint's live version.
 REGISTRY_SERVING_REFRESH = float(env.string("REGISTRY_SERVING_REFRESH", "0.5"))
 REGISTRY_OUTBOUND_ALLOW = env.strings("REGISTRY_OUTBOUND_ALLOW", [])
+# Webhook deliveries: first retry after BACKOFF seconds, doubling, until WINDOW ends.
+REGISTRY_WEBHOOK_BACKOFF = float(env.string("REGISTRY_WEBHOOK_BACKOFF", "10"))
+REGISTRY_WEBHOOK_RETRY_WINDOW = env.integer(
+    "REGISTRY_WEBHOOK_RETRY_WINDOW", 86400, minimum=1
+)
+REGISTRY_WEBHOOK_TIMEOUT = float(env.string("REGISTRY_WEBHOOK_TIMEOUT", "10"))
+REGISTRY_SAGEMAKER_REGION = env.string("REGISTRY_SAGEMAKER_REGION", "us-east-1")
+REGISTRY_SAGEMAKER_ACCOUNT = env.string("REGISTRY_SAGEMAKER_ACCOUNT", "000000000000")
 REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
     "/"
 )

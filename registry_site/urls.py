@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("approvals.api.urls")),
     path("", include("deployments.api.urls")),
     path("", include("accounts.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [

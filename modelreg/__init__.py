@@ -1,0 +1,1 @@
+"""Command-line client for the model registry (``modelreg``), for CI/CD pipelines."""

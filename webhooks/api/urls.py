@@ -1,0 +1,7 @@
+from registry_site.routers import OptionalSlashRouter
+from webhooks.api import views
+
+router = OptionalSlashRouter()
+router.register("webhooks", views.SubscriptionViewSet, basename="webhook")
+
+urlpatterns = router.urls

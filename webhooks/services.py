@@ -1,0 +1,323 @@
+"""Webhook subscriptions and deliveries.
+
+Events become Delivery rows in the outbox handler's transaction; a Celery task
+then POSTs each one (signed, SSRF-checked) and records every attempt. Failures are
+retried with exponential backoff until the retry window closes; the sweep picks up
+deliveries whose doorbell or worker was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.roles import Role, require_role
+from catalog.models import Event, ModelGroup, ModelVersion
+from registry_site import outbound
+from registry_site.errors import Invalid
+from webhooks import payloads
+from webhooks.models import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    PayloadFormat,
+    Subscription,
+)
+
+log = logging.getLogger(__name__)
+MANAGE_ROLES = (Role.DEPLOYER,)
+EVENT_KINDS = frozenset(
+    {
+        "group.created",
+        "group.updated",
+        "group.deleted",
+        "group.pickle_policy",
+        "version.registered",
+        "version.updated",
+        "version.deleted",
+        "alias.set",
+        "alias.deleted",
+        "review.submitted",
+        "version.approved",
+        "version.rejected",
+        "version.resubmitted",
+        "policy.updated",
+        "endpoint.created",
+        "endpoint.updated",
+        "endpoint.deleted",
+        "endpoint.stopped",
+        "deployment.queued",
+        "deployment.succeeded",
+        "deployment.failed",
+    }
+)
+LEASE = timedelta(seconds=60)
+
+
+# --- Subscriptions ------------------------------------------------------------------
+
+
+def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
+    if not isinstance(url, str) or not url:
+        raise Invalid("url: Required.", fields={"url": "Required."})
+    outbound.validate_url(url, "url")
+    if (
+        not isinstance(events, list)
+        or not events
+        or not all(isinstance(kind, str) for kind in events)
+    ):
+        raise Invalid(
+            'events: A non-empty list of event kinds (or ["*"]).',
+            fields={"events": 'A non-empty list of event kinds (or ["*"]).'},
+        )
+    unknown = sorted(set(events) - EVENT_KINDS - {"*"})
+    if unknown:
+        message = f"Unknown event kind(s): {', '.join(unknown)}."
+        raise Invalid(f"events: {message}", fields={"events": message})
+    if not isinstance(secret, str) or len(secret) < 16:
+        message = "At least 16 characters; the receiver uses it to check signatures."
+        raise Invalid(f"secret: {message}", fields={"secret": message})
+    if payload_format not in PayloadFormat.values:
+        message = f"Use one of {', '.join(PayloadFormat.values)}."
+        raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    actor: Any,
+    url: str,
+    events: list[str],
+    secret: str,
+    model_group: ModelGroup | None = None,
+    payload_format: str = PayloadFormat.REGISTRY,
+    description: str = "",
+) -> Subscription:
+    """Subscribe ``url`` to events (deployers and admins)."""
+    require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    _clean(url=url, events=events, secret=secret, payload_format=payload_format)
+    return Subscription.objects.create(
+        url=url,
+        events=sorted(set(events)),
+        secret=secret,
+        model_group=model_group,
+        payload_format=payload_format,
+        description=description[:500],
+        created_by=actor,
+    )
+
+
+@transaction.atomic
+def subscription_update(
+    *, actor: Any, subscription: Subscription, **fields: Any
+) -> Subscription:
+    require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    for name, value in fields.items():
+        setattr(subscription, name, value)
+    _clean(
+        url=subscription.url,
+        events=subscription.events,
+        secret=subscription.secret,
+        payload_format=subscription.payload_format,
+    )
+    subscription.save()
+    return subscription
+
+
+def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
+    require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    subscription.delete()
+
+
+# --- From events to deliveries -----------------------------------------------------------
+
+
+def _payload(
+    subscription: Subscription, delivery_id: str, event: Event
+) -> dict[str, Any] | None:
+    if subscription.payload_format == PayloadFormat.SAGEMAKER:
+        if event.kind not in payloads.SAGEMAKER_KINDS:
+            return None
+        version = (
+            ModelVersion.objects.select_related("group", "created_by")
+            .filter(pk=event.version_id)
+            .first()
+        )
+        if version is None:
+            return None
+        return payloads.sagemaker_payload(delivery_id, event, version)
+    return payloads.registry_payload(delivery_id, event)
+
+
+def _enqueue(delivery: Delivery, countdown: float | None = None) -> None:
+    from webhooks.tasks import deliver_task
+
+    pk = delivery.pk
+    transaction.on_commit(
+        lambda: deliver_task.apply_async((pk,), countdown=countdown), robust=True
+    )
+
+
+def on_event(event: Event) -> None:
+    """Outbox handler: one Delivery per interested active subscription."""
+    for subscription in Subscription.objects.filter(active=True):
+        if not subscription.wants(event.kind, event.group_id):
+            continue
+        delivery_id = uuid.uuid4()
+        body = _payload(subscription, str(delivery_id), event)
+        if body is None:
+            continue
+        delivery = Delivery.objects.create(
+            subscription=subscription,
+            delivery_id=delivery_id,
+            event_id=event.pk,
+            kind=event.kind,
+            payload=body,
+        )
+        _enqueue(delivery)
+
+
+@transaction.atomic
+def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
+    """Queue a ``webhook.test`` delivery to this subscription only."""
+    require_role(actor, *MANAGE_ROLES, action="send test events")
+    delivery_id = uuid.uuid4()
+    delivery = Delivery.objects.create(
+        subscription=subscription,
+        delivery_id=delivery_id,
+        kind="webhook.test",
+        payload=payloads.test_payload(str(delivery_id), subscription.pk),
+    )
+    _enqueue(delivery)
+    return delivery
+
+
+@transaction.atomic
+def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
+    """Send a delivery again as a new delivery (same body, new delivery id)."""
+    require_role(actor, *MANAGE_ROLES, action="redeliver webhooks")
+    delivery_id = uuid.uuid4()
+    body = dict(delivery.payload)
+    body["id"] = str(delivery_id)
+    again = Delivery.objects.create(
+        subscription=delivery.subscription,
+        delivery_id=delivery_id,
+        event_id=delivery.event_id,
+        kind=delivery.kind,
+        payload=body,
+        redelivery_of=delivery,
+    )
+    _enqueue(again)
+    return again
+
+
+# --- Sending -----------------------------------------------------------------------------
+
+
+def _claim(delivery_id: int) -> Delivery | None:
+    now = timezone.now()
+    claimed = Delivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        pk=delivery_id,
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=now,
+    ).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return Delivery.objects.select_related("subscription").get(pk=delivery_id)
+
+
+def delivery_attempt(delivery_pk: int) -> str:
+    """POST a delivery once; record the attempt; succeed, schedule a retry, or fail."""
+    delivery = _claim(delivery_pk)
+    if delivery is None:
+        return "skipped"
+    subscription = delivery.subscription
+    started = timezone.now()
+    status_code, excerpt, error, duration = None, "", "", 0.0
+    permanent = False
+    try:
+        response = outbound.post_json(
+            subscription.url,
+            delivery.payload,
+            secret=subscription.secret,
+            headers={
+                "X-Registry-Delivery": str(delivery.delivery_id),
+                "X-Registry-Event": delivery.kind,
+            },
+            timeout=settings.REGISTRY_WEBHOOK_TIMEOUT,
+        )
+        status_code, excerpt, duration = (
+            response.status,
+            response.body,
+            response.duration_ms,
+        )
+    except outbound.OutboundRefused as exc:
+        error, permanent = f"refused: {exc}", True
+    except Exception as exc:  # connection refused, timeout, TLS: transport errors
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        duration = (timezone.now() - started).total_seconds() * 1000
+    Attempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        status_code=status_code,
+        response_excerpt=excerpt[:2000],
+        error=error,
+        duration_ms=duration,
+        started_at=started,
+    )
+    if status_code is not None and 200 <= status_code < 300:
+        _finish(delivery, DeliveryStatus.SUCCEEDED, status_code, "")
+        return "succeeded"
+    reason = error or f"the receiver answered {status_code}"
+    return _retry_or_fail(delivery, status_code, reason, permanent)
+
+
+def _finish(delivery: Delivery, status: str, code: int | None, error: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status,
+        last_status_code=code,
+        last_error=error[:2000],
+        finished_at=timezone.now(),
+        lease_until=None,
+    )
+
+
+def _retry_or_fail(
+    delivery: Delivery, code: int | None, reason: str, permanent: bool
+) -> str:
+    delay = settings.REGISTRY_WEBHOOK_BACKOFF * 2 ** (delivery.attempts - 1)
+    window_end = delivery.created_at + timedelta(
+        seconds=settings.REGISTRY_WEBHOOK_RETRY_WINDOW
+    )
+    next_at = timezone.now() + timedelta(seconds=delay)
+    if permanent or next_at > window_end:
+        _finish(delivery, DeliveryStatus.FAILED, code, reason)
+        return "failed"
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=next_at,
+            lease_until=None,
+            last_status_code=code,
+            last_error=reason[:2000],
+        )
+        _enqueue(delivery, countdown=delay)
+    return "retry"
+
+
+def sweep() -> int:
+    """Attempt every due pending delivery (lost doorbells, retries after a restart)."""
+    now = timezone.now()
+    due = Delivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=now - timedelta(seconds=2),
+    ).values_list("pk", flat=True)[:200]
+    return sum(delivery_attempt(pk) != "skipped" for pk in list(due))
