@@ -276,3 +276,30 @@ def test_the_worker_delivers_a_registration(
         message="the delivery to be recorded",
     )
     assert delivery.attempts == 1
+
+
+def test_the_documented_receiver_accepts_a_real_delivery(
+    client_for, deployer, contributor, receiver, monkeypatch
+):
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    path = Path(__file__).parents[2] / "docs" / "ci" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    subscribe(client_for(deployer), receiver.url)
+    outbox.dispatch(register_one(contributor).pk)
+    deliver_all()
+
+    (request,) = receiver.requests
+    headers = request.headers
+    assert example.verify(
+        headers["X-Registry-Timestamp"], headers["X-Registry-Signature"], request.body
+    )
+    assert not example.verify(
+        headers["X-Registry-Timestamp"],
+        headers["X-Registry-Signature"],
+        request.body + b"x",
+    )
