@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from accounts.roles import Role
 from approvals.models import Notification, NotificationStatus
 from approvals.policies import policy_for
 from catalog.models import Event, ModelVersion
+from registry_site import doorbell
 
 log = logging.getLogger(__name__)
 KINDS = frozenset(
@@ -93,7 +93,7 @@ def on_event(event: Event) -> None:
     from approvals.tasks import send_notification_task
 
     pk = notification.pk
-    transaction.on_commit(lambda: send_notification_task.delay(pk), robust=True)
+    doorbell.ring_after_commit(send_notification_task, pk)
 
 
 def send(notification_id: int) -> bool:

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from catalog.models import Event, HandledEvent
+from registry_site import doorbell
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def ring(event: Event) -> None:
     from catalog.tasks import dispatch_event_task
 
     event_id = event.pk
-    transaction.on_commit(lambda: dispatch_event_task.delay(event_id), robust=True)
+    doorbell.ring_after_commit(dispatch_event_task, event_id)
 
 
 def dispatch(event_id: int) -> int:

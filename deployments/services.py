@@ -31,7 +31,7 @@ from deployments.models import (
     Reason,
     Target,
 )
-from registry_site import outbound
+from registry_site import doorbell, outbound
 from registry_site.errors import Conflict, Invalid
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,7 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
 def _enqueue(deployment: Deployment, countdown: float | None = None) -> None:
     from deployments.tasks import deploy_task
 
-    pk = deployment.pk
-    transaction.on_commit(
-        lambda: deploy_task.apply_async((pk,), countdown=countdown), robust=True
-    )
+    doorbell.ring_after_commit(deploy_task, deployment.pk, countdown=countdown)
 
 
 def _request(

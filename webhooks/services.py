@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.roles import Role, require_role
 from catalog.models import Event, ModelGroup, ModelVersion
-from registry_site import outbound
+from registry_site import doorbell, outbound
 from registry_site.errors import Invalid
 from webhooks import payloads
 from webhooks.models import (
@@ -159,10 +159,7 @@ def _payload(
 def _enqueue(delivery: Delivery, countdown: float | None = None) -> None:
     from webhooks.tasks import deliver_task
 
-    pk = delivery.pk
-    transaction.on_commit(
-        lambda: deliver_task.apply_async((pk,), countdown=countdown), robust=True
-    )
+    doorbell.ring_after_commit(deliver_task, delivery.pk, countdown=countdown)
 
 
 def on_event(event: Event) -> None:

@@ -224,3 +224,34 @@ def test_no_invocation_fails_while_the_live_version_switches_ten_times(
 
     assert failures[:3] == []
     assert seen == {"1", "2"}
+
+
+def test_an_approval_answers_quickly_while_redis_is_frozen(
+    worker, endpoint, register_version, client_for, reviewer
+):
+    version = register_version()
+    pid = subprocess.run(
+        ["pidof", "redis-server"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not pid:
+        pytest.skip("redis-server is not a local process here")
+    subprocess.run(["kill", "-STOP", *pid], check=True)
+    try:
+        start = time.monotonic()
+        response = client_for(reviewer).post(
+            "/api/v1/model-groups/iris/versions/1/reviews/",
+            {"decision": "approve"},
+            format="json",
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        subprocess.run(["kill", "-CONT", *pid], check=True)
+    assert response.status_code == 201
+    assert elapsed < 2, f"the approval took {elapsed:.1f} s with the broker frozen"
+    deployment = wait_for(
+        lambda: Deployment.objects.filter(version=version).first(),
+        timeout=90,
+        message="the deployment after Redis thawed",
+    )
+    finished = wait_for(lambda: _terminal(deployment.pk), timeout=60, message="deploy")
+    assert finished.status == "Succeeded", finished.error
