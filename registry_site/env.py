@@ -63,6 +63,19 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def number(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = raw(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        result = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a number") from exc
+    if result != result or (minimum is not None and result < minimum):
+        raise ConfigError(f"{name}={value!r} must be a number of at least {minimum}")
+    return result
+
+
 def size(name: str, default: int) -> int:
     """A byte size such as ``2147483648``, ``512MiB`` or ``2GiB``."""
     value = raw(name)

@@ -241,7 +241,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Deployments and serving ------------------------------------------------------
 # Lease of a running deployment: longer than the loader's limit, so a live task is
 # never taken over; a dead worker's deployment is taken over once it expires.
-REGISTRY_LOADER_TIMEOUT = float(env.integer("REGISTRY_LOADER_TIMEOUT", 120, minimum=1))
+REGISTRY_LOADER_TIMEOUT = env.number("REGISTRY_LOADER_TIMEOUT", 120.0, minimum=0.01)
 REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
 REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 300, minimum=1)
 REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
@@ -249,14 +249,14 @@ REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
 )
 REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024**2)
 # How long a web process trusts its idea of an endpoint's live version.
-REGISTRY_SERVING_REFRESH = float(env.string("REGISTRY_SERVING_REFRESH", "0.5"))
+REGISTRY_SERVING_REFRESH = env.number("REGISTRY_SERVING_REFRESH", 0.5, minimum=0.0)
 REGISTRY_OUTBOUND_ALLOW = env.strings("REGISTRY_OUTBOUND_ALLOW", [])
 # Webhook deliveries: first retry after BACKOFF seconds, doubling, until WINDOW ends.
-REGISTRY_WEBHOOK_BACKOFF = float(env.string("REGISTRY_WEBHOOK_BACKOFF", "10"))
+REGISTRY_WEBHOOK_BACKOFF = env.number("REGISTRY_WEBHOOK_BACKOFF", 10.0, minimum=0.0)
 REGISTRY_WEBHOOK_RETRY_WINDOW = env.integer(
     "REGISTRY_WEBHOOK_RETRY_WINDOW", 86400, minimum=1
 )
-REGISTRY_WEBHOOK_TIMEOUT = float(env.string("REGISTRY_WEBHOOK_TIMEOUT", "10"))
+REGISTRY_WEBHOOK_TIMEOUT = env.number("REGISTRY_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 REGISTRY_SAGEMAKER_REGION = env.string("REGISTRY_SAGEMAKER_REGION", "us-east-1")
 REGISTRY_SAGEMAKER_ACCOUNT = env.string("REGISTRY_SAGEMAKER_ACCOUNT", "000000000000")
 REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
