@@ -29,6 +29,12 @@ SCOPE_OF_ROLE = {
     Role.DEPLOYER: "deploy",
 }
 _SCOPES_ATTR = "_registry_token_scopes"
+_GROUPS_ATTR = "_registry_role_groups"
+
+
+def remember_role_groups(user: Any, names: str | None) -> None:
+    """Role group names fetched along with the user (comma-separated), saving a query."""
+    setattr(user, _GROUPS_ATTR, frozenset(filter(None, (names or "").split(","))))
 
 
 def limit_to_scopes(user: Any, scopes: list[str]) -> None:
@@ -49,8 +55,11 @@ def roles_of(user: Any) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
+        known = getattr(user, _GROUPS_ATTR, None)
         names = set(
-            user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
+            known
+            if known is not None
+            else user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
         )
         if user.is_superuser:
             names.add(Role.ADMIN)

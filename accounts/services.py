@@ -9,10 +9,17 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
+from django.db.models import Aggregate, CharField, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import SCOPES, ApiToken, ServiceAccount, hash_key
-from accounts.roles import ALL_ROLES, Role, forget_roles, require_role
+from accounts.roles import (
+    ALL_ROLES,
+    Role,
+    forget_roles,
+    remember_role_groups,
+    require_role,
+)
 from registry_site.errors import Conflict, Forbidden, Invalid
 
 # Writing last_used_at on every request would turn every read into a write.
@@ -70,11 +77,40 @@ def token_issue(
     return token, key
 
 
+class _JoinNames(Aggregate):
+    """The names, comma-separated (STRING_AGG on PostgreSQL, GROUP_CONCAT on SQLite)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
+
+
+def _role_groups() -> Subquery:
+    """The token user's role group names, fetched in the token's own query."""
+    memberships = get_user_model().groups.through.objects.filter(
+        user_id=OuterRef("user_id"), group__name__in=ALL_ROLES
+    )
+    return Subquery(
+        memberships.values("user_id")
+        .annotate(names=_JoinNames("group__name"))
+        .values("names")[:1]
+    )
+
+
 def token_authenticate(key: str) -> ApiToken | None:
     """The active token for ``key``, or None; records when it was last used."""
-    token = ApiToken.objects.select_related("user").filter(digest=hash_key(key)).first()
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(role_groups=_role_groups())
+        .filter(digest=hash_key(key))
+        .first()
+    )
     if token is None or not token.is_active or not token.user.is_active:
         return None
+    remember_role_groups(token.user, token.role_groups)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

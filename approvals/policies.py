@@ -112,6 +112,24 @@ def latest_votes(version: ModelVersion, round_: int) -> dict[int, Review]:
     return votes
 
 
+def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
+    """``current_round`` and ``latest_votes`` of that round, in one query."""
+    reviews = list(
+        Review.objects.filter(version=version)
+        .only("id", "reviewer_id", "reviewer_name", "decision", "round", "created_at")
+        .order_by("created_at", "id")
+    )
+    round_ = max((r.round for r in reviews), default=1)
+    votes: dict[int, Review] = {}
+    for review in reviews:
+        if review.round == round_ and review.decision in (
+            Decision.APPROVE,
+            Decision.REJECT,
+        ):
+            votes[review.reviewer_id] = review
+    return round_, votes
+
+
 def count(votes: dict[int, Review], decision: str) -> list[str]:
     return sorted(r.reviewer_name for r in votes.values() if r.decision == decision)
 
@@ -119,8 +137,7 @@ def count(votes: dict[int, Review], decision: str) -> list[str]:
 def verdict(version: ModelVersion, user: Any | None = None) -> dict[str, Any]:
     """The policy's judgement of ``version`` in words, for the API and the UI."""
     policy = policy_for(version.group)
-    round_ = current_round(version)
-    votes = latest_votes(version, round_)
+    round_, votes = round_and_votes(version)
     approvals = count(votes, Decision.APPROVE)
     gates = gate_results(version, policy)
     result: dict[str, Any] = {

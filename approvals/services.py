@@ -131,8 +131,9 @@ def review_submit(
     )
     with transaction.atomic():
         locked = (
-            ModelVersion.objects.select_for_update()
-            .select_related("group")
+            # Lock the version row only; the policy rides along for the verdict.
+            ModelVersion.objects.select_for_update(of=("self",))
+            .select_related("group", "group__approval_policy")
             .get(pk=version.pk)
         )
         handler = {
@@ -165,8 +166,7 @@ def _approve(
     refusal = policies.self_approval_refused(actor, version, policy)
     if refusal:
         raise Forbidden(refusal)
-    round_ = policies.current_round(version)
-    votes = policies.latest_votes(version, round_)
+    round_, votes = policies.round_and_votes(version)
     mine = votes.get(actor.pk)
     repeated = mine is not None and mine.decision == Decision.APPROVE
     approvers = {pk for pk, r in votes.items() if r.decision == Decision.APPROVE}
@@ -210,7 +210,7 @@ def _reject(
 ) -> ReviewOutcome:
     if version.approval_status == R:
         return ReviewOutcome(None, version, False)
-    round_ = policies.current_round(version)
+    round_, votes = policies.round_and_votes(version)
     if version.approval_status == A:
         _transition(version, expected=A, to=R)  # revoke
         review = _record(version, actor, Decision.REJECT, text, round_)
@@ -218,7 +218,6 @@ def _reject(
             "version.rejected", version, actor, from_=A, comment=text, revoked=True
         )
         return ReviewOutcome(review, version, True)
-    votes = policies.latest_votes(version, round_)
     rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
     rejecters.add(actor.pk)
     enough = (
@@ -243,8 +242,9 @@ def version_resubmit(
     text = _comment(comment, required=True, why="to resubmit")
     with transaction.atomic():
         locked = (
-            ModelVersion.objects.select_for_update()
-            .select_related("group")
+            # Lock the version row only; the policy rides along for the verdict.
+            ModelVersion.objects.select_for_update(of=("self",))
+            .select_related("group", "group__approval_policy")
             .get(pk=version.pk)
         )
         if locked.approval_status == P:

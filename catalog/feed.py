@@ -13,9 +13,11 @@ cursor afterwards. On SQLite writers are serialised, so ids commit in order and
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Event
 from registry_site.errors import Invalid
@@ -29,6 +31,15 @@ def current_txid() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_current_xact_id()::text::bigint")
         return int(cursor.fetchone()[0])
+
+
+def txid_expression() -> Any:
+    """The value for ``Event.txid``: computed by the INSERT itself on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return 0
+    return RawSQL(
+        "pg_current_xact_id()::text::bigint", [], output_field=BigIntegerField()
+    )
 
 
 def _horizon() -> int | None:

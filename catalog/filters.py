@@ -92,6 +92,7 @@ def apply_metric_filters(queryset: QuerySet, expressions: list[str]) -> QuerySet
         if not math.isfinite(threshold):
             raise _bad("metric", f"{number[:30]!r} is not a finite number.")
         rows = Metric.objects.filter(
+            group_id=OuterRef("group_id"),
             version=OuterRef("pk"),
             name=metric,
             **{f"value__{OPERATORS[op]}": threshold},

@@ -68,11 +68,14 @@ def dispatch(event_id: int) -> int:
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         return 0
-    done = 0
-    for sub in _subscriptions.values():
-        if sub.wants(event.kind) and _handle(sub, event):
-            done += 1
-    return done
+    # One commit for all consumers; each runs in its own savepoint, so one that
+    # fails is left for the sweep without undoing the others.
+    with transaction.atomic():
+        return sum(
+            _handle(sub, event)
+            for sub in _subscriptions.values()
+            if sub.wants(event.kind)
+        )
 
 
 def _handle(sub: Subscription, event: Event) -> bool:
@@ -82,6 +85,13 @@ def _handle(sub: Subscription, event: Event) -> bool:
             sub.handler(event)
     except IntegrityError:
         return False  # another worker handled it first
+    except Exception:
+        log.exception(
+            "outbox: %s failed on event %s; the sweep retries it",
+            sub.consumer,
+            event.pk,
+        )
+        return False
     return True
 
 

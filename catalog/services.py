@@ -65,7 +65,7 @@ def event_record(
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_name=getattr(actor, "username", "") or "",
         payload=payload or {},
-        txid=feed.current_txid(),
+        txid=feed.txid_expression(),
     )
     outbox.ring(event)
     return event
@@ -232,7 +232,7 @@ def _allocate_number(group: ModelGroup) -> int:
 def _replace_metrics(version: ModelVersion) -> None:
     Metric.objects.filter(version=version).delete()
     Metric.objects.bulk_create(
-        Metric(version=version, name=name, value=value)
+        Metric(version=version, group_id=version.group_id, name=name, value=value)
         for name, value in version.metrics.items()
     )
 

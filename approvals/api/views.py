@@ -23,14 +23,16 @@ from registry_site.errors import Forbidden, NotFound
 
 class VersionChildMixin(GroupChildMixin):
     def get_version(self) -> ModelVersion:
-        group = self.get_group()
         number = self.kwargs["version"]
         version = (
-            ModelVersion.objects.filter(group=group, version=number)
-            .select_related("group", "created_by")
+            ModelVersion.objects.filter(
+                group__name=self.kwargs["group_name"], version=number
+            )
+            .select_related("group", "group__approval_policy", "created_by")
             .first()
         )
         if version is None:
+            group = self.get_group()  # 404 for an unknown group first
             raise NotFound(f"Version {number} of {group.name!r} does not exist.")
         return version
 

@@ -33,13 +33,19 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
-        return (
-            ModelGroup.objects.select_related("created_by")
-            .annotate(
-                version_count=Count("versions"), latest_version=Max("versions__version")
-            )
-            .order_by("name")
-        )
+        return ModelGroup.objects.select_related("created_by").order_by("name")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Aggregate versions only for the page's groups: aggregating before paging
+        # would join every version of the catalog, on the page and in its COUNT.
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        _annotate_versions(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_object(self) -> ModelGroup:
+        group = super().get_object()
+        _annotate_versions([group])
+        return group
 
     @extend_schema(
         request=s.GroupCreateSerializer, responses={201: s.ModelGroupSerializer}
@@ -50,6 +56,7 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         group = services.group_create(actor=request.user, **data.validated_data)
         group = self.get_queryset().get(pk=group.pk)
+        _annotate_versions([group])
         return Response(self.get_serializer(group).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.GroupUpdateSerializer)
@@ -58,11 +65,28 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         data = s.GroupUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.group_update(actor=request.user, group=group, **data.validated_data)
-        return Response(self.get_serializer(self.get_queryset().get(pk=group.pk)).data)
+        group = self.get_queryset().get(pk=group.pk)
+        _annotate_versions([group])
+        return Response(self.get_serializer(group).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.group_delete(actor=request.user, group=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _annotate_versions(groups: list[ModelGroup]) -> None:
+    """Set ``version_count`` and ``latest_version`` on each group, in one query."""
+    stats = {
+        row["group_id"]: row
+        for row in ModelVersion.objects.filter(group__in=[g.pk for g in groups])
+        .values("group_id")
+        .annotate(count=Count("id"), latest=Max("version"))
+        .order_by()
+    }
+    for group in groups:
+        row = stats.get(group.pk, {})
+        group.version_count = row.get("count", 0)
+        group.latest_version = row.get("latest")
 
 
 class GroupChildMixin:
@@ -92,9 +116,11 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
+        return self._versions().filter(group=self.get_group())
+
+    def _versions(self) -> Any:
         return (
-            ModelVersion.objects.filter(group=self.get_group())
-            .select_related("group", "created_by")
+            ModelVersion.objects.select_related("group", "created_by")
             .prefetch_related(
                 Prefetch(
                     "aliases", queryset=Alias.objects.only("id", "name", "version_id")
@@ -105,8 +131,14 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
 
     def get_object(self) -> ModelVersion:
         number = self.kwargs["version"]
-        version = self.get_queryset().filter(version=number).first()
+        # One query by group name; the group is looked up only to word a 404.
+        version = (
+            self._versions()
+            .filter(group__name=self.kwargs["group_name"], version=number)
+            .first()
+        )
         if version is None:
+            self.get_group()
             raise NotFound(
                 f"Version {number} of {self.kwargs['group_name']!r} does not exist."
             )

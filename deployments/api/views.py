@@ -10,12 +10,14 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import InvocationTokenAuthentication
 from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
 from catalog.models import ModelGroup
@@ -190,10 +192,14 @@ class InvocationView(APIView):
 
     # Service accounts may hold only the invoke permission and no registry role.
     permission_classes = [IsAuthenticated]
+    authentication_classes = [InvocationTokenAuthentication, SessionAuthentication]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, name: str) -> Response:
-        if not _may_invoke(request.user):
+        allowed = getattr(request.auth, "may_invoke", None)
+        if allowed is None:
+            allowed = _may_invoke(request.user)
+        if not allowed:
             raise Forbidden("You need the invoke permission to call endpoints.")
         inputs = _read_inputs(request)
         try:

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 
+from accounts.authentication import InvocationTokenAuthentication
 from approvals.services import review_submit
 from catalog import outbox, services
 from catalog.models import Event, ModelGroup, ModelVersion
@@ -20,6 +21,7 @@ SAMPLE = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 @pytest.fixture(autouse=True)
 def _fresh_serving() -> Any:
     serving.forget()
+    InvocationTokenAuthentication.forget()
     yield
     serving.forget()
 

@@ -231,3 +231,24 @@ def test_deployment_rows_are_listed_in_constant_queries(
         )
     with django_assert_max_num_queries(6):
         assert client_for(viewer).get("/api/v1/deployments/").status_code == 200
+
+
+def test_a_revoked_token_stops_invoking_within_the_auth_cache_time(
+    live, settings, make_user
+):
+    import time
+
+    from rest_framework.test import APIClient
+
+    from accounts.services import token_issue, token_revoke
+
+    settings.REGISTRY_INVOKE_AUTH_CACHE = 0.2
+    token, key = token_issue(user=make_user("viewer"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.post(INVOKE, {"inputs": SAMPLE}, format="json").status_code == 200
+
+    token_revoke(token=token)
+    time.sleep(0.3)
+
+    assert client.post(INVOKE, {"inputs": SAMPLE}, format="json").status_code == 401
