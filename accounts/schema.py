@@ -12,3 +12,10 @@ class TokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <key>`; issue keys with `manage.py create_token USERNAME`.",
         }
+
+
+class InvocationTokenScheme(TokenScheme):
+    """The same header; on the invocation path a key is remembered for a few seconds."""
+
+    target_class = "accounts.authentication.InvocationTokenAuthentication"
+    name = "invocationTokenAuth"

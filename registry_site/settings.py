@@ -179,6 +179,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Catalog, version, approve and deploy machine-learning models.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["accounts.permissions.HasAnyRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
