@@ -22,7 +22,7 @@ _CACHE_ATTR = "_registry_roles"
 
 
 # What each role needs from the token that a request was made with.
-SCOPE_OF_ROLE = {
+SCOPE_OF_ROLE: dict[str, str] = {
     Role.VIEWER: "read",
     Role.CONTRIBUTOR: "write",
     Role.REVIEWER: "review",

@@ -94,7 +94,7 @@ def _role_groups() -> Subquery:
         user_id=OuterRef("user_id"), group__name__in=ALL_ROLES
     )
     return Subquery(
-        memberships.values("user_id")
+        memberships.values("user_id")  # type: ignore[misc]
         .annotate(names=_JoinNames("group__name"))
         .values("names")[:1]
     )

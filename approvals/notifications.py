@@ -74,7 +74,7 @@ def on_event(event: Event) -> None:
     """Outbox handler: write the notification row; the send happens after commit."""
     version = (
         ModelVersion.objects.select_related("group", "created_by")
-        .filter(pk=event.version_id)
+        .filter(pk=event.version_id or 0)
         .first()
     )
     if version is None:

@@ -36,7 +36,7 @@ def may_review(user: Any, policy: ApprovalPolicy) -> tuple[bool, str]:
         return True, ""
     if not user.groups.filter(pk=policy.reviewers_id).exists():
         return False, (
-            f"Only members of {policy.reviewers.name!r} review {policy.group.name!r}."
+            f"Only members of {str(policy.reviewers)!r} review {policy.group.name!r}."
         )
     return True, ""
 

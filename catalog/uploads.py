@@ -52,6 +52,6 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         return None
 
     def file_complete(self, file_size: int) -> Any:
-        uploaded = super().file_complete(file_size)
+        uploaded: Any = super().file_complete(file_size)
         uploaded.sha256 = self.sha256.hexdigest()
         return uploaded

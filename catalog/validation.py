@@ -167,4 +167,5 @@ def version_fields(data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - set(VERSION_FIELDS))
     if unknown:
         raise _fail(unknown[0], "Not a field that can be set.")
-    return {name: VERSION_FIELDS[name](value) for name, value in data.items()}
+    checks: dict[str, Any] = VERSION_FIELDS
+    return {name: checks[name](value) for name, value in data.items()}

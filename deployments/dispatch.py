@@ -10,7 +10,9 @@ KINDS = frozenset({"version.approved", "version.rejected"})
 
 def on_event(event: Event) -> None:
     version = (
-        ModelVersion.objects.select_related("group").filter(pk=event.version_id).first()
+        ModelVersion.objects.select_related("group")
+        .filter(pk=event.version_id or 0)
+        .first()
     )
     if version is None:
         return

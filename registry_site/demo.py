@@ -67,11 +67,12 @@ def iris_models() -> list[DemoModel]:
     names = [n.replace(" (cm)", "").replace(" ", "_") for n in data.feature_names]
     payload = {"inputs": x_test[:3].round(2).tolist()}
     out = []
-    for estimator, params, fmt in [
+    candidates: list[tuple[Any, dict[str, Any], str]] = [
         (LogisticRegression, {"C": 0.1, "max_iter": 300}, "onnx"),
         (DecisionTreeClassifier, {"max_depth": 3, "random_state": 0}, "skops"),
         (LogisticRegression, {"C": 1.0, "max_iter": 300}, "onnx"),
-    ]:
+    ]
+    for estimator, params, fmt in candidates:
         model = estimator(**params).fit(x_train, y_train)
         content = _onnx(model, x_train) if fmt == "onnx" else _skops(model)
         out.append(
@@ -109,7 +110,7 @@ def breast_cancer_models() -> list[DemoModel]:
     x_train, x_test, y_train, y_test = _split(data.data, data.target)
     names = [n.replace(" ", "_") for n in data.feature_names]
     payload = {"inputs": x_test[:2].round(3).tolist()}
-    candidates = [
+    candidates: list[tuple[Any, dict[str, Any], str]] = [
         (
             make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
             {"model": "logistic_regression", "scaler": "standard"},

@@ -135,7 +135,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         fields = {}
         detail = getattr(exc, "detail", str(exc))
         message = str(detail)
-        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        code = str(
+            getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        )
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         code = "not_authenticated"
     response.data = error_body(response.status_code, str(code), message, fields)

@@ -72,7 +72,7 @@ def resolve(url: str) -> tuple[str, str, int, str]:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise OutboundRefused(f"cannot resolve {parts.hostname!r}: {exc}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     bad = [str(a) for a in addresses if _forbidden(a)]
     if bad or not addresses:
         raise OutboundRefused(

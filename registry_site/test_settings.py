@@ -18,6 +18,9 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Live-server threads must not keep connections open past a test, or the test
+# database cannot be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 def _reachable(url: str) -> bool:

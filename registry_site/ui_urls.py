@@ -1,3 +1,10 @@
-"""Server-rendered pages (the web UI)."""
+"""Server-rendered pages (the web UI), included at the site root."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("catalog.urls")),
+    path("", include("approvals.urls")),
+    path("", include("deployments.urls")),
+    path("", include("accounts.urls")),
+]

@@ -13,11 +13,14 @@ mkdir -p "$REGISTRY_DATA_DIR"
 echo "== ruff"
 $BIN/ruff check .
 $BIN/ruff format --check .
+echo "== mypy"
+$BIN/mypy .
 echo "== migrations"
 $BIN/python manage.py makemigrations --check --dry-run
 echo "== check --deploy"
 ./scripts/deploy_check.sh
 
+./scripts/browser.sh
 echo "== pytest on SQLite"
 DATABASE_URL="sqlite:///$REGISTRY_DATA_DIR/registry.sqlite3" $BIN/pytest -p no:cacheprovider "$@"
 

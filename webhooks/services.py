@@ -147,7 +147,7 @@ def _payload(
             return None
         version = (
             ModelVersion.objects.select_related("group", "created_by")
-            .filter(pk=event.version_id)
+            .filter(pk=event.version_id or 0)
             .first()
         )
         if version is None:

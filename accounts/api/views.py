@@ -38,7 +38,7 @@ class ApiTokenViewSet(
         if has_role(self.request.user, Role.ADMIN):
             user = self.request.query_params.get("user")
             return tokens.filter(user__username=user) if user else tokens
-        return tokens.filter(user=self.request.user)
+        return tokens.filter(user_id=self.request.user.pk or 0)
 
     @extend_schema(
         request=s.TokenCreateSerializer, responses={201: OpenApiTypes.OBJECT}
@@ -47,7 +47,7 @@ class ApiTokenViewSet(
         data = s.TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        user = request.user
+        user: Any = request.user
         if fields.get("user") and fields["user"] != request.user.username:
             require_role(
                 request.user, Role.ADMIN, action="issue tokens for other users"

@@ -38,11 +38,11 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Aggregate versions only for the page's groups: aggregating before paging
         # would join every version of the catalog, on the page and in its COUNT.
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
         _annotate_versions(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    def get_object(self) -> ModelGroup:
+    def get_object(self) -> Any:
         group = super().get_object()
         _annotate_versions([group])
         return group
@@ -74,9 +74,9 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _annotate_versions(groups: list[ModelGroup]) -> None:
+def _annotate_versions(groups: list[Any]) -> None:
     """Set ``version_count`` and ``latest_version`` on each group, in one query."""
-    stats = {
+    stats: dict[int, Any] = {
         row["group_id"]: row
         for row in ModelVersion.objects.filter(group__in=[g.pk for g in groups])
         .values("group_id")
@@ -99,9 +99,10 @@ class GroupChildMixin:
             return ModelGroup(pk=0, name="schema")
         if not hasattr(self, "_group"):
             name = self.kwargs["group_name"]
-            self._group = ModelGroup.objects.filter(name=name).first()
-            if self._group is None:
+            group = ModelGroup.objects.filter(name=name).first()
+            if group is None:
                 raise NotFound(f"Model group {name!r} does not exist.")
+            self._group = group
         return self._group
 
 

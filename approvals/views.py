@@ -1,0 +1,160 @@
+"""Web UI of the review workflow: the inbox, and the review and resubmit forms."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import Role, has_role
+from accounts.views import act, back_url, registry_page
+from approvals import policies, selectors, services
+from approvals.forms import ResubmitForm, ReviewForm
+from approvals.models import Decision, Review
+from catalog import selectors as catalog_selectors
+from catalog.models import ApprovalStatus, ModelVersion
+
+INBOX_PAGE = 20
+
+
+def _votes(reviews: list[Review]) -> tuple[int, dict[int, Review]]:
+    """The current round and each reviewer's latest vote in it (as policies.verdict)."""
+    round_ = max((r.round for r in reviews), default=1)
+    votes: dict[int, Review] = {}
+    for review in reviews:
+        if review.round == round_ and review.decision in (
+            Decision.APPROVE,
+            Decision.REJECT,
+        ):
+            votes[review.reviewer_id] = review
+    return round_, votes
+
+
+def inbox_verdicts(versions: list[ModelVersion], user: Any) -> dict[int, dict]:
+    """policies.verdict for a page of inbox rows with one query for all their reviews.
+
+    Every row of the inbox is Pending and reviewable by ``user`` (the inbox selector
+    filters on the policy's reviewer group), so only self-approval can stop them.
+    """
+    reviews: dict[int, list[Review]] = defaultdict(list)
+    for review in (
+        Review.objects.filter(version__in=[v.pk for v in versions])
+        .only("version_id", "reviewer_id", "reviewer_name", "decision", "round")
+        .order_by("created_at", "id")
+    ):
+        reviews[review.version_id].append(review)
+    results = {}
+    for version in versions:
+        policy = policies.policy_for(version.group)
+        round_, votes = _votes(reviews[version.pk])
+        approvals = policies.count(votes, Decision.APPROVE)
+        gates = policies.gate_results(version, policy)
+        reason = policies.self_approval_refused(user, version, policy)
+        result: dict[str, Any] = {
+            "approval_status": version.approval_status,
+            "round": round_,
+            "required_approvals": policy.required_approvals,
+            "approvals": approvals,
+            "rejections": policies.count(votes, Decision.REJECT),
+            "approvals_needed": max(0, policy.required_approvals - len(approvals)),
+            "gates": [asdict(g) for g in gates],
+            "gates_pass": all(g.passed for g in gates),
+            "can_review": True,
+            "can_approve": not reason,
+            "reason": reason,
+        }
+        result["summary"] = policies.summary(result)
+        results[version.pk] = result
+    return results
+
+
+@registry_page
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Versions waiting for the user's review, oldest first, with the review form."""
+    if not has_role(request.user, Role.REVIEWER):
+        messages.info(request, "Only reviewers have a review inbox.")
+    page_number = request.GET.get("page", "1")
+    page = int(page_number) if page_number.isdigit() and int(page_number) > 0 else 1
+    start = (page - 1) * INBOX_PAGE
+    versions = list(
+        selectors.inbox(request.user)
+        .select_related("group__approval_policy", "created_by")
+        .defer(*catalog_selectors.LIST_DEFERRED)[start : start + INBOX_PAGE + 1]
+    )
+    more = len(versions) > INBOX_PAGE
+    versions = versions[:INBOX_PAGE]
+    verdicts = inbox_verdicts(versions, request.user)
+    return render(
+        request,
+        "approvals/inbox.html",
+        {
+            "rows": [(v, verdicts[v.pk]) for v in versions],
+            "page": page,
+            "next_page": page + 1 if more else None,
+            "previous_page": page - 1 if page > 1 else None,
+            "review_form": ReviewForm(),
+        },
+    )
+
+
+def _outcome(outcome: services.ReviewOutcome) -> str:
+    version = outcome.version
+    if not outcome.created:
+        return (
+            f"Nothing changed: version {version.version} is {version.approval_status}."
+        )
+    decision = outcome.review.get_decision_display() if outcome.review else "Review"
+    return (
+        f"{decision} recorded on {version.group.name} v{version.version}; "
+        f"it is {version.get_approval_status_display()}."
+    )
+
+
+@registry_page
+@require_POST
+def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
+    """Approve, reject or comment (approvals.services.review_submit decides)."""
+    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    back = reverse("catalog:version", kwargs={"group": group, "number": number})
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, "Press Approve, Reject or Comment (at most 10,000 characters)."
+        )
+        return redirect(back_url(request, back))
+    return act(
+        request,
+        lambda: services.review_submit(
+            actor=request.user,
+            version=version,
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data["comment"],
+        ),
+        done=_outcome,
+        back=back,
+    )
+
+
+@registry_page
+@require_POST
+def resubmit(request: HttpRequest, group: str, number: int) -> HttpResponse:
+    """Send a Rejected version back for review (approvals.services.version_resubmit)."""
+    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    back = reverse("catalog:version", kwargs={"group": group, "number": number})
+    form = ResubmitForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    return act(
+        request,
+        lambda: services.version_resubmit(
+            actor=request.user, version=version, comment=comment
+        ),
+        done=f"Version {number} is back in review ({ApprovalStatus.PENDING.label}).",
+        back=back,
+    )

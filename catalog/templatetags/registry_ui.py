@@ -1,0 +1,87 @@
+"""Template helpers of the web UI: Markdown, status badges, JSON and number display."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import markdown as md
+import nh3
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+BADGES = {
+    "PendingManualApproval": ("Pending review", "pending"),
+    "Approved": ("Approved", "ok"),
+    "Rejected": ("Rejected", "bad"),
+    "Queued": ("Queued", "muted"),
+    "Running": ("Running", "info"),
+    "Succeeded": ("Succeeded", "ok"),
+    "Failed": ("Failed", "bad"),
+    "Superseded": ("Superseded", "muted"),
+    "Cancelled": ("Cancelled", "muted"),
+    "Ready": ("Ready", "ok"),
+    "Pending": ("Pending", "pending"),
+}
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """Markdown rendered to HTML, then sanitised: scripts, handlers and unsafe URLs go."""
+    html = md.markdown(text or "", extensions=["extra", "sane_lists"])
+    return mark_safe(nh3.clean(html))  # noqa: S308 - nh3 made it safe
+
+
+@register.simple_tag
+def badge(status: str) -> str:
+    label, tone = BADGES.get(status, (status, "muted"))
+    return format_html('<span class="badge badge-{}">{}</span>', tone, label)
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    if isinstance(mapping, dict):
+        return mapping.get(key)
+    return None
+
+
+@register.filter
+def number(value: Any) -> str:
+    """A metric for display: up to 6 significant digits; missing is a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@register.filter
+def scalar(value: Any) -> str:
+    """A JSON value for a table cell: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+@register.filter
+def pairs(mapping: Any) -> list[tuple[str, Any]]:
+    """A dict's items sorted by key (safe for a key named "items")."""
+    if not isinstance(mapping, dict):
+        return []
+    return sorted(mapping.items(), key=lambda item: str(item[0]))
+
+
+@register.filter
+def lines(items: Any) -> str:
+    """A list of log lines as one block of text."""
+    return "\n".join(str(item) for item in items or [])

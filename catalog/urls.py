@@ -1,0 +1,18 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", views.catalog, name="index"),
+    path("activity/", views.activity, name="activity"),
+    path("models/<str:group>/", views.group, name="group"),
+    path("models/<str:group>/compare/", views.compare, name="compare"),
+    path("models/<str:group>/versions/<int:number>/", views.version, name="version"),
+    path(
+        "models/<str:group>/versions/<int:number>/edit/",
+        views.version_edit,
+        name="version-edit",
+    ),
+]

@@ -1,0 +1,254 @@
+"""Web UI pages of the catalog: the catalog, a group, a version, compare, activity.
+
+Views are thin: read through the selectors, ask the policies what the user may do,
+call one service for a form, render. The rules live in the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import Role, has_role, require_role
+from accounts.views import form_errors, registry_page
+from approvals import policies
+from approvals.forms import ReviewForm
+from approvals.models import Review
+from catalog import selectors, services
+from catalog.forms import VersionEditForm
+from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from deployments import selectors as deployment_selectors
+from registry_site.errors import Conflict, Invalid
+
+GROUPS_PER_PAGE = 25
+VERSIONS_PER_PAGE = 25
+EVENT_KINDS = (
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "version.registered",
+    "version.updated",
+    "version.deleted",
+    "alias.set",
+    "alias.deleted",
+    "review.submitted",
+    "version.approved",
+    "version.rejected",
+    "version.resubmitted",
+    "policy.updated",
+    "endpoint.created",
+    "endpoint.updated",
+    "endpoint.deleted",
+    "endpoint.stopped",
+    "deployment.queued",
+    "deployment.succeeded",
+    "deployment.failed",
+)
+
+
+@registry_page
+@require_GET
+def catalog(request: HttpRequest) -> HttpResponse:
+    """Every model group: search, tag filter, sort, pages."""
+    error = ""
+    try:
+        ids = selectors.group_list(request.GET).values_list("pk", flat=True)
+        page = Paginator(ids, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        groups = selectors.group_rows(list(page))
+    except Invalid as exc:
+        error, groups = exc.message, []
+        page = Paginator(
+            ModelGroup.objects.none().values_list("pk", flat=True), GROUPS_PER_PAGE
+        ).get_page(1)
+    endpoints = deployment_selectors.endpoints_by_group(g.pk for g in groups)
+    rows = [(group, endpoints.get(group.pk, [])) for group in groups]
+    return render(
+        request,
+        "catalog/catalog.html",
+        {
+            "page": page,
+            "rows": rows,
+            "error": error,
+            "sorts": {key: label for key, (label, _) in selectors.GROUP_SORTS.items()},
+            "sort": request.GET.get("sort", "name"),
+        },
+        status=400 if error else 200,
+    )
+
+
+@registry_page
+@require_GET
+def group(request: HttpRequest, group: str) -> HttpResponse:
+    """A group's versions (filtered, paginated), its metrics chart, policy, endpoints."""
+    model_group = selectors.group_get(group)
+    policy = policies.policy_for(model_group)
+    filterset = selectors.version_filter(model_group, request.GET)
+    error = ""
+    try:
+        page = Paginator(filterset.qs, VERSIONS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        versions = list(page)
+    except Invalid as exc:
+        error, versions = exc.message, []
+        page = Paginator(ModelVersion.objects.none(), VERSIONS_PER_PAGE).get_page(1)
+    live_on = deployment_selectors.live_endpoints_by_version(v.pk for v in versions)
+    gated = [gate["metric"] for gate in policy.metric_gates]
+    series = selectors.metric_series(model_group)
+    chosen = [m for m in request.GET.getlist("chart") if m in series["metrics"]]
+    series["shown"] = chosen or list(series["metrics"])[:3]
+    return render(
+        request,
+        "catalog/group.html",
+        {
+            "group": model_group,
+            "policy": policy,
+            "page": page,
+            "rows": [(v, live_on.get(v.pk, [])) for v in versions],
+            "metric_names": selectors.key_metrics(versions, gated),
+            "series": series,
+            "endpoints": deployment_selectors.endpoints_by_group([model_group.pk]).get(
+                model_group.pk, []
+            ),
+            "statuses": ApprovalStatus.choices,
+            "sorts": selectors.VERSION_SORTS,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _version_page(
+    request: HttpRequest,
+    version: ModelVersion,
+    *,
+    edit_form: VersionEditForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    can_edit = has_role(user, Role.CONTRIBUTOR)
+    if can_edit and edit_form is None:
+        edit_form = VersionEditForm.for_version(version)
+    context: dict[str, Any] = {
+        "group": version.group,
+        "version": version,
+        "policy": policies.policy_for(version.group),
+        "verdict": policies.verdict(version, user),
+        "reviews": Review.objects.filter(version=version).order_by("created_at", "id"),
+        "deployments": deployment_selectors.deployments_of_version(version.pk),
+        "live_on": deployment_selectors.live_endpoints_by_version([version.pk]).get(
+            version.pk, []
+        ),
+        "can_edit": can_edit,
+        "edit_form": edit_form,
+        "review_form": ReviewForm(),
+        "can_resubmit": can_edit and version.approval_status == ApprovalStatus.REJECTED,
+        "artifact_url": reverse(
+            "api:version-artifact",
+            kwargs={"group_name": version.group.name, "version": version.version},
+        ),
+    }
+    return render(request, "catalog/version.html", context, status=status)
+
+
+@registry_page
+@require_GET
+def version(request: HttpRequest, group: str, number: int) -> HttpResponse:
+    """A version: metadata, model card, artifact, review, deployments."""
+    model_group = selectors.group_get(group)
+    return _version_page(request, selectors.version_get(model_group, number))
+
+
+@registry_page
+@require_POST
+def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
+    """Contributors change a version's editable metadata (catalog.services.version_update)."""
+    require_role(request.user, Role.CONTRIBUTOR, action="edit model versions")
+    current = selectors.version_get(selectors.group_get(group), number)
+    form = VersionEditForm(request.POST)
+    if form.is_valid():
+        try:
+            services.version_update(
+                actor=request.user, version=current, **form.changes()
+            )
+        except (Invalid, Conflict) as exc:
+            form_errors(form, exc)
+        else:
+            messages.success(request, f"Saved the metadata of version {number}.")
+            return redirect("catalog:version", group=group, number=number)
+    current = selectors.version_get(current.group, number)
+    return _version_page(request, current, edit_form=form, status=400)
+
+
+def _numbers(request: HttpRequest) -> list[int]:
+    """``versions=1,3`` (or repeated ``versions``) as distinct numbers, in order."""
+    numbers: list[int] = []
+    for value in request.GET.getlist("versions"):
+        for part in value.replace(" ", ",").split(","):
+            if part.isdigit() and int(part) not in numbers:
+                numbers.append(int(part))
+    return numbers[: selectors.COMPARE_MAX]
+
+
+@registry_page
+@require_GET
+def compare(request: HttpRequest, group: str) -> HttpResponse:
+    """Two or more versions side by side; ``diff=1`` keeps only the rows that differ."""
+    model_group = selectors.group_get(group)
+    numbers = _numbers(request)
+    versions = (
+        selectors.versions_for_compare(model_group, numbers)
+        if len(numbers) >= 2
+        else []
+    )
+    differences_only = request.GET.get("diff") == "1"
+    sections = selectors.comparison(versions) if versions else []
+    metrics = next((s for s in sections if s.title == "Metrics"), None)
+    chart = {
+        "labels": [f"v{v.version}" for v in versions],
+        "metrics": [r.label for r in metrics.rows] if metrics else [],
+        "values": [[r.numbers[i] for r in metrics.rows] for i in range(len(versions))]
+        if metrics
+        else [],
+    }
+    return render(
+        request,
+        "catalog/compare.html",
+        {
+            "group": model_group,
+            "versions": versions,
+            "numbers": ",".join(str(n) for n in numbers),
+            "sections": [
+                (s, s.shown(differences_only))
+                for s in sections
+                if s.shown(differences_only)
+            ],
+            "differences_only": differences_only,
+            "chart": chart,
+        },
+    )
+
+
+@registry_page
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    """The event log, newest first, filtered by group, kind, actor and time."""
+    filterset, events, before = selectors.event_page(request.GET)
+    return render(
+        request,
+        "catalog/activity.html",
+        {
+            "events": events,
+            "before": before,
+            "filters_invalid": bool(filterset.errors),
+            "filter_errors": filterset.errors,
+            "kinds": EVENT_KINDS,
+        },
+        status=400 if filterset.errors else 200,
+    )

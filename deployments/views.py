@@ -1,0 +1,163 @@
+"""Web UI of endpoints: list, detail with live deployment status, rollback, try it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import Role, has_role
+from accounts.views import act, registry_page
+from deployments import selectors, services, serving
+from deployments.forms import DeployForm, TryItForm
+from deployments.loader import InputError
+from deployments.models import Deployment, Endpoint
+from registry_site.errors import NotFound
+
+ENDPOINTS_PER_PAGE = 50
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@registry_page
+@require_GET
+def endpoint_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.endpoint_list(), ENDPOINTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "deployments/endpoint_list.html", {"page": page})
+
+
+def _panel_context(
+    request: HttpRequest, endpoint: Endpoint, panel: selectors.Panel | None = None
+) -> dict[str, Any]:
+    """The live part of the page: live version, history, rollback (for deployers)."""
+    deployer = has_role(request.user, Role.DEPLOYER)
+    return {
+        "endpoint": endpoint,
+        "panel": panel or selectors.endpoint_panel(endpoint),
+        "is_deployer": deployer,
+        "rollback_target": services.rollback_target(endpoint) if deployer else None,
+    }
+
+
+def _detail(
+    request: HttpRequest,
+    endpoint: Endpoint,
+    try_form: TryItForm,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _panel_context(request, endpoint)
+    context.update(
+        try_form=try_form,
+        result=result,
+        error=error,
+        approved=selectors.approved_numbers(endpoint) if context["is_deployer"] else [],
+    )
+    return render(request, "deployments/endpoint_detail.html", context, status=status)
+
+
+@registry_page
+@require_GET
+def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
+    endpoint = selectors.endpoint_get(name)
+    live = endpoint.live_version
+    sample = TryItForm.initial_body(live.sample_payload if live else None)
+    return _detail(request, endpoint, TryItForm(initial={"body": sample}))
+
+
+@never_cache
+@registry_page
+@require_GET
+def endpoint_panel(request: HttpRequest, name: str) -> HttpResponse:
+    """The live fragment that htmx polls; 204 (no swap) while nothing changed."""
+    endpoint = selectors.endpoint_get(name)
+    panel = selectors.endpoint_panel(endpoint)
+    if request.GET.get("state") == panel.state:
+        return HttpResponse(status=204)
+    return render(
+        request, "deployments/_panel.html", _panel_context(request, endpoint, panel)
+    )
+
+
+@registry_page
+@require_POST
+def endpoint_rollback(request: HttpRequest, name: str) -> HttpResponse:
+    """Deploy the previous version that served (deployments.services.deployment_rollback)."""
+    endpoint = selectors.endpoint_get(name)
+
+    def done(deployment: Deployment) -> str:
+        return f"Rolling {name} back to v{deployment.version.version}."
+
+    return act(
+        request,
+        lambda: services.deployment_rollback(actor=request.user, endpoint=endpoint),
+        done=done,
+        back=reverse("deployments:endpoint", kwargs={"name": name}),
+    )
+
+
+@registry_page
+@require_POST
+def endpoint_deploy(request: HttpRequest, name: str) -> HttpResponse:
+    """Deploy an Approved version by hand (deployments.services.deployment_request)."""
+    endpoint = selectors.endpoint_get(name)
+    form = DeployForm(request.POST)
+    number = form.cleaned_data["version"] if form.is_valid() else None
+    return act(
+        request,
+        lambda: services.deployment_request(
+            actor=request.user, endpoint=endpoint, version_number=number
+        ),
+        done=f"Deploying v{number} to {name}.",
+        back=reverse("deployments:endpoint", kwargs={"name": name}),
+    )
+
+
+def _predict(name: str, inputs: Any) -> tuple[dict[str, Any] | None, str, int]:
+    try:
+        live, outputs = serving.predict(name, inputs)
+    except serving.UnknownEndpoint as exc:
+        raise NotFound(f"Endpoint {name!r} does not exist.") from exc
+    except serving.NotServing as exc:
+        return None, str(exc), 503
+    except InputError as exc:
+        return None, str(exc), 400
+    return {"model_version": live.version_number, "outputs": outputs}, "", 200
+
+
+def _try(endpoint: Endpoint, form: TryItForm) -> tuple[dict | None, str, int]:
+    if not form.is_valid():
+        return None, "; ".join(map(str, form.errors.get("body") or [])), 400
+    inputs = form.cleaned_data["body"]
+    if inputs is None and endpoint.live_version is not None:
+        inputs = TryItForm.sample_inputs(endpoint.live_version.sample_payload)
+    if inputs is None:
+        return None, "Send a request body: the live version has no sample.", 400
+    return _predict(endpoint.name, inputs)
+
+
+@registry_page
+@require_POST
+def endpoint_try(request: HttpRequest, name: str) -> HttpResponse:
+    """Send a request body through the endpoint's live model and show the answer."""
+    endpoint = selectors.endpoint_get(name)
+    form = TryItForm(request.POST)
+    result, error, status = _try(endpoint, form)
+    if _is_htmx(request):
+        # htmx swaps only successful answers: the error goes in the fragment itself.
+        return render(
+            request,
+            "deployments/_prediction.html",
+            {"endpoint": endpoint, "result": result, "error": error},
+        )
+    return _detail(request, endpoint, form, result, error, status)

@@ -1,0 +1,88 @@
+"""The API tokens page: list, create (key shown once), revoke."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.services import token_issue
+
+pytestmark = pytest.mark.django_db
+PAGE = "/account/tokens/"
+
+
+def test_creating_a_token_shows_its_key_once(browser_for, contributor):
+    client = browser_for(contributor)
+
+    response = client.post(PAGE, {"name": "ci", "expires_days": "30"})
+
+    key = re.search(r'value="(mr_[^"]+)"', response.content.decode()).group(1)
+    token = ApiToken.objects.get(user=contributor)
+    assert token.name == "ci"
+    assert token.prefix == key[:10]
+    assert 29 <= (token.expires_at - timezone.now()).days <= 30
+    assert "no-store" in response["Cache-Control"]
+    assert key not in client.get(PAGE).content.decode()
+
+
+def test_the_new_key_works_on_the_api(browser_for, client, contributor):
+    html = browser_for(contributor).post(PAGE, {"name": "ci"}).content.decode()
+    key = re.search(r'value="(mr_[^"]+)"', html).group(1)
+
+    response = client.get("/api/v1/model-groups/", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert response.status_code == 200
+
+
+def test_a_token_without_expiry(browser_for, viewer):
+    browser_for(viewer).post(PAGE, {"name": "forever", "expires_days": ""})
+
+    assert ApiToken.objects.get(user=viewer).expires_at is None
+
+
+def test_an_invalid_expiry_is_explained(browser_for, viewer):
+    response = browser_for(viewer).post(PAGE, {"name": "x", "expires_days": "0"})
+
+    assert response.status_code == 400
+    assert b"greater than or equal to 1" in response.content
+    assert not ApiToken.objects.exists()
+
+
+def test_the_page_lists_only_the_users_own_tokens(browser_for, viewer, contributor):
+    token_issue(user=viewer, name="mine")
+    token_issue(user=contributor, name="theirs")
+
+    html = browser_for(viewer).get(PAGE).content.decode()
+
+    assert "mine" in html
+    assert "theirs" not in html
+    assert "Active" in html
+
+
+def test_revoking_a_token(browser_for, viewer):
+    token, _ = token_issue(user=viewer, name="old")
+
+    response = browser_for(viewer).post(
+        f"/account/tokens/{token.pk}/revoke/", follow=True
+    )
+
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert b"is revoked" in response.content
+    assert b"Revoked " in response.content
+    assert (
+        f'action="/account/tokens/{token.pk}/revoke/"'.encode() not in response.content
+    )
+
+
+def test_someone_elses_token_cannot_be_revoked(browser_for, viewer, contributor):
+    token, _ = token_issue(user=contributor, name="theirs")
+
+    response = browser_for(viewer).post(f"/account/tokens/{token.pk}/revoke/")
+
+    assert response.status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
