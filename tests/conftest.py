@@ -304,3 +304,21 @@ def wait_for(
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_the_end(
+    django_db_setup: Any, django_db_blocker: Any
+) -> Any:
+    """Threads of live servers and serving loads may leave connections behind; close
+    them before the test database is dropped, so it can be."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
