@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.models import SCOPES
+
 
 class TokenForm(forms.Form):
     name = forms.CharField(
@@ -18,4 +20,12 @@ class TokenForm(forms.Form):
         required=False,
         initial=90,
         help_text="Leave empty for a token that never expires.",
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in SCOPES],
+        initial=list(SCOPES),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="What the token may do (none ticked: everything), never more than "
+        "your roles allow.",
     )

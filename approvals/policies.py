@@ -112,13 +112,8 @@ def latest_votes(version: ModelVersion, round_: int) -> dict[int, Review]:
     return votes
 
 
-def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
-    """``current_round`` and ``latest_votes`` of that round, in one query."""
-    reviews = list(
-        Review.objects.filter(version=version)
-        .only("id", "reviewer_id", "reviewer_name", "decision", "round", "created_at")
-        .order_by("created_at", "id")
-    )
+def _tally(reviews: list[Review]) -> tuple[int, dict[int, Review]]:
+    """The current round and each reviewer's latest approve/reject in it."""
     round_ = max((r.round for r in reviews), default=1)
     votes: dict[int, Review] = {}
     for review in reviews:
@@ -130,14 +125,67 @@ def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
     return round_, votes
 
 
+def _reviews_of(version_ids: list[int]) -> dict[int, list[Review]]:
+    found: dict[int, list[Review]] = {pk: [] for pk in version_ids}
+    for review in (
+        Review.objects.filter(version_id__in=version_ids)
+        .only(
+            "id",
+            "version_id",
+            "reviewer_id",
+            "reviewer_name",
+            "decision",
+            "round",
+            "created_at",
+        )
+        .order_by("created_at", "id")
+    ):
+        found[review.version_id].append(review)
+    return found
+
+
+def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
+    """``current_round`` and ``latest_votes`` of that round, in one query."""
+    return _tally(_reviews_of([version.pk])[version.pk])
+
+
 def count(votes: dict[int, Review], decision: str) -> list[str]:
     return sorted(r.reviewer_name for r in votes.values() if r.decision == decision)
 
 
 def verdict(version: ModelVersion, user: Any | None = None) -> dict[str, Any]:
     """The policy's judgement of ``version`` in words, for the API and the UI."""
-    policy = policy_for(version.group)
-    round_, votes = round_and_votes(version)
+    return verdicts([version], user)[version.pk]
+
+
+def verdicts(versions: list[ModelVersion], user: Any | None = None) -> dict[int, Any]:
+    """``verdict`` for many versions (a page of the inbox) with one reviews query."""
+    reviews = _reviews_of([v.pk for v in versions])
+    reviewable: dict[int | None, tuple[bool, str]] = {}
+    results = {}
+    for version in versions:
+        policy = policy_for(version.group)
+        if user is not None and policy.reviewers_id not in reviewable:
+            reviewable[policy.reviewers_id] = may_review(user, policy)
+        results[version.pk] = _judge(
+            version,
+            policy,
+            *_tally(reviews[version.pk]),
+            user=user,
+            reviewable=reviewable.get(policy.reviewers_id),
+        )
+    return results
+
+
+def _judge(
+    version: ModelVersion,
+    policy: ApprovalPolicy,
+    round_: int,
+    votes: dict[int, Review],
+    *,
+    user: Any,
+    reviewable: tuple[bool, str] | None,
+) -> dict[str, Any]:
     approvals = count(votes, Decision.APPROVE)
     gates = gate_results(version, policy)
     result: dict[str, Any] = {
@@ -150,11 +198,11 @@ def verdict(version: ModelVersion, user: Any | None = None) -> dict[str, Any]:
         "gates": [asdict(g) for g in gates],
         "gates_pass": all(g.passed for g in gates),
     }
-    if user is not None:
-        allowed, reason = may_review(user, policy)
+    if user is not None and reviewable is not None:
+        allowed, reason = reviewable
         if allowed and version.approval_status == ApprovalStatus.PENDING:
             reason = self_approval_refused(user, version, policy)
-        elif allowed and version.approval_status != ApprovalStatus.PENDING:
+        elif allowed:
             reason = f"The version is {version.approval_status}."
         result.update(
             can_review=allowed, can_approve=allowed and not reason, reason=reason

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import asdict
-from typing import Any
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,65 +9,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Role, has_role
-from accounts.views import act, back_url, registry_page
 from approvals import policies, selectors, services
 from approvals.forms import ResubmitForm, ReviewForm
-from approvals.models import Decision, Review
 from catalog import selectors as catalog_selectors
-from catalog.models import ApprovalStatus, ModelVersion
+from catalog.models import ApprovalStatus
+from registry_site.ui import act, back_url, registry_page
 
 INBOX_PAGE = 20
-
-
-def _votes(reviews: list[Review]) -> tuple[int, dict[int, Review]]:
-    """The current round and each reviewer's latest vote in it (as policies.verdict)."""
-    round_ = max((r.round for r in reviews), default=1)
-    votes: dict[int, Review] = {}
-    for review in reviews:
-        if review.round == round_ and review.decision in (
-            Decision.APPROVE,
-            Decision.REJECT,
-        ):
-            votes[review.reviewer_id] = review
-    return round_, votes
-
-
-def inbox_verdicts(versions: list[ModelVersion], user: Any) -> dict[int, dict]:
-    """policies.verdict for a page of inbox rows with one query for all their reviews.
-
-    Every row of the inbox is Pending and reviewable by ``user`` (the inbox selector
-    filters on the policy's reviewer group), so only self-approval can stop them.
-    """
-    reviews: dict[int, list[Review]] = defaultdict(list)
-    for review in (
-        Review.objects.filter(version__in=[v.pk for v in versions])
-        .only("version_id", "reviewer_id", "reviewer_name", "decision", "round")
-        .order_by("created_at", "id")
-    ):
-        reviews[review.version_id].append(review)
-    results = {}
-    for version in versions:
-        policy = policies.policy_for(version.group)
-        round_, votes = _votes(reviews[version.pk])
-        approvals = policies.count(votes, Decision.APPROVE)
-        gates = policies.gate_results(version, policy)
-        reason = policies.self_approval_refused(user, version, policy)
-        result: dict[str, Any] = {
-            "approval_status": version.approval_status,
-            "round": round_,
-            "required_approvals": policy.required_approvals,
-            "approvals": approvals,
-            "rejections": policies.count(votes, Decision.REJECT),
-            "approvals_needed": max(0, policy.required_approvals - len(approvals)),
-            "gates": [asdict(g) for g in gates],
-            "gates_pass": all(g.passed for g in gates),
-            "can_review": True,
-            "can_approve": not reason,
-            "reason": reason,
-        }
-        result["summary"] = policies.summary(result)
-        results[version.pk] = result
-    return results
 
 
 @registry_page
@@ -90,7 +34,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     more = len(versions) > INBOX_PAGE
     versions = versions[:INBOX_PAGE]
-    verdicts = inbox_verdicts(versions, request.user)
+    verdicts = policies.verdicts(versions, request.user)
     return render(
         request,
         "approvals/inbox.html",

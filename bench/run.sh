@@ -94,6 +94,11 @@ fi
 if [ "${BENCH_DIAGNOSE:-1}" = "1" ]; then
   $BENCH diagnose "$WORK/state.json" || echo "[bench] diagnostics failed (figures above stand)" >&2
 fi
+if [ "${BENCH_UI:-1}" = "1" ]; then
+  echo
+  echo "[bench] web UI pages (their own seeded catalog)" >&2
+  (unset DATABASE_URL REGISTRY_DATA_DIR; $PY bench/ui_bench.py) || measured=3
+fi
 if [ "${BENCH_DEPLOY:-1}" = "1" ]; then
   echo
   echo "[bench] approvals and deployments (PostgreSQL + Redis + Celery worker)" >&2

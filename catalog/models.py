@@ -18,6 +18,32 @@ NAME_HELP = (
 name_validator = RegexValidator(NAME_RE, NAME_HELP, code="invalid_name")
 
 
+# Every kind of Event the registry writes (the outbox and webhooks offer these).
+EVENT_KINDS = (
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.pickle_policy",
+    "version.registered",
+    "version.updated",
+    "version.deleted",
+    "alias.set",
+    "alias.deleted",
+    "review.submitted",
+    "version.approved",
+    "version.rejected",
+    "version.resubmitted",
+    "policy.updated",
+    "endpoint.created",
+    "endpoint.updated",
+    "endpoint.deleted",
+    "endpoint.stopped",
+    "deployment.queued",
+    "deployment.succeeded",
+    "deployment.failed",
+)
+
+
 class ApprovalStatus(models.TextChoices):
     PENDING = "PendingManualApproval", "Pending manual approval"
     APPROVED = "Approved", "Approved"

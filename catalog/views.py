@@ -16,40 +16,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Role, has_role, require_role
-from accounts.views import form_errors, registry_page
 from approvals import policies
 from approvals.forms import ReviewForm
 from approvals.models import Review
 from catalog import selectors, services
 from catalog.forms import VersionEditForm
-from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from catalog.models import EVENT_KINDS, ApprovalStatus, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from registry_site.errors import Conflict, Invalid
+from registry_site.ui import form_errors, registry_page
 
 GROUPS_PER_PAGE = 25
 VERSIONS_PER_PAGE = 25
-EVENT_KINDS = (
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "version.registered",
-    "version.updated",
-    "version.deleted",
-    "alias.set",
-    "alias.deleted",
-    "review.submitted",
-    "version.approved",
-    "version.rejected",
-    "version.resubmitted",
-    "policy.updated",
-    "endpoint.created",
-    "endpoint.updated",
-    "endpoint.deleted",
-    "endpoint.stopped",
-    "deployment.queued",
-    "deployment.succeeded",
-    "deployment.failed",
-)
 
 
 @registry_page

@@ -12,12 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Role, has_role
-from accounts.views import act, registry_page
 from deployments import selectors, services, serving
 from deployments.forms import DeployForm, TryItForm
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint
 from registry_site.errors import NotFound
+from registry_site.ui import act, registry_page
 
 ENDPOINTS_PER_PAGE = 50
 

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("approvals.urls")),
     path("", include("deployments.urls")),
     path("", include("accounts.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.roles import Role, require_role
+from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
 from registry_site import doorbell, outbound
 from registry_site.errors import Invalid
@@ -33,31 +34,7 @@ from webhooks.models import (
 
 log = logging.getLogger(__name__)
 MANAGE_ROLES = (Role.DEPLOYER,)
-EVENT_KINDS = frozenset(
-    {
-        "group.created",
-        "group.updated",
-        "group.deleted",
-        "group.pickle_policy",
-        "version.registered",
-        "version.updated",
-        "version.deleted",
-        "alias.set",
-        "alias.deleted",
-        "review.submitted",
-        "version.approved",
-        "version.rejected",
-        "version.resubmitted",
-        "policy.updated",
-        "endpoint.created",
-        "endpoint.updated",
-        "endpoint.deleted",
-        "endpoint.stopped",
-        "deployment.queued",
-        "deployment.succeeded",
-        "deployment.failed",
-    }
-)
+EVENT_KINDS = frozenset(catalog_models.EVENT_KINDS)
 LEASE = timedelta(seconds=60)
 
 

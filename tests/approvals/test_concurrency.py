@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from approvals import services
 from approvals.models import Review
 from catalog.models import Event, ModelVersion
 from tests.approvals.helpers import APPROVED, approve, status_of
+from tests.concurrency import run_at_once
 
 
 def _run_concurrently(jobs: list[Callable[[], Any]]) -> list[BaseException]:
-    """Run the jobs in threads released at the same moment; return their errors."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
+    return run_at_once(jobs)
 
 
 def _approval(reviewer: Any, version_id: int) -> Callable[[], Any]:

@@ -2,48 +2,28 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connection, connections
+from django.db import connection
 
 from catalog import services
 from catalog.models import Event, ModelGroup, ModelVersion
 from tests import models as real_models
+from tests.concurrency import run_at_once
 
 
 def _register_concurrently(jobs: list[Callable[[], Any]]) -> list[BaseException]:
-    """Run the jobs in threads released at the same moment; return their errors.
-
-    Each thread holds a database connection: on PostgreSQL at most 80 run at once
-    (the default server allows 100 connections).
-    """
+    """Run the jobs at once; on PostgreSQL at most 80 at a time (each thread holds a
+    connection, and the default server allows 100)."""
     limit = 80 if connection.vendor == "postgresql" else len(jobs)
     if len(jobs) > limit:
         return _register_concurrently(jobs[:limit]) + _register_concurrently(
             jobs[limit:]
         )
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
+    return run_at_once(jobs)
 
 
 def _job(user: Any, group: ModelGroup, content: bytes) -> Callable[[], Any]:

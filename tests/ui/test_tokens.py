@@ -86,3 +86,18 @@ def test_someone_elses_token_cannot_be_revoked(browser_for, viewer, contributor)
     assert response.status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_a_token_made_on_the_page_carries_the_chosen_scopes(client, make_user):
+    from accounts.models import ApiToken
+
+    user = make_user("contributor")
+    client.force_login(user)
+
+    response = client.post(
+        "/account/tokens/",
+        {"name": "ci", "expires_days": "30", "scopes": ["read", "write"]},
+    )
+
+    assert response.status_code == 200
+    assert ApiToken.objects.get(user=user).scopes == ["read", "write"]
