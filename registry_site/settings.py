@@ -251,6 +251,10 @@ REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
 REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024**2)
 # How long a web process trusts its idea of an endpoint's live version.
 REGISTRY_SERVING_REFRESH = env.number("REGISTRY_SERVING_REFRESH", 0.5, minimum=0.0)
+# Seconds a web process remembers a token's user, roles and scopes (0: never);
+# revocation still takes effect at once, except on the invocation path, which trusts
+# a remembered token for REGISTRY_INVOKE_AUTH_CACHE seconds.
+REGISTRY_AUTH_CACHE = env.number("REGISTRY_AUTH_CACHE", 10.0, minimum=0.0)
 # Seconds a web process remembers a token on the invocation path (0: never).
 REGISTRY_INVOKE_AUTH_CACHE = env.number("REGISTRY_INVOKE_AUTH_CACHE", 5.0, minimum=0.0)
 REGISTRY_OUTBOUND_ALLOW = env.strings("REGISTRY_OUTBOUND_ALLOW", [])

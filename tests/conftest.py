@@ -23,6 +23,14 @@ _names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
+def _forget_remembered_tokens() -> Any:
+    from accounts.authentication import TokenAuthentication
+
+    TokenAuthentication.forget()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _artifact_dir(settings: Any, tmp_path: Any) -> None:
     """Each test stores artifacts in its own folder, so leftovers are visible."""
     settings.STORAGES = {

@@ -196,3 +196,24 @@ def test_an_invoke_only_token_may_invoke_but_not_read(viewer):
     limit_to_scopes(viewer, token.scopes)
     assert roles_of(viewer) == frozenset()
     assert may_invoke(viewer)
+
+
+def test_a_remembered_token_stops_working_the_moment_it_is_revoked(viewer):
+    token, key = token_issue(user=viewer)
+    client = token_client(key)
+    assert client.get("/api/v1/model-groups/").status_code == 200
+
+    token_revoke(token=token)
+
+    assert client.get("/api/v1/model-groups/").status_code == 401
+
+
+def test_a_remembered_token_stops_working_when_its_user_is_deactivated(viewer):
+    _, key = token_issue(user=viewer)
+    client = token_client(key)
+    assert client.get("/api/v1/model-groups/").status_code == 200
+
+    viewer.is_active = False
+    viewer.save()
+
+    assert client.get("/api/v1/model-groups/").status_code == 401
