@@ -189,7 +189,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -----------------------------------------------------------------------
 # The database is the source of truth; the broker is only a doorbell. Timeouts keep
 # a web request from hanging on a broker that is down or frozen.
-CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
