@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MinValueValidator
@@ -11,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import ModelGroup, ModelVersion
+from registry_site.append_only import AppendOnlyModel
 
 
 class ApprovalPolicy(models.Model):
@@ -66,15 +65,7 @@ class Decision(models.TextChoices):
     RESUBMIT = "resubmit", "Resubmit"
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("Reviews are append-only and cannot be updated.")
-
-    def delete(self) -> Any:
-        raise PermissionError("Reviews are append-only and cannot be deleted.")
-
-
-class Review(models.Model):
+class Review(AppendOnlyModel):
     """One reviewer's decision on a version in a review round; never changed afterwards.
 
     A resubmission opens a new round; only the current round's votes count.
@@ -99,8 +90,6 @@ class Review(models.Model):
     status_after = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
@@ -111,15 +100,6 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_name} {self.decision} v{self.version_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Reviews are append-only and cannot be updated.")
-        kwargs["force_insert"] = True  # never an UPDATE, even with an existing id
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise PermissionError("Reviews are append-only and cannot be deleted.")
 
 
 class NotificationStatus(models.TextChoices):

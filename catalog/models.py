@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from registry_site.append_only import AppendOnlyModel
 
 NAME_RE = r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*\Z"
 NAME_HELP = (
@@ -247,17 +247,7 @@ class Alias(models.Model):
         return f"{self.group_id}@{self.name}"
 
 
-class EventQuerySet(models.QuerySet):
-    """Events are append-only: bulk updates and deletes are refused."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("Events are append-only and cannot be updated.")
-
-    def delete(self) -> Any:
-        raise PermissionError("Events are append-only and cannot be deleted.")
-
-
-class Event(models.Model):
+class Event(AppendOnlyModel):
     """The audit trail and outbox: one row per change, written in the change's transaction."""
 
     kind = models.CharField(max_length=64, db_index=True)
@@ -292,8 +282,6 @@ class Event(models.Model):
     # serialised): the event feed orders by (txid, id) so no event is ever skipped.
     txid = models.BigIntegerField(default=0, editable=False)
 
-    objects = EventQuerySet.as_manager()
-
     class Meta:
         ordering = ["-id"]
         indexes = [
@@ -303,16 +291,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.group_name} v{self.version_number or '-'}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise PermissionError("Events are append-only and cannot be updated.")
-        # force_insert: a new instance carrying an existing id must not overwrite it.
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise PermissionError("Events are append-only and cannot be deleted.")
 
 
 class HandledEvent(models.Model):

@@ -455,30 +455,35 @@ def _number(version_id: int | None) -> int | None:
     )
 
 
+def _record_failure(deployment: Deployment, message: str, lines: list[str]) -> None:
+    """End ``deployment`` Failed with ``message`` and its event (inside a transaction)."""
+    lines.append(_line(f"failed: {message}"))
+    Deployment.objects.filter(pk=deployment.pk).update(
+        status=S.FAILED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=message[:4000],
+        log=lines,
+    )
+    event_record(
+        "deployment.failed",
+        actor=None,
+        group=deployment.endpoint.group,
+        version=deployment.version,
+        payload={
+            "endpoint": deployment.endpoint.name,
+            "deployment": deployment.pk,
+            "error": message[:500],
+        },
+    )
+
+
 def _fail(deployment: Deployment, message: str, log_line: _Log) -> str:
     with transaction.atomic():
         current = _still_mine(deployment)
         if current is None:
             return "lost-lease"
-        log_line.lines.append(_line(f"failed: {message}"))
-        Deployment.objects.filter(pk=deployment.pk).update(
-            status=S.FAILED,
-            finished_at=timezone.now(),
-            lease_expires_at=None,
-            error=message[:4000],
-            log=log_line.lines,
-        )
-        event_record(
-            "deployment.failed",
-            actor=None,
-            group=deployment.endpoint.group,
-            version=deployment.version,
-            payload={
-                "endpoint": deployment.endpoint.name,
-                "deployment": deployment.pk,
-                "error": message[:500],
-            },
-        )
+        _record_failure(deployment, message, log_line.lines)
         if deployment.reason == Reason.REVOCATION:
             endpoint = Endpoint.objects.select_for_update().get(
                 pk=deployment.endpoint_id
@@ -647,25 +652,6 @@ def _fail_lost(deployment: Deployment) -> None:
             or (current.lease_expires_at or timezone.now()) > timezone.now()
         ):
             return
-        message = f"the worker was lost {current.attempts} times"
-        current.status, current.finished_at, current.error = (
-            S.FAILED,
-            timezone.now(),
-            message,
-        )
-        current.log = [*current.log, _line(f"failed: {message}")]
-        current.lease_expires_at = None
-        current.save(
-            update_fields=["status", "finished_at", "error", "log", "lease_expires_at"]
-        )
-        event_record(
-            "deployment.failed",
-            actor=None,
-            group=deployment.endpoint.group,
-            version=deployment.version,
-            payload={
-                "endpoint": deployment.endpoint.name,
-                "deployment": deployment.pk,
-                "error": message,
-            },
+        _record_failure(
+            deployment, f"the worker was lost {current.attempts} times", current.log
         )

@@ -195,3 +195,26 @@ def test_endpoints_are_created_only_by_deployers(contributor, iris_group):
     with pytest.raises(Forbidden):
         deploy.endpoint_create(actor=contributor, name="x", group=iris_group)
     assert not Endpoint.objects.exists()
+
+
+def test_a_deployment_whose_worker_was_lost_three_times_ends_failed(
+    endpoint, register_version, approve
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog import outbox
+
+    version = register_version()
+    outbox.dispatch(approve(version).pk)
+    Deployment.objects.filter(version=version).update(
+        status="Running", attempts=3, lease_expires_at=timezone.now() - timedelta(1)
+    )
+
+    deploy.reconcile()
+
+    lost = Deployment.objects.get(version=version)
+    assert lost.status == "Failed"
+    assert "worker was lost 3 times" in lost.error
+    assert Event.objects.filter(kind="deployment.failed").count() == 1
