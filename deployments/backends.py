@@ -76,6 +76,7 @@ def builtin_check(version: ModelVersion, log: Callable[[str], None]) -> dict[str
                 version.sample_payload,
                 timeout=settings.REGISTRY_LOADER_TIMEOUT,
                 memory=settings.REGISTRY_LOADER_MEMORY,
+                declared=loader.declared_shape(version.input_schema),
             )
         except loader.LoadError as exc:
             raise PermanentError(str(exc)) from exc

@@ -79,6 +79,30 @@ class Predictor:
         return batch
 
 
+def declared_shape(schema: Any) -> list[int | None] | None:
+    """``shape`` of an input schema such as ``{"dtype": ..., "shape": [-1, 4]}``;
+    None where the schema declares no usable shape (it is free-form metadata)."""
+    shape = schema.get("shape") if isinstance(schema, dict) else None
+    if not isinstance(shape, list) or not shape:
+        return None
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        return None
+    return [d if d > 0 else None for d in shape]
+
+
+def check_shape(batch: np.ndarray, shape: list[int | None] | None, source: str) -> None:
+    """Raise InputError if ``batch`` does not fit ``shape`` (None: nothing declared)."""
+    if shape is None:
+        return
+    if batch.ndim != len(shape) or any(
+        want is not None and want != got
+        for want, got in zip(shape, batch.shape, strict=False)
+    ):
+        raise InputError(
+            f"inputs: shaped {list(batch.shape)}, but {source} declares {_shape(shape)}"
+        )
+
+
 def _shape(shape: list[int | None]) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
 
@@ -193,22 +217,37 @@ def load(path: str, fmt: str) -> Predictor:
         ) from exc
 
 
-def warm_up_inputs(predictor: Predictor, payload: Any) -> Any:
-    """The sample payload's inputs, or one generated row of zeros from the input spec."""
+def warm_up_inputs(
+    predictor: Predictor, payload: Any, declared: list[int | None] | None = None
+) -> Any:
+    """The sample payload's inputs, or one generated row of zeros shaped as the
+    version's schema declares (else as the model takes)."""
     if isinstance(payload, dict):
         payload = payload.get("inputs", payload.get("instances"))
     if payload:
         return payload
-    shape = [1 if d is None else d for d in predictor.spec.shape]
-    return np.zeros(shape, dtype=predictor.spec.dtype).tolist()
+    shape = (
+        declared if declared and len(declared) == len(predictor.spec.shape) else None
+    )
+    dims = [
+        d or m or 1
+        for d, m in zip(
+            shape or predictor.spec.shape, predictor.spec.shape, strict=True
+        )
+    ]
+    return np.zeros(dims, dtype=predictor.spec.dtype).tolist()
 
 
-def check(path: str, fmt: str, payload: Any) -> dict[str, Any]:
+def check(
+    path: str, fmt: str, payload: Any, declared: list[int | None] | None = None
+) -> dict[str, Any]:
     """Load, then run the warm-up; returns what a deployment log reports."""
     predictor = load(path, fmt)
-    inputs = warm_up_inputs(predictor, payload)
+    inputs = warm_up_inputs(predictor, payload, declared)
     try:
-        outputs = predictor.predict(predictor.coerce(inputs))
+        batch = predictor.coerce(inputs)
+        check_shape(batch, declared, "the version's input_schema")
+        outputs = predictor.predict(batch)
     except InputError as exc:
         raise LoadError(f"warm-up input does not fit the model: {exc}") from exc
     except Exception as exc:
@@ -238,7 +277,13 @@ def _limits(memory: int, cpu: int) -> Callable[[], None]:
 
 
 def check_isolated(
-    path: str, fmt: str, payload: Any, *, timeout: float, memory: int
+    path: str,
+    fmt: str,
+    payload: Any,
+    *,
+    timeout: float,
+    memory: int,
+    declared: list[int | None] | None = None,
 ) -> dict[str, Any]:
     """``check`` in a child process with memory/CPU/time limits and a bare environment."""
     env = {
@@ -252,7 +297,7 @@ def check_isolated(
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "deployments.loader", path, fmt],
-            input=json.dumps(payload).encode(),
+            input=json.dumps({"payload": payload, "declared": declared}).encode(),
             capture_output=True,
             timeout=timeout,
             env=env,
@@ -281,8 +326,9 @@ def check_isolated(
 def _main(argv: list[str]) -> int:
     path, fmt = argv[0], argv[1]
     try:
-        payload = json.loads(sys.stdin.read() or "null")
-        print(json.dumps({"ok": True, "report": check(path, fmt, payload)}))
+        job = json.loads(sys.stdin.read() or "{}")
+        report = check(path, fmt, job.get("payload"), job.get("declared"))
+        print(json.dumps({"ok": True, "report": report}))
     except MemoryError:
         print(
             json.dumps(

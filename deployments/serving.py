@@ -37,6 +37,8 @@ class Live:
     version_id: int
     version_number: int
     predictor: loader.Predictor
+    # A fixed input shape declared in the version's input_schema, if any.
+    schema_shape: list[int | None] | None = None
 
 
 @dataclass
@@ -57,9 +59,15 @@ _lock = threading.Lock()
 def _load(version: ModelVersion) -> Live:
     with backends.verified_artifact(version) as path:
         predictor = loader.load(path, version.artifact_format)
-    inputs = loader.warm_up_inputs(predictor, version.sample_payload)
+    declared = loader.declared_shape(version.input_schema)
+    inputs = loader.warm_up_inputs(predictor, version.sample_payload, declared)
     predictor.predict(predictor.coerce(inputs))
-    return Live(version.pk, version.version, predictor)
+    return Live(
+        version.pk,
+        version.version,
+        predictor,
+        declared,
+    )
 
 
 def _load_into(state: _State, version_id: int) -> None:
@@ -156,6 +164,7 @@ def predict(name: str, inputs: Any) -> tuple[Live, dict[str, Any]]:
     """Run ``inputs`` through the endpoint's live model; raises InputError on bad input."""
     live = live_model(name)
     batch = live.predictor.coerce(inputs)
+    loader.check_shape(batch, live.schema_shape, "the version's input_schema")
     outputs = live.predictor.predict(batch)
     return live, {k: loader._jsonable(v) for k, v in outputs.items()}
 

@@ -252,3 +252,31 @@ def test_a_revoked_token_stops_invoking_within_the_auth_cache_time(
     time.sleep(0.3)
 
     assert client.post(INVOKE, {"inputs": SAMPLE}, format="json").status_code == 401
+
+
+def test_inputs_must_fit_the_shape_the_version_declares(
+    endpoint, register_version, approve_and_deploy, client_for, viewer
+):
+    from tests.deployments.conftest import SAMPLE as ROWS
+
+    version = register_version(input_schema={"dtype": "float32", "shape": [-1, 4]})
+    approve_and_deploy(version)
+    client = client_for(viewer)
+
+    assert client.post(INVOKE, {"inputs": ROWS}, format="json").status_code == 200
+    wrong = client.post(INVOKE, {"inputs": [[[1.0, 2.0, 3.0, 4.0]]]}, format="json")
+    assert wrong.status_code == 400
+
+
+def test_a_declared_shape_narrower_than_the_model_is_enforced(
+    endpoint, register_version, approve_and_deploy, client_for, viewer
+):
+    version = register_version(  # one row at a time
+        input_schema={"shape": [1, 4]}, sample_payload={"inputs": SAMPLE[:1]}
+    )
+    approve_and_deploy(version)
+
+    response = client_for(viewer).post(INVOKE, {"inputs": SAMPLE}, format="json")
+
+    assert response.status_code == 400
+    assert "input_schema" in response.json()["error"]["message"]

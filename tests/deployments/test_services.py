@@ -218,3 +218,24 @@ def test_a_deployment_whose_worker_was_lost_three_times_ends_failed(
     assert lost.status == "Failed"
     assert "worker was lost 3 times" in lost.error
     assert Event.objects.filter(kind="deployment.failed").count() == 1
+
+
+def test_a_sample_payload_that_breaks_the_declared_shape_fails_the_warm_up(
+    endpoint, register_version, approve_and_deploy
+):
+    version = register_version(input_schema={"shape": [1, 4]})  # SAMPLE has two rows
+
+    deployment = approve_and_deploy(version)
+
+    assert deployment.status == "Failed"
+    assert "input_schema" in deployment.error
+
+
+def test_without_a_sample_payload_the_warm_up_input_comes_from_the_schema(
+    endpoint, register_version, approve_and_deploy
+):
+    version = register_version(sample_payload=None, input_schema={"shape": [-1, 4]})
+
+    deployment = approve_and_deploy(version)
+
+    assert deployment.status == "Succeeded", deployment.error
