@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from catalog import sandbox
 
 HEAD_SIZE = 64
 # Types that skops does not trust by default but that are plain data holders of
@@ -204,45 +205,22 @@ def inspect(path: str, *, allow_pickle: bool = False) -> str:
     return fmt.name
 
 
-def _limit(memory: int, cpu_seconds: int) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-
-    return apply
-
-
 def inspect_isolated(
     path: str, *, allow_pickle: bool = False, timeout: int = 300
 ) -> str:
     """``inspect`` in a child process with memory, CPU and time limits and no secrets."""
     size = os.path.getsize(path)
     memory = max(4 * size + 2 * 1024**3, 3 * 1024**3)
-    clean_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    args = [sys.executable, "-m", "catalog.formats", path]
-    if allow_pickle:
-        args.append("--allow-pickle")
+    args = [path, "--allow-pickle"] if allow_pickle else [path]
     try:
-        proc = subprocess.run(
-            args,
-            capture_output=True,
-            timeout=timeout,
-            env=clean_env,
-            preexec_fn=_limit(memory, timeout),
-            check=False,
-        )
+        outcome = sandbox.run("catalog.formats", args, timeout=timeout, memory=memory)
     except subprocess.TimeoutExpired as exc:
         raise ArtifactRefused(f"Checking the artifact took over {timeout} s.") from exc
-    try:
-        result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError) as exc:
+    result = outcome.result
+    if result is None:
         raise ArtifactRefused(
-            f"Checking the artifact failed (exit code {proc.returncode})."
-        ) from exc
+            f"Checking the artifact failed (exit code {outcome.returncode})."
+        )
     if result.get("ok"):
         return str(result["format"])
     raise ArtifactRefused(

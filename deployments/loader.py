@@ -10,8 +10,6 @@ once a model has passed that check.
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from catalog import sandbox
 
 ONNX_DTYPES = {
     "tensor(float)": np.float32,
@@ -267,15 +267,6 @@ def check(
     }
 
 
-def _limits(memory: int, cpu: int) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        os.setsid()
-
-    return apply
-
-
 def check_isolated(
     path: str,
     fmt: str,
@@ -286,38 +277,22 @@ def check_isolated(
     declared: list[int | None] | None = None,
 ) -> dict[str, Any]:
     """``check`` in a child process with memory/CPU/time limits and a bare environment."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    if "REGISTRY_SKOPS_TRUSTED_TYPES" in os.environ:
-        env["REGISTRY_SKOPS_TRUSTED_TYPES"] = os.environ["REGISTRY_SKOPS_TRUSTED_TYPES"]
+    job = json.dumps({"payload": payload, "declared": declared}).encode()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "deployments.loader", path, fmt],
-            input=json.dumps({"payload": payload, "declared": declared}).encode(),
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            preexec_fn=_limits(memory, int(timeout) + 1),
-            check=False,
+        outcome = sandbox.run(
+            "deployments.loader", [path, fmt], stdin=job, timeout=timeout, memory=memory
         )
     except subprocess.TimeoutExpired as exc:
         raise LoadError(
             f"loading and warming the model took over {timeout:g} s "
             "(the loader's time limit)"
         ) from exc
-    lines = proc.stdout.decode(errors="replace").strip().splitlines()
-    try:
-        result = json.loads(lines[-1])
-    except (ValueError, IndexError) as exc:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    result = outcome.result
+    if result is None:
         raise LoadError(
-            f"the loader process died (exit code {proc.returncode}) "
-            f"{tail[0][:300]}".strip()
-        ) from exc
+            f"the loader process died (exit code {outcome.returncode}) "
+            f"{outcome.stderr_tail}".strip()
+        )
     if not result.get("ok"):
         raise LoadError(result.get("error", "the loader refused the model"))
     return result["report"]
