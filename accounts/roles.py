@@ -55,17 +55,24 @@ def roles_of(user: Any) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        known = getattr(user, _GROUPS_ATTR, None)
-        names = set(
-            known
-            if known is not None
-            else user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
-        )
+        names = set(_role_groups(user))
         if user.is_superuser:
             names.add(Role.ADMIN)
         cached = _narrow(frozenset(names), token_scopes(user))
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+def _role_groups(user: Any) -> frozenset[str]:
+    """The user's role group names, whatever the token's scopes: remembered when
+    they came with the token's query, else one query, then kept on the user."""
+    known = getattr(user, _GROUPS_ATTR, None)
+    if known is None:
+        known = frozenset(
+            user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
+        )
+        setattr(user, _GROUPS_ATTR, known)
+    return known
 
 
 def _narrow(held: frozenset[str], scopes: frozenset[str] | None) -> frozenset[str]:
@@ -86,12 +93,8 @@ def may_invoke(user: Any) -> bool:
     scopes = token_scopes(user)
     if scopes is not None and "invoke" not in scopes:
         return False
-    if scopes is not None:
-        held = frozenset(
-            user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True)
-        )
-        if held or user.is_superuser:
-            return True
+    if scopes is not None and (_role_groups(user) or user.is_superuser):
+        return True
     return can_read(user) or user.has_perm("deployments.invoke_endpoint")
 
 
@@ -113,5 +116,7 @@ def require_role(user: Any, *roles: str, action: str) -> None:
 
 
 def forget_roles(user: Any) -> None:
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    """Drop what this user object remembers of its roles (after they changed)."""
+    for attr in (_CACHE_ATTR, _GROUPS_ATTR):
+        if hasattr(user, attr):
+            delattr(user, attr)

@@ -102,16 +102,6 @@ def current_round(version: ModelVersion) -> int:
     return last or 1
 
 
-def latest_votes(version: ModelVersion, round_: int) -> dict[int, Review]:
-    """Each reviewer's latest approve/reject in the round (comments do not vote)."""
-    votes: dict[int, Review] = {}
-    for review in Review.objects.filter(
-        version=version, round=round_, decision__in=[Decision.APPROVE, Decision.REJECT]
-    ).order_by("created_at", "id"):
-        votes[review.reviewer_id] = review
-    return votes
-
-
 def _tally(reviews: list[Review]) -> tuple[int, dict[int, Review]]:
     """The current round and each reviewer's latest approve/reject in it."""
     round_ = max((r.round for r in reviews), default=1)
@@ -145,7 +135,7 @@ def _reviews_of(version_ids: list[int]) -> dict[int, list[Review]]:
 
 
 def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
-    """``current_round`` and ``latest_votes`` of that round, in one query."""
+    """The current round and each reviewer's latest vote in it, in one query."""
     return _tally(_reviews_of([version.pk])[version.pk])
 
 

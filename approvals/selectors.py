@@ -39,5 +39,7 @@ def inbox(user: Any) -> QuerySet[ModelVersion]:
     return versions.exclude(Exists(voted)).order_by("created_at", "id")
 
 
-def inbox_count(user: Any) -> int:
-    return inbox(user).count()
+def inbox_count(user: Any, cap: int) -> int:
+    """How many versions wait for ``user``, counting no further than ``cap + 1``: the
+    whole inbox of a big catalog would cost every page that shows the number."""
+    return inbox(user).order_by()[: cap + 1].count()

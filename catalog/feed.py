@@ -25,14 +25,6 @@ from registry_site.errors import Invalid
 CURSOR_RE = re.compile(r"^(\d{1,20})-(\d{1,20})\Z")
 
 
-def current_txid() -> int:
-    if connection.vendor != "postgresql":
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-        return int(cursor.fetchone()[0])
-
-
 def txid_expression() -> Any:
     """The value for ``Event.txid``: computed by the INSERT itself on PostgreSQL."""
     if connection.vendor != "postgresql":

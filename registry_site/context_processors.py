@@ -15,9 +15,9 @@ INBOX_CAP = 100
 
 
 def inbox_badge(user: Any) -> str:
-    from approvals.selectors import inbox
+    from approvals.selectors import inbox_count
 
-    count = inbox(user).order_by()[: INBOX_CAP + 1].count()
+    count = inbox_count(user, INBOX_CAP)
     return f"{INBOX_CAP}+" if count > INBOX_CAP else str(count)
 
 

@@ -37,8 +37,13 @@ def _commands(host: str, port: int, workers: int, threads: int) -> list[list[str
         "--access-logfile",
         "-",
     ]
-    worker = [
-        python,
+    return [web, worker_command(os.path.join(data_dir, "celerybeat-schedule"))]
+
+
+def worker_command(schedule: str) -> list[str]:
+    """The Celery worker with its beat scheduler (the periodic reconcilers)."""
+    return [
+        sys.executable,
         "-m",
         "celery",
         "-A",
@@ -52,9 +57,8 @@ def _commands(host: str, port: int, workers: int, threads: int) -> list[list[str
         "--without-mingle",
         "--without-gossip",
         "--schedule",
-        os.path.join(data_dir, "celerybeat-schedule"),
+        schedule,
     ]
-    return [web, worker]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from registry_site.launcher import worker_command
 from tests import models as real_models
 
 _names = itertools.count(1)
@@ -160,26 +160,9 @@ class Worker:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
+        # The very command `make run` starts.
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "registry_site",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--without-mingle",
-                "--without-gossip",
-                "--pool",
-                "prefork",
-                "--schedule",
-                str(self.log_path.parent / "beat-schedule"),
-            ],
+            worker_command(str(self.log_path.parent / "beat-schedule")),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

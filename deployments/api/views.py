@@ -198,7 +198,7 @@ class InvocationView(APIView):
     def post(self, request: Request, name: str) -> Response:
         allowed = getattr(request.auth, "may_invoke", None)
         if allowed is None:
-            allowed = _may_invoke(request.user)
+            allowed = may_invoke(request.user)
         if not allowed:
             raise Forbidden("You need the invoke permission to call endpoints.")
         inputs = _read_inputs(request)
@@ -229,10 +229,6 @@ class InvocationView(APIView):
             "outputs": outputs,
         }
         return Response(body, headers={"X-Model-Version": str(live.version_number)})
-
-
-def _may_invoke(user: Any) -> bool:
-    return may_invoke(user)
 
 
 def _read_inputs(request: Request) -> Any:
