@@ -143,6 +143,7 @@ class DeploymentStatusView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    metadata_class = None  # OPTIONS would describe the view to anyone: 405
 
     def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
         self._raw_body = request.body
@@ -193,6 +194,9 @@ class InvocationView(APIView):
     # Service accounts may hold only the invoke permission and no registry role.
     permission_classes = [IsAuthenticated]
     authentication_classes = [InvocationTokenAuthentication, SessionAuthentication]
+    # The invoke permission is checked in post(): OPTIONS would describe the view to
+    # any signed-in user.
+    metadata_class = None
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, name: str) -> Response:
