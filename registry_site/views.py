@@ -1,8 +1,12 @@
-"""Liveness and readiness probes: no authentication, no templates, no sessions."""
+"""Liveness and readiness probes (no authentication, no templates, no sessions), and
+the site's 500 handler."""
+
+import sys
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -50,3 +54,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ok else "error", **checks}, status=200 if ok else 503
     )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: an unreachable database is a 503 wherever it was noticed (a
+    middleware, the session), as in a view (registry_site.middleware)."""
+    from registry_site.middleware import database_unavailable, is_database_error
+
+    exception = sys.exc_info()[1]
+    if exception is not None and is_database_error(exception):
+        return database_unavailable(request, exception)
+    return defaults.server_error(request)
