@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, IdempotencyKey, ServiceAccount
+from registry_site.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)
@@ -30,3 +31,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         # Keys are shown once; issue them with `manage.py create_token` or the API.
         return False
+
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(ReadOnlyAdmin):
+    """Created through the API (an audited service); its user's roles are changed
+    under Users."""
+
+    list_display = ["user", "description", "created_by", "created_at"]
+    list_select_related = ["user", "created_by"]
+    search_fields = ["user__username", "description"]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "user", "path", "status_code", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["key", "path", "user__username"]

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 
 from approvals import services
 from approvals.models import ApprovalPolicy, Notification, Review
+from registry_site.admin import ReadOnlyAdmin
 from registry_site.errors import DomainError
 
 
@@ -37,7 +38,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(ReadOnlyAdmin):
     list_display = [
         "version",
         "reviewer_name",
@@ -49,33 +50,10 @@ class ReviewAdmin(admin.ModelAdmin):
     list_filter = ["decision"]
     search_fields = ["reviewer_name", "comment"]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
+    """E-mails sent or to send: a delivery log, kept by the notification sweeper."""
+
     list_display = ["kind", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
-    readonly_fields = [
-        "kind",
-        "event_id",
-        "recipients",
-        "subject",
-        "body",
-        "status",
-        "attempts",
-        "last_error",
-        "next_attempt_at",
-        "created_at",
-        "sent_at",
-    ]
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False

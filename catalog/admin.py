@@ -7,7 +7,8 @@ from typing import Any
 from django.contrib import admin, messages
 
 from catalog import services
-from catalog.models import Alias, Event, Metric, ModelGroup, ModelVersion
+from catalog.models import Alias, Event, HandledEvent, Metric, ModelGroup, ModelVersion
+from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 
 
@@ -55,15 +56,14 @@ class ModelGroupAdmin(admin.ModelAdmin):
     def delete_model(self, request: Any, obj: ModelGroup) -> None:
         services.group_delete(actor=request.user, group=obj)
 
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for group in queryset:  # "delete selected" too goes through the service
+            self.delete_model(request, group)
 
-class MetricInline(admin.TabularInline):
+
+class MetricInline(ReadOnlyInline):
     model = Metric
-    extra = 0
-    can_delete = False
-    readonly_fields = ["name", "value"]
-
-    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+    fields = ["name", "value"]
 
 
 @admin.register(ModelVersion)
@@ -133,6 +133,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def delete_model(self, request: Any, obj: ModelVersion) -> None:
         services.version_delete(actor=request.user, version=obj)
 
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for version in queryset:  # "delete selected" too goes through the service
+            self.delete_model(request, version)
+
 
 @admin.register(Alias)
 class AliasAdmin(admin.ModelAdmin):
@@ -147,7 +151,7 @@ class AliasAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "kind",
@@ -168,11 +172,19 @@ class EventAdmin(admin.ModelAdmin):
     ]
     exclude = ["group", "version", "actor"]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
 
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+@admin.register(Metric)
+class MetricAdmin(ReadOnlyAdmin):
+    """A copy of each version's ``metrics``, kept by the catalog service."""
 
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+    list_display = ["version", "name", "value"]
+    list_select_related = ["version__group"]
+    search_fields = ["name", "version__group__name"]
+
+
+@admin.register(HandledEvent)
+class HandledEventAdmin(ReadOnlyAdmin):
+    """Which outbox consumer handled which event (catalog.outbox)."""
+
+    list_display = ["consumer", "event_id", "handled_at"]
+    list_filter = ["consumer"]

@@ -1,7 +1,10 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
+from registry_site.errors import DomainError
+from webhooks import services
 from webhooks.models import Attempt, Delivery, Subscription
 
 
@@ -17,17 +20,36 @@ class SubscriptionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["active", "payload_format"]
     exclude = ["secret"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    # A new URL needs its secret set again: the owner changes it through the API.
+    readonly_fields = ["url", "created_by", "created_at", "updated_at"]
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # created through the API, which validates URLs against SSRF
 
+    def save_model(
+        self, request: Any, obj: Subscription, form: Any, change: bool
+    ) -> None:
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            services.subscription_update(
+                actor=request.user,
+                subscription=Subscription.objects.get(pk=obj.pk),
+                **fields,
+            )
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
 
-class AttemptInline(admin.TabularInline):
+    def delete_model(self, request: Any, obj: Subscription) -> None:
+        services.subscription_delete(actor=request.user, subscription=obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for subscription in queryset:  # "delete selected" goes through the service
+            self.delete_model(request, subscription)
+
+
+class AttemptInline(ReadOnlyInline):
     model = Attempt
-    extra = 0
-    can_delete = False
-    readonly_fields = [
+    fields = [
         "number",
         "status_code",
         "response_excerpt",
@@ -38,7 +60,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "delivery_id",
         "subscription",
@@ -50,7 +72,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "kind"]
     inlines = [AttemptInline]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyAdmin):
+    list_display = ["delivery", "number", "status_code", "duration_ms", "started_at"]
+    list_select_related = ["delivery"]
