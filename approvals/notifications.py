@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -49,6 +50,15 @@ def eligible_reviewers(version: ModelVersion) -> list[Any]:
     return list(users)
 
 
+def version_link(version: ModelVersion) -> str:
+    """The version's page as an absolute URL: a mail is read outside the site."""
+    path = reverse(
+        "catalog:version",
+        kwargs={"group": version.group.name, "number": version.version},
+    )
+    return f"{settings.REGISTRY_PUBLIC_URL}{path}"
+
+
 def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] | None:
     label = f"{version.group.name} v{version.version}"
     if event.kind in {"version.registered", "version.resubmitted"}:
@@ -57,7 +67,7 @@ def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] 
         subject = f"[Model Registry] {label} awaits your review"
         body = (
             f"{event.actor_name} {verb} {label}.\n\n{version.description}\n\n"
-            f"Review it at /models/{version.group.name}/versions/{version.version}/\n"
+            f"Review it at {version_link(version)}\n"
         )
         return recipients, subject, body
     registrant = version.created_by
@@ -66,7 +76,10 @@ def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] 
     decision = "approved" if event.kind == "version.approved" else "rejected"
     comment = event.payload.get("comment") or ""
     subject = f"[Model Registry] {label} was {decision}"
-    body = f"{event.actor_name} {decision} {label}.\n\n{comment}\n"
+    body = (
+        f"{event.actor_name} {decision} {label}.\n\n{comment}\n\n"
+        f"See it at {version_link(version)}\n"
+    )
     return [registrant.email], subject, body
 
 

@@ -272,3 +272,32 @@ def test_the_notification_sweep_sends_a_row_whose_doorbell_was_lost(
 
     assert notifications.sweep() == 1
     assert mailoutbox[0].to == [reviewer.email]
+
+
+# --- links (issue 10) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def public_url(settings) -> str:
+    settings.REGISTRY_PUBLIC_URL = "https://registry.example.com"
+    return settings.REGISTRY_PUBLIC_URL
+
+
+def test_the_review_request_links_to_the_version_with_an_absolute_url(
+    public_url, version, make_reviewer, mailoutbox
+):
+    make_reviewer()
+
+    deliver("version.registered", version)
+
+    assert f"{public_url}/models/iris/versions/1/" in mailoutbox[0].body
+
+
+def test_the_decision_mail_links_to_the_version_with_an_absolute_url(
+    public_url, version, make_reviewer, mailoutbox, client_for
+):
+    post_review(client_for(make_reviewer()), version, "approve", "Fine.")
+
+    deliver("version.approved", version)
+
+    assert f"{public_url}/models/iris/versions/1/" in mailoutbox[0].body
