@@ -8,8 +8,11 @@ with resource limits when a file is too large to parse in the web process.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickletools
+import re
 import subprocess
 import sys
 import zipfile
@@ -132,6 +135,50 @@ def _sniff_pickle(head: bytes) -> bool:
     )
 
 
+_NAME = re.compile(rb"[A-Za-z_][\w.]*")
+_OPCODES = {op.code: op for op in pickletools.opcodes}
+
+
+def _sniff_old_pickle(head: bytes) -> bool:
+    """Pickle protocols 0 and 1 have no PROTO header (0x80): the head must read as a
+    run of their opcodes, to STOP or to the end of the head (which may cut one).
+
+    A whole pickle must also pass pickletools' stack checks; a model pickles as an
+    object, so a longer one opens with a GLOBAL (named like a module), a MARK, or an
+    empty dict, list or tuple.
+    """
+    stream = io.BytesIO(head)
+    complete, start = 0, 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(stream):
+            if opcode.proto > 1:
+                return False
+            complete, start = complete + 1, stream.tell()
+            if opcode.name == "STOP":
+                return complete >= 2 and _stack_checks(head[:start])
+    except Exception:  # noqa: S110 - pickletools says "not a pickle" by raising
+        pass
+    if head[:1] not in (b"c", b"(", b"}", b"]", b")") or stream.tell() < len(head):
+        return False  # not an object, or an unknown opcode or bad argument
+    if start == len(head):
+        return complete >= 2  # the head ends between two opcodes
+    cut = _OPCODES.get(chr(head[start]))
+    if cut is None or cut.proto > 1:
+        return False
+    if cut.name == "GLOBAL":  # a module and a name, cut short
+        named = [name for name in head[start + 1 :].split(b"\n") if name]
+        return bool(named) and all(_NAME.fullmatch(name) for name in named)
+    return complete >= 2
+
+
+def _stack_checks(whole: bytes) -> bool:
+    try:
+        pickletools.dis(whole, out=io.StringIO())
+    except Exception:  # a stack underflow, a mark never closed…
+        return False
+    return True
+
+
 def _sniff_joblib(head: bytes) -> bool:
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and b"joblib" in head:
         return True
@@ -171,6 +218,8 @@ FORMATS: list[Format] = [
         None,
         safe=False,
     ),
+    # Last: the text opcodes of protocol 0 are plain letters and digits.
+    Format("pickle", "pickle (protocol 0 or 1)", _sniff_old_pickle, None, safe=False),
 ]
 UNSAFE_ALLOWED = {"pickle", "joblib"}
 

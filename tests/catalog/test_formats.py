@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,17 @@ def skops_naming_os_system(tmp_path: Path) -> bytes:
     return target.getvalue()
 
 
+def old_pickle(protocol: int) -> bytes:
+    """The iris classifier pickled with a protocol that has no 0x80 header."""
+    return pickle.dumps(real_models.iris_classifier()[0], protocol=protocol)
+
+
 BAD_ARTIFACTS = {
     "unknown-bytes": (lambda _: b"hello, I am not a model", "unknown", "Unrecognised"),
     "empty": (lambda _: b"", "empty", "empty"),
     "pickle": (lambda _: real_models.iris_pickle(), "pickle", "Detected pickle"),
+    "pickle-protocol-0": (lambda _: old_pickle(0), "pickle", "Detected pickle"),
+    "pickle-protocol-1": (lambda _: old_pickle(1), "pickle", "Detected pickle"),
     "joblib": (lambda _: real_models.iris_joblib(), "joblib", "Detected joblib"),
     "onnx-external-data": (onnx_with_external_data, "onnx", "external data"),
     "onnx-external-data-escaping": (
@@ -370,3 +378,34 @@ def test_inspect_refuses_pickle_based_files_by_default(content, detected, tmp_pa
 
     assert refused.value.detected == detected
     assert formats.inspect(str(path), allow_pickle=True) == detected
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+@pytest.mark.parametrize("value", [{"weights": [0.5, 1.5]}, ["a", 1], 1.5])
+def test_protocol_0_and_1_pickles_are_named_as_pickle(protocol, value, tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(pickle.dumps(value, protocol=protocol))
+
+    with pytest.raises(formats.ArtifactRefused) as refused:
+        formats.inspect(str(path))
+
+    assert refused.value.detected == "pickle"
+    assert "pickle (protocol 0 or 1)" in refused.value.message
+    assert formats.inspect(str(path), allow_pickle=True) == "pickle"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"name,value\nI1,2\n", b"(a, b)\n", b"class Model:\n    pass\n", b"c\n"],
+)
+def test_text_is_not_mistaken_for_an_old_pickle(content):
+    assert formats.detect(content) is None
+
+
+def test_a_protocol_0_pickle_is_accepted_when_the_group_allows_it(register, group):
+    ModelGroup.objects.filter(name="iris").update(allow_pickle=True)
+
+    response = register(artifact=onnx_upload("model.onnx", old_pickle(0)))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["artifact"]["format"] == "pickle"
