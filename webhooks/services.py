@@ -120,17 +120,57 @@ def _payload(
     subscription: Subscription, delivery_id: str, event: Event
 ) -> dict[str, Any] | None:
     if subscription.payload_format == PayloadFormat.SAGEMAKER:
-        if event.kind not in payloads.SAGEMAKER_KINDS:
-            return None
-        version = (
-            ModelVersion.objects.select_related("group", "created_by")
-            .filter(pk=event.version_id or 0)
-            .first()
-        )
-        if version is None:
-            return None
-        return payloads.sagemaker_payload(delivery_id, event, version)
+        return _sagemaker(delivery_id, event)
     return payloads.registry_payload(delivery_id, event)
+
+
+def _sagemaker(delivery_id: str, event: Event) -> dict[str, Any] | None:
+    """SageMaker's event as things stood at ``event``, from the version's events
+    (the handler may run long after them: the version may have moved on since)."""
+    if event.kind not in payloads.SAGEMAKER_KINDS or event.version_id is None:
+        return None
+    history = Event.objects.filter(version_id=event.version_id)
+    registered = (
+        history.filter(kind="version.registered", pk__lte=event.pk)
+        .order_by("pk")
+        .first()
+    )
+    earlier = (
+        history.filter(kind__in=payloads.STATUS_AFTER, pk__lt=event.pk)
+        .order_by("-pk")
+        .first()
+    )
+    return payloads.sagemaker_payload(
+        delivery_id,
+        event,
+        status=payloads.status_after(event, earlier),
+        registered=registered or event,
+        details=_details(event, history),
+    )
+
+
+def _details(event: Event, history: Any) -> dict[str, Any]:
+    """Description and customer metadata at ``event``: recorded by the event, or the
+    version's value now if no later event changed it (else left out: unknown)."""
+    recorded = event.payload or {}
+    changed_later: set[str] = set()
+    for payload in history.filter(kind="version.updated", pk__gt=event.pk).values_list(
+        "payload", flat=True
+    ):
+        changed_later.update((payload or {}).get("fields", []))
+    now = dict(
+        ModelVersion.objects.filter(pk=event.version_id or 0)
+        .values("description", "customer_metadata")
+        .first()
+        or {}
+    )
+    details: dict[str, Any] = {}
+    for name in ("description", "customer_metadata"):
+        if name in recorded:
+            details[name] = recorded[name]
+        elif name not in changed_later and name in now:
+            details[name] = now[name]
+    return details
 
 
 def _enqueue(delivery: Delivery, countdown: float | None = None) -> None:
