@@ -18,11 +18,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.roles import Role, require_role
+from accounts.roles import Role, has_role, require_role
 from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
 from registry_site import doorbell, outbound
-from registry_site.errors import Invalid
+from registry_site.errors import Forbidden, Invalid
 from webhooks import payloads
 from webhooks.models import (
     Attempt,
@@ -91,11 +91,28 @@ def subscription_create(
     )
 
 
+def _check_retarget(actor: Any, subscription: Subscription, fields: Any) -> None:
+    """Only the owner or an admin points a subscription elsewhere or sets its
+    secret; a new URL needs a new secret, so no one inherits the old one."""
+    moved = "url" in fields and fields["url"] != subscription.url
+    if not (moved or "secret" in fields):
+        return
+    if actor.pk != subscription.created_by_id and not has_role(actor, Role.ADMIN):
+        raise Forbidden(
+            "Only the webhook's owner or an admin may change its URL or secret."
+        )
+    if moved and "secret" not in fields:
+        message = "Set the secret again when the URL changes."
+        raise Invalid(f"secret: {message}", fields={"secret": message})
+
+
 @transaction.atomic
 def subscription_update(
     *, actor: Any, subscription: Subscription, **fields: Any
 ) -> Subscription:
+    """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    _check_retarget(actor, subscription, fields)
     for name, value in fields.items():
         setattr(subscription, name, value)
     _clean(
