@@ -91,8 +91,12 @@ def validate_url(url: str, field: str) -> str:
     return url
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+def sign(secret: str, timestamp: int, body: bytes, scope: str = "") -> str:
+    """``sha256=<hex HMAC of "<timestamp>.<body>">``; with a ``scope`` (for example a
+    deployment id) ``"<timestamp>.<scope>.<body>"``, so a signature made for one
+    scope does not verify for another."""
+    prefix = f"{timestamp}." + (f"{scope}." if scope else "")
+    mac = hmac.new(secret.encode(), prefix.encode() + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
@@ -102,6 +106,7 @@ def verify(
     signature: str,
     body: bytes,
     tolerance: int = SIGNATURE_TOLERANCE,
+    scope: str = "",
 ) -> bool:
     """What a receiver does: a fresh timestamp and a matching HMAC."""
     try:
@@ -110,7 +115,7 @@ def verify(
         return False
     if abs(time.time() - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), signature or "")
+    return hmac.compare_digest(sign(secret, ts, body, scope), signature or "")
 
 
 def post_json(
