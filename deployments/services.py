@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -98,12 +98,17 @@ def endpoint_create(
     )
     _check_target(endpoint)
     endpoint.full_clean(exclude=["created_by", "group"], validate_unique=False)
+    taken = Conflict(
+        f"An endpoint named {name!r} already exists.",
+        fields={"name": "An endpoint with this name already exists."},
+    )
     if Endpoint.objects.filter(name=name).exists():
-        raise Conflict(
-            f"An endpoint named {name!r} already exists.",
-            fields={"name": "An endpoint with this name already exists."},
-        )
-    endpoint.save()
+        raise taken
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won
+        raise taken from exc
     event_record(
         "endpoint.created",
         actor=actor,
