@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.roles import Role, has_role, require_role
 from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
+from catalog.services import event_record
 from registry_site import doorbell, outbound
 from registry_site.errors import Forbidden, Invalid
 from webhooks import payloads
@@ -66,6 +68,22 @@ def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
         raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
 
 
+def _record(kind: str, actor: Any, subscription: Subscription, **extra: Any) -> None:
+    """The audit event of a subscription change. It names the URL's origin only: a
+    path or query may hold a receiver's token, and the event log is widely read."""
+    parts = urlsplit(subscription.url)
+    event_record(
+        kind,
+        actor=actor,
+        group=subscription.model_group,
+        payload={
+            "webhook": subscription.pk,
+            "url": f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}",
+            **extra,
+        },
+    )
+
+
 @transaction.atomic
 def subscription_create(
     *,
@@ -76,19 +94,30 @@ def subscription_create(
     model_group: ModelGroup | None = None,
     payload_format: str = PayloadFormat.REGISTRY,
     description: str = "",
+    active: bool = True,
 ) -> Subscription:
     """Subscribe ``url`` to events (deployers and admins)."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _clean(url=url, events=events, secret=secret, payload_format=payload_format)
-    return Subscription.objects.create(
+    subscription = Subscription.objects.create(
         url=url,
         events=sorted(set(events)),
         secret=secret,
         model_group=model_group,
         payload_format=payload_format,
         description=description[:500],
+        active=bool(active),
         created_by=actor,
     )
+    _record(
+        "webhook.created",
+        actor,
+        subscription,
+        events=subscription.events,
+        payload_format=payload_format,
+        active=subscription.active,
+    )
+    return subscription
 
 
 def _check_retarget(actor: Any, subscription: Subscription, fields: Any) -> None:
@@ -113,8 +142,11 @@ def subscription_update(
     """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _check_retarget(actor, subscription, fields)
-    for name, value in fields.items():
-        setattr(subscription, name, value)
+    changed = sorted(k for k, v in fields.items() if getattr(subscription, k) != v)
+    if not changed:
+        return subscription
+    for name in changed:
+        setattr(subscription, name, fields[name])
     _clean(
         url=subscription.url,
         events=subscription.events,
@@ -122,11 +154,15 @@ def subscription_update(
         payload_format=subscription.payload_format,
     )
     subscription.save()
+    _record("webhook.updated", actor, subscription, fields=changed)
     return subscription
 
 
+@transaction.atomic
 def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
+    """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    _record("webhook.deleted", actor, subscription)
     subscription.delete()
 
 
