@@ -24,7 +24,7 @@ from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site import doorbell, outbound
-from registry_site.errors import Forbidden, Invalid
+from registry_site.errors import Conflict, Forbidden, Invalid
 from webhooks import payloads
 from webhooks.models import (
     Attempt,
@@ -154,8 +154,24 @@ def subscription_update(
         payload_format=subscription.payload_format,
     )
     subscription.save()
+    if not subscription.active:
+        _cancel_pending(subscription)
     _record("webhook.updated", actor, subscription, fields=changed)
     return subscription
+
+
+def _cancel_pending(subscription: Subscription) -> int:
+    """Deliveries not sent yet are cancelled; a claimed one checks again (``_claim``)."""
+    return _cancel(Delivery.objects.filter(subscription=subscription))
+
+
+def _cancel(deliveries: Any) -> int:
+    return deliveries.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED,
+        finished_at=timezone.now(),
+        lease_until=None,
+        last_error="The webhook was deactivated before this was sent.",
+    )
 
 
 @transaction.atomic
@@ -163,6 +179,11 @@ def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
     """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _record("webhook.deleted", actor, subscription)
+    # Redeliveries share their original's event; a cascade that first unlinks them
+    # from the original would make two rows "the" delivery of one event.
+    Delivery.objects.filter(subscription=subscription).update(
+        event_id=None, redelivery_of=None
+    )
     subscription.delete()
 
 
@@ -251,10 +272,19 @@ def on_event(event: Event) -> None:
         _enqueue(delivery)
 
 
+def _require_active(subscription: Subscription) -> None:
+    if not subscription.active:
+        raise Conflict(
+            "The webhook is inactive; activate it to send deliveries.",
+            fields={"active": "Inactive."},
+        )
+
+
 @transaction.atomic
 def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
     """Queue a ``webhook.test`` delivery to this subscription only."""
     require_role(actor, *MANAGE_ROLES, action="send test events")
+    _require_active(subscription)
     delivery_id = uuid.uuid4()
     delivery = Delivery.objects.create(
         subscription=subscription,
@@ -270,6 +300,7 @@ def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
 def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
     """Send a delivery again as a new delivery (same body, new delivery id)."""
     require_role(actor, *MANAGE_ROLES, action="redeliver webhooks")
+    _require_active(delivery.subscription)
     delivery_id = uuid.uuid4()
     body = dict(delivery.payload)
     body["id"] = str(delivery_id)
@@ -289,14 +320,18 @@ def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
 
 
 def _claim(delivery_id: int) -> Delivery | None:
+    """Pending, due, unleased and its webhook active → leased to this worker; a
+    pending delivery of an inactive webhook is cancelled instead."""
     now = timezone.now()
     claimed = Delivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         pk=delivery_id,
         status=DeliveryStatus.PENDING,
         next_attempt_at__lte=now,
+        subscription__active=True,
     ).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
     if not claimed:
+        _cancel(Delivery.objects.filter(pk=delivery_id, subscription__active=False))
         return None
     return Delivery.objects.select_related("subscription").get(pk=delivery_id)
 
