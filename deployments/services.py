@@ -14,12 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.roles import Role, require_role
+from accounts.roles import Role, has_role, require_role
 from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
 from catalog.services import event_record
 from deployments import backends
@@ -32,7 +32,7 @@ from deployments.models import (
     Target,
 )
 from registry_site import doorbell, outbound
-from registry_site.errors import Conflict, Invalid
+from registry_site.errors import Conflict, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 S = DeploymentStatus
@@ -98,12 +98,17 @@ def endpoint_create(
     )
     _check_target(endpoint)
     endpoint.full_clean(exclude=["created_by", "group"], validate_unique=False)
+    taken = Conflict(
+        f"An endpoint named {name!r} already exists.",
+        fields={"name": "An endpoint with this name already exists."},
+    )
     if Endpoint.objects.filter(name=name).exists():
-        raise Conflict(
-            f"An endpoint named {name!r} already exists.",
-            fields={"name": "An endpoint with this name already exists."},
-        )
-    endpoint.save()
+        raise taken
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won
+        raise taken from exc
     event_record(
         "endpoint.created",
         actor=actor,
@@ -113,8 +118,24 @@ def endpoint_create(
     return endpoint
 
 
+def _check_retarget(actor: Any, endpoint: Endpoint, fields: Any) -> None:
+    """Only the owner or an admin points an endpoint's webhook elsewhere or sets its
+    secret; a new URL needs a new secret, so no one inherits the old one."""
+    moved = "webhook_url" in fields and fields["webhook_url"] != endpoint.webhook_url
+    if not (moved or "webhook_secret" in fields):
+        return
+    if actor.pk != endpoint.created_by_id and not has_role(actor, Role.ADMIN):
+        raise Forbidden(
+            "Only the endpoint's owner or an admin may change its webhook URL or secret."
+        )
+    if moved and "webhook_secret" not in fields:
+        message = "Set the secret again when the URL changes."
+        raise Invalid(f"webhook_secret: {message}", fields={"webhook_secret": message})
+
+
 @transaction.atomic
 def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoint:
+    """Change an endpoint; its webhook URL and secret only by its owner or an admin."""
     require_role(actor, *DEPLOY_ROLES, action="change endpoints")
     unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
     if unknown:
@@ -122,6 +143,7 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
             f"{unknown[0]}: Cannot be changed.",
             fields={unknown[0]: "Cannot be changed."},
         )
+    _check_retarget(actor, endpoint, fields)
     for name, value in fields.items():
         setattr(endpoint, name, value)
     _check_target(endpoint)

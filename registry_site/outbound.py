@@ -4,7 +4,8 @@ A URL is checked when it is configured and again when connecting, after DNS
 resolution, and the connection goes to the address that was checked (so a DNS
 answer cannot change between check and use). Loopback, private, link-local,
 multicast, reserved and cloud metadata addresses are refused unless
-``REGISTRY_OUTBOUND_ALLOW`` (comma-separated CIDRs) allows them.
+``REGISTRY_OUTBOUND_ALLOW`` (comma-separated CIDRs) allows them; IPv6 transition
+addresses (IPv4-mapped, 6to4, Teredo, NAT64) are judged by the IPv4 inside them.
 """
 
 from __future__ import annotations
@@ -44,11 +45,38 @@ def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     ]
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")
+_TEREDO = ipaddress.ip_network("2001::/32")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# RFC 8215 local-use NAT64: the IPv4 may sit anywhere, and it is never global.
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 transition address leads to (mapped, 6to4, Teredo
+    server and client, NAT64); empty for other addresses."""
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if address in _SIXTOFOUR and address.sixtofour:
+        return [address.sixtofour]
+    if address in _TEREDO and address.teredo:
+        return list(address.teredo)
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+def _forbidden(address: Address) -> bool:
     if any(address in net for net in _allowed_networks()):
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return True
+        embedded = _embedded_ipv4(address)
+        if embedded:
+            # The prefix says nothing of where the packets go; the IPv4 inside does.
+            return any(_forbidden(v4) for v4 in embedded)
     return (
         address.is_private
         or address.is_loopback
@@ -91,8 +119,12 @@ def validate_url(url: str, field: str) -> str:
     return url
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+def sign(secret: str, timestamp: int, body: bytes, scope: str = "") -> str:
+    """``sha256=<hex HMAC of "<timestamp>.<body>">``; with a ``scope`` (for example a
+    deployment id) ``"<timestamp>.<scope>.<body>"``, so a signature made for one
+    scope does not verify for another."""
+    prefix = f"{timestamp}." + (f"{scope}." if scope else "")
+    mac = hmac.new(secret.encode(), prefix.encode() + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
@@ -102,6 +134,7 @@ def verify(
     signature: str,
     body: bytes,
     tolerance: int = SIGNATURE_TOLERANCE,
+    scope: str = "",
 ) -> bool:
     """What a receiver does: a fresh timestamp and a matching HMAC."""
     try:
@@ -110,7 +143,7 @@ def verify(
         return False
     if abs(time.time() - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), signature or "")
+    return hmac.compare_digest(sign(secret, ts, body, scope), signature or "")
 
 
 def post_json(

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.conf import settings
 
-from catalog.models import Event, ModelVersion
+from catalog.models import ApprovalStatus, Event
+
+P, A, R = ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
 
 SAGEMAKER_KINDS = frozenset(
     {
@@ -18,6 +20,26 @@ SAGEMAKER_KINDS = frozenset(
         "version.resubmitted",
     }
 )
+# The approval status each kind leaves a version in; ``version.updated`` leaves it
+# as the status event before it did.
+STATUS_AFTER = {
+    "version.registered": P,
+    "version.approved": A,
+    "version.rejected": R,
+    "version.resubmitted": P,
+}
+
+
+def status_after(event: Event, earlier: Event | None = None) -> str:
+    """The version's approval status right after ``event``, from event data only:
+    the ``to`` the event recorded, else what its kind implies, else the status after
+    ``earlier`` (the version's last status event before this one)."""
+    recorded = (event.payload or {}).get("to")
+    if recorded in ApprovalStatus.values:
+        return str(recorded)
+    if event.kind in STATUS_AFTER:
+        return STATUS_AFTER[event.kind]
+    return status_after(earlier) if earlier is not None else P
 
 
 def registry_payload(delivery_id: str, event: Event) -> dict[str, Any]:
@@ -38,29 +60,37 @@ def registry_payload(delivery_id: str, event: Event) -> dict[str, Any]:
 
 
 def sagemaker_payload(
-    delivery_id: str, event: Event, version: ModelVersion
+    delivery_id: str,
+    event: Event,
+    *,
+    status: str,
+    registered: Event,
+    details: dict[str, Any],
 ) -> dict[str, Any]:
+    """SageMaker's event for ``event``, as things stood then: ``status`` after it,
+    ``registered`` (the version's registration event) for creation time and author,
+    ``details`` for the description and customer metadata where they are known."""
     region = settings.REGISTRY_SAGEMAKER_REGION
     account = settings.REGISTRY_SAGEMAKER_ACCOUNT
-    group = version.group.name
-    arn = (
-        f"arn:aws:sagemaker:{region}:{account}:model-package/{group}/{version.version}"
-    )
+    group, number = event.group_name, event.version_number
+    arn = f"arn:aws:sagemaker:{region}:{account}:model-package/{group}/{number}"
     detail = {
         "ModelPackageGroupName": group,
-        "ModelPackageVersion": version.version,
+        "ModelPackageVersion": number,
         "ModelPackageArn": arn,
-        "ModelPackageName": f"{group}/{version.version}",
-        "ModelPackageDescription": version.description,
-        "CreationTime": int(version.created_at.timestamp() * 1000),
+        "ModelPackageName": f"{group}/{number}",
+        "CreationTime": int(registered.created_at.timestamp() * 1000),
         "ModelPackageStatus": "Completed",
-        "ModelApprovalStatus": version.approval_status,
+        "ModelApprovalStatus": status,
         "ApprovalDescription": (event.payload or {}).get("comment", ""),
-        "CustomerMetadataProperties": version.customer_metadata,
-        "CreatedBy": {"UserProfileName": version.created_by.username},
+        "CreatedBy": {"UserProfileName": registered.actor_name},
         "LastModifiedTime": int(event.created_at.timestamp() * 1000),
         "LastModifiedBy": {"UserProfileName": event.actor_name},
     }
+    if "description" in details:
+        detail["ModelPackageDescription"] = details["description"]
+    if "customer_metadata" in details:
+        detail["CustomerMetadataProperties"] = details["customer_metadata"]
     return {
         "version": "0",
         "id": delivery_id,

@@ -12,17 +12,19 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.roles import Role, require_role
+from accounts.roles import Role, has_role, require_role
 from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
+from catalog.services import event_record
 from registry_site import doorbell, outbound
-from registry_site.errors import Invalid
+from registry_site.errors import Conflict, Forbidden, Invalid
 from webhooks import payloads
 from webhooks.models import (
     Attempt,
@@ -66,6 +68,22 @@ def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
         raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
 
 
+def _record(kind: str, actor: Any, subscription: Subscription, **extra: Any) -> None:
+    """The audit event of a subscription change. It names the URL's origin only: a
+    path or query may hold a receiver's token, and the event log is widely read."""
+    parts = urlsplit(subscription.url)
+    event_record(
+        kind,
+        actor=actor,
+        group=subscription.model_group,
+        payload={
+            "webhook": subscription.pk,
+            "url": f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}",
+            **extra,
+        },
+    )
+
+
 @transaction.atomic
 def subscription_create(
     *,
@@ -76,28 +94,59 @@ def subscription_create(
     model_group: ModelGroup | None = None,
     payload_format: str = PayloadFormat.REGISTRY,
     description: str = "",
+    active: bool = True,
 ) -> Subscription:
     """Subscribe ``url`` to events (deployers and admins)."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _clean(url=url, events=events, secret=secret, payload_format=payload_format)
-    return Subscription.objects.create(
+    subscription = Subscription.objects.create(
         url=url,
         events=sorted(set(events)),
         secret=secret,
         model_group=model_group,
         payload_format=payload_format,
         description=description[:500],
+        active=bool(active),
         created_by=actor,
     )
+    _record(
+        "webhook.created",
+        actor,
+        subscription,
+        events=subscription.events,
+        payload_format=payload_format,
+        active=subscription.active,
+    )
+    return subscription
+
+
+def _check_retarget(actor: Any, subscription: Subscription, fields: Any) -> None:
+    """Only the owner or an admin points a subscription elsewhere or sets its
+    secret; a new URL needs a new secret, so no one inherits the old one."""
+    moved = "url" in fields and fields["url"] != subscription.url
+    if not (moved or "secret" in fields):
+        return
+    if actor.pk != subscription.created_by_id and not has_role(actor, Role.ADMIN):
+        raise Forbidden(
+            "Only the webhook's owner or an admin may change its URL or secret."
+        )
+    if moved and "secret" not in fields:
+        message = "Set the secret again when the URL changes."
+        raise Invalid(f"secret: {message}", fields={"secret": message})
 
 
 @transaction.atomic
 def subscription_update(
     *, actor: Any, subscription: Subscription, **fields: Any
 ) -> Subscription:
+    """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
-    for name, value in fields.items():
-        setattr(subscription, name, value)
+    _check_retarget(actor, subscription, fields)
+    changed = sorted(k for k, v in fields.items() if getattr(subscription, k) != v)
+    if not changed:
+        return subscription
+    for name in changed:
+        setattr(subscription, name, fields[name])
     _clean(
         url=subscription.url,
         events=subscription.events,
@@ -105,11 +154,36 @@ def subscription_update(
         payload_format=subscription.payload_format,
     )
     subscription.save()
+    if not subscription.active:
+        _cancel_pending(subscription)
+    _record("webhook.updated", actor, subscription, fields=changed)
     return subscription
 
 
+def _cancel_pending(subscription: Subscription) -> int:
+    """Deliveries not sent yet are cancelled; a claimed one checks again (``_claim``)."""
+    return _cancel(Delivery.objects.filter(subscription=subscription))
+
+
+def _cancel(deliveries: Any) -> int:
+    return deliveries.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED,
+        finished_at=timezone.now(),
+        lease_until=None,
+        last_error="The webhook was deactivated before this was sent.",
+    )
+
+
+@transaction.atomic
 def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
+    """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    _record("webhook.deleted", actor, subscription)
+    # Redeliveries share their original's event; a cascade that first unlinks them
+    # from the original would make two rows "the" delivery of one event.
+    Delivery.objects.filter(subscription=subscription).update(
+        event_id=None, redelivery_of=None
+    )
     subscription.delete()
 
 
@@ -120,17 +194,57 @@ def _payload(
     subscription: Subscription, delivery_id: str, event: Event
 ) -> dict[str, Any] | None:
     if subscription.payload_format == PayloadFormat.SAGEMAKER:
-        if event.kind not in payloads.SAGEMAKER_KINDS:
-            return None
-        version = (
-            ModelVersion.objects.select_related("group", "created_by")
-            .filter(pk=event.version_id or 0)
-            .first()
-        )
-        if version is None:
-            return None
-        return payloads.sagemaker_payload(delivery_id, event, version)
+        return _sagemaker(delivery_id, event)
     return payloads.registry_payload(delivery_id, event)
+
+
+def _sagemaker(delivery_id: str, event: Event) -> dict[str, Any] | None:
+    """SageMaker's event as things stood at ``event``, from the version's events
+    (the handler may run long after them: the version may have moved on since)."""
+    if event.kind not in payloads.SAGEMAKER_KINDS or event.version_id is None:
+        return None
+    history = Event.objects.filter(version_id=event.version_id)
+    registered = (
+        history.filter(kind="version.registered", pk__lte=event.pk)
+        .order_by("pk")
+        .first()
+    )
+    earlier = (
+        history.filter(kind__in=payloads.STATUS_AFTER, pk__lt=event.pk)
+        .order_by("-pk")
+        .first()
+    )
+    return payloads.sagemaker_payload(
+        delivery_id,
+        event,
+        status=payloads.status_after(event, earlier),
+        registered=registered or event,
+        details=_details(event, history),
+    )
+
+
+def _details(event: Event, history: Any) -> dict[str, Any]:
+    """Description and customer metadata at ``event``: recorded by the event, or the
+    version's value now if no later event changed it (else left out: unknown)."""
+    recorded = event.payload or {}
+    changed_later: set[str] = set()
+    for payload in history.filter(kind="version.updated", pk__gt=event.pk).values_list(
+        "payload", flat=True
+    ):
+        changed_later.update((payload or {}).get("fields", []))
+    now = dict(
+        ModelVersion.objects.filter(pk=event.version_id or 0)
+        .values("description", "customer_metadata")
+        .first()
+        or {}
+    )
+    details: dict[str, Any] = {}
+    for name in ("description", "customer_metadata"):
+        if name in recorded:
+            details[name] = recorded[name]
+        elif name not in changed_later and name in now:
+            details[name] = now[name]
+    return details
 
 
 def _enqueue(delivery: Delivery, countdown: float | None = None) -> None:
@@ -158,10 +272,19 @@ def on_event(event: Event) -> None:
         _enqueue(delivery)
 
 
+def _require_active(subscription: Subscription) -> None:
+    if not subscription.active:
+        raise Conflict(
+            "The webhook is inactive; activate it to send deliveries.",
+            fields={"active": "Inactive."},
+        )
+
+
 @transaction.atomic
 def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
     """Queue a ``webhook.test`` delivery to this subscription only."""
     require_role(actor, *MANAGE_ROLES, action="send test events")
+    _require_active(subscription)
     delivery_id = uuid.uuid4()
     delivery = Delivery.objects.create(
         subscription=subscription,
@@ -177,6 +300,7 @@ def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
 def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
     """Send a delivery again as a new delivery (same body, new delivery id)."""
     require_role(actor, *MANAGE_ROLES, action="redeliver webhooks")
+    _require_active(delivery.subscription)
     delivery_id = uuid.uuid4()
     body = dict(delivery.payload)
     body["id"] = str(delivery_id)
@@ -196,14 +320,18 @@ def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
 
 
 def _claim(delivery_id: int) -> Delivery | None:
+    """Pending, due, unleased and its webhook active → leased to this worker; a
+    pending delivery of an inactive webhook is cancelled instead."""
     now = timezone.now()
     claimed = Delivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         pk=delivery_id,
         status=DeliveryStatus.PENDING,
         next_attempt_at__lte=now,
+        subscription__active=True,
     ).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
     if not claimed:
+        _cancel(Delivery.objects.filter(pk=delivery_id, subscription__active=False))
         return None
     return Delivery.objects.select_related("subscription").get(pk=delivery_id)
 

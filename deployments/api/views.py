@@ -137,8 +137,9 @@ class DeploymentStatusView(APIView):
     """``POST /deployments/{id}/status``: the webhook target reports the outcome.
 
     Authenticated either by a deployer/admin, or by the endpoint's webhook secret:
-    ``X-Registry-Timestamp`` and ``X-Registry-Signature`` over the raw body, exactly as
-    the registry signs its own calls.
+    ``X-Registry-Timestamp`` (within five minutes) and ``X-Registry-Signature``, the
+    HMAC of ``"<timestamp>.<deployment id>.<raw body>"``: bound to this deployment,
+    so a callback cannot be replayed onto another one.
     """
 
     authentication_classes: list[Any] = []
@@ -159,7 +160,8 @@ class DeploymentStatusView(APIView):
         ):
             raise Forbidden(
                 "Sign the callback with the endpoint's webhook secret "
-                "(X-Registry-Timestamp, X-Registry-Signature) or use a "
+                "(X-Registry-Timestamp: a current unix time; X-Registry-Signature: "
+                'the HMAC of "<timestamp>.<deployment id>.<body>") or use a '
                 "deployer's token."
             )
         data = s.StatusReportSerializer(data=request.data)
@@ -178,6 +180,7 @@ class DeploymentStatusView(APIView):
             request.headers.get("X-Registry-Timestamp", ""),
             request.headers.get("X-Registry-Signature", ""),
             self._raw_body,
+            scope=str(deployment.pk),
         )
 
     def _deployer(self, request: Request) -> bool:

@@ -77,22 +77,68 @@ def test_a_tampered_or_old_signature_does_not_verify(waiting, receiver):
     )
 
 
-def test_a_signed_status_callback_ends_the_deployment(waiting, client):
-    body = json.dumps({"status": "Succeeded", "message": "rolled out"}).encode()
-    timestamp = int(timezone.now().timestamp())
+def _callback(status: str, deployment_id: int, age: int = 0, scope: str = "") -> dict:
+    """A status callback as the external system signs it, ``age`` seconds ago."""
+    body = json.dumps({"status": status, "message": "rolled out"}).encode()
+    timestamp = int(timezone.now().timestamp()) - age
+    signature = outbound.sign(SECRET, timestamp, body, scope or str(deployment_id))
+    return {
+        "data": body,
+        "content_type": "application/json",
+        "HTTP_X_REGISTRY_TIMESTAMP": str(timestamp),
+        "HTTP_X_REGISTRY_SIGNATURE": signature,
+    }
 
-    response = client.post(
-        f"/api/v1/deployments/{waiting.pk}/status",
-        body,
-        content_type="application/json",
-        HTTP_X_REGISTRY_TIMESTAMP=str(timestamp),
-        HTTP_X_REGISTRY_SIGNATURE=outbound.sign(SECRET, timestamp, body),
-    )
+
+def _report(client, deployment_id: int, callback: dict):
+    return client.post(f"/api/v1/deployments/{deployment_id}/status", **callback)
+
+
+def test_a_signed_status_callback_ends_the_deployment(waiting, client):
+    response = _report(client, waiting.pk, _callback("Succeeded", waiting.pk))
 
     assert response.status_code == 200, response.content
     waiting.refresh_from_db()
     assert waiting.status == "Succeeded"
     assert waiting.endpoint.live_version_id == waiting.version_id
+
+
+def test_a_callback_signed_for_another_deployment_is_refused(
+    waiting, client, register_version, approve
+):
+    """Issue 10, defect 11: replaying deployment A's callback onto B of the same
+    endpoint does not end B."""
+    first = _callback("Failed", waiting.pk)
+    assert _report(client, waiting.pk, first).status_code == 200
+    outbox.dispatch(approve(register_version()).pk)
+    second = Deployment.objects.filter(endpoint=waiting.endpoint).latest("id")
+    assert deploy.deployment_run(second.pk) == "waiting"
+
+    response = _report(client, second.pk, first)
+
+    assert response.status_code == 403
+    second.refresh_from_db()
+    assert second.status == "Running"
+
+
+@pytest.mark.parametrize(
+    ("age", "scope"),
+    [(301, ""), (-301, ""), (0, "unscoped")],
+    ids=["too-old", "from-the-future", "without-the-deployment-id"],
+)
+def test_a_stale_or_unbound_callback_is_refused(waiting, client, age, scope):
+    callback = _callback("Succeeded", waiting.pk, age=age)
+    if scope == "unscoped":  # the signature of the body alone, as before
+        timestamp = int(callback["HTTP_X_REGISTRY_TIMESTAMP"])
+        callback["HTTP_X_REGISTRY_SIGNATURE"] = outbound.sign(
+            SECRET, timestamp, callback["data"]
+        )
+
+    response = _report(client, waiting.pk, callback)
+
+    assert response.status_code == 403
+    waiting.refresh_from_db()
+    assert waiting.status == "Running"
 
 
 def test_an_unsigned_status_callback_is_refused(waiting, client):

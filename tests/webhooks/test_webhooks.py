@@ -20,18 +20,6 @@ SECRET = "whsec-0123456789abcdef"
 
 
 @pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def deployer(make_user):
-    return make_user("deployer")
-
-
-@pytest.fixture
 def fast_retries(settings):
     settings.REGISTRY_WEBHOOK_BACKOFF = 0
 

@@ -57,16 +57,11 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         data = s.SubscriptionWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        active = fields.pop("active")
         subscription = services.subscription_create(
             actor=request.user,
             model_group=_group(fields.pop("model_group", None)),
             **fields,
         )
-        if not active:
-            services.subscription_update(
-                actor=request.user, subscription=subscription, active=False
-            )
         return Response(
             self.get_serializer(subscription).data, status=status.HTTP_201_CREATED
         )
