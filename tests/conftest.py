@@ -24,9 +24,12 @@ _names = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _forget_remembered_tokens() -> Any:
+    from django.core.cache import cache
+
     from accounts.authentication import TokenAuthentication
 
     TokenAuthentication.forget()
+    cache.clear()  # rate-limit counters start at zero in every test
     yield
 
 
