@@ -241,3 +241,23 @@ def test_the_audit_trail_is_read_only_in_the_admin(client, staff_admin, viewer):
     )
     client.post(f"/admin/accounts/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_create_token_takes_scopes_and_is_audited(viewer):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("create_token", viewer.username, "--scopes", "read,tokens", stdout=out)
+
+    token = ApiToken.objects.get()
+    assert token.scopes == ["read", "tokens"]
+    assert token.prefix == out.getvalue().strip()[:10]
+    event = AuditEvent.objects.get()
+    assert (event.kind, event.via, event.actor) == ("token.issued", "command", None)
+
+
+def test_create_token_refuses_an_unknown_scope(viewer):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="scopes"):
+        call_command("create_token", viewer.username, "--scopes", "root")
