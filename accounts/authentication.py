@@ -22,8 +22,9 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from accounts import throttling
 from accounts.models import ApiToken, hash_key
-from accounts.roles import limit_to_scopes, may_invoke
+from accounts.roles import may_invoke, remember_token
 from accounts.services import token_authenticate
 
 
@@ -67,7 +68,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token characters.") from exc
-        return self.check_key(key)
+        return self.check_key(key, request)
 
     def ttl(self) -> float:
         return settings.REGISTRY_AUTH_CACHE
@@ -75,16 +76,24 @@ class TokenAuthentication(authentication.BaseAuthentication):
     def fresh_enough(self, hit: _Cached) -> bool:
         return _still_valid(hit.token.pk)
 
-    def check_key(self, key: str) -> tuple[Any, Any]:
+    def check_key(self, key: str, request: Any = None) -> tuple[Any, Any]:
         digest, now = hash_key(key), time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit.until > now and self.fresh_enough(hit):
             return hit.user, hit
+        # Only unremembered keys are counted and limited: a guess is never remembered.
+        wait = throttling.token_failures_wait(request) if request else None
+        if wait is not None:
+            raise exceptions.Throttled(
+                wait, "Too many failed token authentications from this address."
+            )
         token = token_authenticate(key)
         if token is None:
             self._cache.pop(digest, None)
+            if request is not None:
+                throttling.token_failed(request)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
-        limit_to_scopes(token.user, token.scopes)
+        remember_token(token.user, token)
         if self.ttl() > 0:
             entry = _Cached(token.user, token, may_invoke(token.user), now + self.ttl())
             with self._lock:

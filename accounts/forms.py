@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from accounts.models import SCOPES
+from accounts.models import DEFAULT_SCOPES, SCOPES
 
 
 class TokenForm(forms.Form):
@@ -23,9 +23,9 @@ class TokenForm(forms.Form):
     )
     scopes = forms.MultipleChoiceField(
         choices=[(scope, scope) for scope in SCOPES],
-        initial=list(SCOPES),
+        initial=list(DEFAULT_SCOPES),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="What the token may do (none ticked: everything), never more than "
-        "your roles allow.",
+        help_text="What the token may do (none ticked: all but tokens), never more "
+        "than your roles allow. “tokens” lets it manage your tokens.",
     )

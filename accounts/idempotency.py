@@ -4,6 +4,9 @@ The first request with a key runs and its answer is kept for a day; a retry with
 same key and the same body gets that answer again (header ``Idempotent-Replayed:
 true``), even while the first is still running (it waits for it). The same key with
 a different body is a 409. Answers of 5xx are not kept, so the retry runs again.
+
+Secrets in an answer (a new token's key) are not kept either: ``idempotent_without``
+names them, and a replay answers them as ``null``.
 """
 
 from __future__ import annotations
@@ -96,8 +99,26 @@ def _replay(record: IdempotencyKey, print_: str) -> Response:
 
 
 def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate a DRF ``create``-like view method."""
+    """Decorate a DRF ``create``-like view method (or a POST ``@action``)."""
+    return _wrap(view, unstored=())
 
+
+def idempotent_without(
+    *fields: str,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Like ``idempotent``, but these answer fields are never stored (secrets)."""
+    return functools.partial(_wrap, unstored=fields)
+
+
+def _kept(data: Any, unstored: tuple[str, ...]) -> Any:
+    if not unstored or not isinstance(data, dict):
+        return data
+    return {name: None if name in unstored else value for name, value in data.items()}
+
+
+def _wrap(
+    view: Callable[..., Response], *, unstored: tuple[str, ...]
+) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.headers.get(HEADER)
@@ -122,7 +143,8 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
             IdempotencyKey.objects.filter(pk=record.pk).delete()
         else:
             IdempotencyKey.objects.filter(pk=record.pk).update(
-                status_code=response.status_code, response=response.data
+                status_code=response.status_code,
+                response=_kept(response.data, unstored),
             )
         return response
 

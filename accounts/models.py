@@ -9,12 +9,23 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from registry_site.append_only import AppendOnlyModel
+
 TOKEN_PREFIX = "mr_"  # noqa: S105 - a label, not a secret
-SCOPES = ("read", "write", "review", "deploy", "invoke")
+# ``tokens``: manage API tokens and service accounts. Never given by default, so a
+# token made for a pipeline cannot mint or revoke tokens.
+SCOPES = ("read", "write", "review", "deploy", "invoke", "tokens")
+DEFAULT_SCOPES = ("read", "write", "review", "deploy", "invoke")
+TOKENS_SCOPE = "tokens"
 
 
 def all_scopes() -> list[str]:
-    return list(SCOPES)
+    """Kept for migration 0003; new tokens default to ``default_scopes``."""
+    return list(DEFAULT_SCOPES)
+
+
+def default_scopes() -> list[str]:
+    return list(DEFAULT_SCOPES)
 
 
 def hash_key(key: str) -> str:
@@ -35,8 +46,8 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     # What the token may do, whatever its user may do: read, write, review, deploy,
-    # invoke. A request made with the token gets only the roles its scopes cover.
-    scopes = models.JSONField(default=all_scopes)
+    # invoke, tokens. A request made with the token gets only the roles its scopes cover.
+    scopes = models.JSONField(default=default_scopes)
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,3 +107,45 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class AuditEvent(AppendOnlyModel):
+    """A security-relevant change (tokens, service accounts, roles): append-only.
+
+    Written only by ``accounts.services``, in the transaction of the change.
+    """
+
+    class Kind(models.TextChoices):
+        TOKEN_ISSUED = "token.issued", "Token issued"
+        TOKEN_REVOKED = "token.revoked", "Token revoked"
+        SERVICE_ACCOUNT_CREATED = "service_account.created", "Service account created"
+        ROLES_CHANGED = "user.roles_changed", "Roles changed"
+
+    kind = models.CharField(max_length=64, choices=Kind.choices, db_index=True)
+    # Plain references (no constraint, no cascade): the trail outlives the users.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    subject_name = models.CharField(max_length=150, blank=True)
+    # How the change was made: api, page, admin or command.
+    via = models.CharField(max_length=16)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_name} by {self.actor_name or 'system'}"

@@ -29,6 +29,7 @@ SCOPE_OF_ROLE: dict[str, str] = {
     Role.DEPLOYER: "deploy",
 }
 _SCOPES_ATTR = "_registry_token_scopes"
+_TOKEN_ATTR = "_registry_token"  # noqa: S105 - an attribute name
 _GROUPS_ATTR = "_registry_role_groups"
 
 
@@ -46,6 +47,17 @@ def limit_to_scopes(user: Any, scopes: list[str]) -> None:
 
 def token_scopes(user: Any) -> frozenset[str] | None:
     return getattr(user, _SCOPES_ATTR, None)
+
+
+def remember_token(user: Any, token: Any) -> None:
+    """The token a request was made with: limits its roles and what it may issue."""
+    limit_to_scopes(user, token.scopes)
+    setattr(user, _TOKEN_ATTR, token)
+
+
+def token_of(user: Any) -> Any:
+    """The token the request was made with (an ``ApiToken``), or None for a session."""
+    return getattr(user, _TOKEN_ATTR, None)
 
 
 def roles_of(user: Any) -> frozenset[str]:

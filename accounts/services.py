@@ -1,4 +1,13 @@
-"""API tokens (stored hashed, scoped, expiring) and service accounts."""
+"""API tokens (stored hashed, scoped, expiring), service accounts and roles.
+
+Every change here that matters for security (a token issued or revoked, a service
+account created, roles changed) writes an append-only ``AuditEvent`` in the same
+transaction; nothing else writes them.
+
+A request made with a token manages tokens and service accounts only if the token
+holds the ``tokens`` scope, and it never issues a token with a scope it lacks or one
+that outlives it. The caller's token comes with ``actor`` (see ``roles.token_of``).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +21,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Aggregate, CharField, OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.models import SCOPES, ApiToken, ServiceAccount, hash_key
+from accounts.models import (
+    DEFAULT_SCOPES,
+    SCOPES,
+    TOKENS_SCOPE,
+    ApiToken,
+    AuditEvent,
+    ServiceAccount,
+    hash_key,
+)
 from accounts.roles import (
     ALL_ROLES,
     Role,
     forget_roles,
     remember_role_groups,
     require_role,
+    token_of,
 )
 from registry_site.errors import Conflict, Forbidden, Invalid
 
@@ -28,7 +46,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 def _scopes(scopes: Iterable[str] | None) -> list[str]:
     if scopes is None:
-        return list(SCOPES)
+        return list(DEFAULT_SCOPES)
     if isinstance(scopes, str) or not all(isinstance(s, str) for s in scopes):
         raise Invalid(
             "scopes: Must be a list of scope names.",
@@ -43,6 +61,62 @@ def _scopes(scopes: Iterable[str] | None) -> list[str]:
     return chosen
 
 
+def _audit(
+    kind: str, *, actor: Any, subject: Any, via: str, **payload: Any
+) -> AuditEvent:
+    """Record a security-relevant change (call inside the change's transaction)."""
+    caller = token_of(actor)
+    if caller is not None:
+        payload["token"] = caller.prefix
+    acting = actor if actor is not None and actor.pk else None
+    return AuditEvent.objects.create(
+        kind=kind,
+        actor=acting,
+        actor_name=acting.get_username() if acting else "",
+        subject=subject,
+        subject_name=subject.get_username() if subject else "",
+        via=via,
+        payload=payload,
+    )
+
+
+def _require_token_management(actor: Any, *, action: str) -> None:
+    """A request made with a token needs the ``tokens`` scope to manage tokens."""
+    caller = token_of(actor)
+    if caller is not None and TOKENS_SCOPE not in caller.scopes:
+        raise Forbidden(
+            f"A token needs the {TOKENS_SCOPE!r} scope to {action}; "
+            "sign in, or use a token that holds it."
+        )
+
+
+def _within_caller(
+    actor: Any, scopes: list[str], expires_at: datetime | None
+) -> datetime | None:
+    """A token issues only tokens with its own scopes that do not outlive it.
+
+    Returns the expiry to use: the caller token's when none was asked for.
+    """
+    caller = token_of(actor)
+    if caller is None:
+        return expires_at
+    missing = [scope for scope in scopes if scope not in caller.scopes]
+    if missing:
+        message = (
+            "A token can only issue tokens with its own scopes; "
+            f"this one lacks {', '.join(missing)}."
+        )
+        raise Forbidden(f"scopes: {message}", fields={"scopes": message})
+    if caller.expires_at is None:
+        return expires_at
+    if expires_at is None:
+        return caller.expires_at
+    if expires_at > caller.expires_at:
+        message = "Cannot outlive the token that issues it."
+        raise Forbidden(f"expires_at: {message}", fields={"expires_at": message})
+    return expires_at
+
+
 @transaction.atomic
 def token_issue(
     *,
@@ -51,18 +125,24 @@ def token_issue(
     expires_at: datetime | None = None,
     scopes: Iterable[str] | None = None,
     actor: Any = None,
+    via: str = "system",
 ) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the key, shown only this once.
 
-    ``actor`` (when given) must be the user or an admin.
+    ``actor`` (when given) must be the user or an admin; when it acts with a token,
+    see the module's rule.
     """
-    if actor is not None and actor.pk != user.pk:
-        require_role(actor, Role.ADMIN, action="issue tokens for other users")
+    if actor is not None:
+        _require_token_management(actor, action="issue tokens")
+        if actor.pk != user.pk:
+            require_role(actor, Role.ADMIN, action="issue tokens for other users")
     if expires_at is not None and expires_at <= timezone.now():
         raise Invalid(
             "expires_at: Must be in the future.",
             fields={"expires_at": "Must be in the future."},
         )
+    chosen = _scopes(scopes)
+    expires_at = _within_caller(actor, chosen, expires_at)
     key = ApiToken.new_key()
     token = ApiToken(
         user=user,
@@ -70,10 +150,20 @@ def token_issue(
         prefix=key[:10],
         digest=hash_key(key),
         expires_at=expires_at,
-        scopes=_scopes(scopes),
+        scopes=chosen,
     )
     token.full_clean()
     token.save()
+    _audit(
+        AuditEvent.Kind.TOKEN_ISSUED,
+        actor=actor,
+        subject=user,
+        via=via,
+        token_id=token.pk,
+        prefix=token.prefix,
+        scopes=chosen,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
     return token, key
 
 
@@ -118,23 +208,48 @@ def token_authenticate(key: str) -> ApiToken | None:
     return token
 
 
-def token_revoke(*, token: ApiToken, actor: Any = None) -> ApiToken:
-    """Revoke a token; revoking a revoked token changes nothing."""
-    if actor is not None and actor.pk != token.user_id:
-        require_role(actor, Role.ADMIN, action="revoke other users' tokens")
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+@transaction.atomic
+def token_revoke(
+    *, token: ApiToken, actor: Any = None, via: str = "system"
+) -> ApiToken:
+    """Revoke a token; revoking a revoked token changes nothing.
+
+    A token may always revoke itself; revoking another needs token management.
+    """
+    if actor is not None:
+        caller = token_of(actor)
+        if caller is None or caller.pk != token.pk:
+            _require_token_management(actor, action="revoke tokens")
+        if actor.pk != token.user_id:
+            require_role(actor, Role.ADMIN, action="revoke other users' tokens")
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     token.refresh_from_db()
+    if revoked:
+        _audit(
+            AuditEvent.Kind.TOKEN_REVOKED,
+            actor=actor,
+            subject=token.user,
+            via=via,
+            token_id=token.pk,
+            prefix=token.prefix,
+        )
     return token
 
 
 @transaction.atomic
 def service_account_create(
-    *, actor: Any, username: str, roles: Iterable[str], description: str = ""
+    *,
+    actor: Any,
+    username: str,
+    roles: Iterable[str],
+    description: str = "",
+    via: str = "system",
 ) -> Any:
     """A user for pipelines, with the given roles and no password (admins only)."""
     require_role(actor, Role.ADMIN, action="create service accounts")
+    _require_token_management(actor, action="create service accounts")
     roles = list(roles)
     unknown = sorted(set(roles) - ALL_ROLES)
     if unknown:
@@ -158,4 +273,59 @@ def service_account_create(
     ServiceAccount.objects.create(
         user=user, description=description[:500], created_by=actor
     )
+    _audit(
+        AuditEvent.Kind.SERVICE_ACCOUNT_CREATED,
+        actor=actor,
+        subject=user,
+        via=via,
+        roles=sorted(roles),
+    )
+    return user
+
+
+def _role_names(user: Any) -> set[str]:
+    return set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+
+
+@transaction.atomic
+def user_roles_set(
+    *,
+    actor: Any,
+    user: Any,
+    roles: Iterable[str] | None,
+    via: str,
+    superuser: bool | None = None,
+) -> Any:
+    """Give ``user`` exactly ``roles`` (None: keep them) and, when given, the
+    superuser flag; other groups stay. Audited when anything changed.
+
+    ``actor`` None is the command line; anyone else must be an admin.
+    """
+    if actor is not None:
+        require_role(actor, Role.ADMIN, action="change roles")
+    wanted = None if roles is None else set(roles)
+    unknown = sorted((wanted or set()) - ALL_ROLES)
+    if unknown:
+        message = f"Unknown role(s) {', '.join(unknown)}."
+        raise Invalid(f"roles: {message}", fields={"roles": message})
+    model = get_user_model()
+    locked = model.objects.select_for_update().get(pk=user.pk)  # one change at a time
+    before, was_superuser = _role_names(locked), locked.is_superuser
+    after = before if wanted is None else wanted
+    if after != before:
+        keep = list(locked.groups.exclude(name__in=ALL_ROLES))
+        groups = [Group.objects.get_or_create(name=role)[0] for role in sorted(after)]
+        locked.groups.set(keep + groups)
+    is_superuser = was_superuser if superuser is None else superuser
+    if is_superuser != was_superuser:
+        model.objects.filter(pk=user.pk).update(is_superuser=is_superuser)
+    user.is_superuser = is_superuser
+    forget_roles(user)
+    if after != before or is_superuser != was_superuser:
+        changes: dict[str, Any] = {"from": sorted(before), "to": sorted(after)}
+        if is_superuser != was_superuser:
+            changes["superuser"] = is_superuser
+        _audit(
+            AuditEvent.Kind.ROLES_CHANGED, actor=actor, subject=user, via=via, **changes
+        )
     return user

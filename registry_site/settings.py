@@ -293,6 +293,54 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- Cache and rate limits ------------------------------------------------------
+# Rate-limit counters live in Django's cache: in-process memory by default (each
+# web process then counts on its own), Redis shared by all processes when
+# REGISTRY_CACHE_URL is set. Short timeouts: a stuck cache must not hang requests.
+CACHE_URL = env.string("REGISTRY_CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "registry",
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        }
+    }
+elif CACHE_URL:
+    raise env.ConfigError(f"REGISTRY_CACHE_URL={CACHE_URL!r}: use a redis:// URL")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _rate(name: str, default: str) -> str | None:
+    """``N/s``, ``N/m``, ``N/h`` or ``N/d`` (failures or requests per period), or
+    ``off``."""
+    value = env.string(name, default).strip().lower()
+    if value in ("", "off", "none"):
+        return None
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in ("s", "m", "h", "d"):
+        raise env.ConfigError(f"{name}={value!r}: use N/s, N/m, N/h, N/d or off")
+    return value
+
+
+REGISTRY_RATE_LIMITS = {
+    # Failed sign-ins (login page and admin) per account and per client address.
+    "sign_in_account": _rate("REGISTRY_RATE_SIGN_IN_ACCOUNT", "10/h"),
+    "sign_in_address": _rate("REGISTRY_RATE_SIGN_IN_ADDRESS", "50/h"),
+    # Failed token authentications per client address.
+    "failed_token": _rate("REGISTRY_RATE_FAILED_TOKEN", "60/m"),
+    # Invocations per token; off unless set (serving capacity differs per model).
+    "invocation": _rate("REGISTRY_RATE_INVOCATION", "off"),
+}
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# The client address: REMOTE_ADDR, or behind N trusted proxies the address they put
+# in X-Forwarded-For (never a client-sent header when not behind a proxy).
+REST_FRAMEWORK["NUM_PROXIES"] = env.integer(
+    "REGISTRY_NUM_PROXIES", 1 if env.boolean("REGISTRY_BEHIND_PROXY") else 0, minimum=0
+)
+
 # --- Mail and logging ------------------------------------------------------------
 EMAIL_BACKEND = env.string(
     "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"

@@ -24,9 +24,14 @@ _names = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _forget_remembered_tokens() -> Any:
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
     from accounts.authentication import TokenAuthentication
 
     TokenAuthentication.forget()
+    if isinstance(caches["default"], LocMemCache):  # never flush a shared Redis
+        caches["default"].clear()  # rate-limit counters start at zero in every test
     yield
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import SCOPES, ApiToken
+from accounts.models import SCOPES, ApiToken, ServiceAccount
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -45,3 +45,19 @@ class ServiceAccountSerializer(serializers.Serializer):
     description = serializers.CharField(
         max_length=500, required=False, allow_blank=True, default=""
     )
+
+
+class ServiceAccountOutSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    roles = serializers.SerializerMethodField()
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None
+    )
+
+    class Meta:
+        model = ServiceAccount
+        fields = ["username", "description", "roles", "created_by", "created_at"]
+        read_only_fields = fields
+
+    def get_roles(self, row: ServiceAccount) -> list[str]:
+        return sorted(group.name for group in row.user.groups.all())

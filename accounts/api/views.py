@@ -16,10 +16,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import services
+from accounts import selectors, services
 from accounts.api import serializers as s
+from accounts.idempotency import idempotent, idempotent_without
 from accounts.models import ApiToken, ServiceAccount
-from accounts.roles import Role, has_role, require_role
+from accounts.roles import Role, require_role
 from registry_site.errors import Invalid, NotFound
 
 
@@ -34,15 +35,19 @@ class ApiTokenViewSet(
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):
             return ApiToken.objects.none()
-        tokens = ApiToken.objects.select_related("user").order_by("-created_at")
-        if has_role(self.request.user, Role.ADMIN):
-            user = self.request.query_params.get("user")
-            return tokens.filter(user__username=user) if user else tokens
-        return tokens.filter(user_id=self.request.user.pk or 0)
+        read = (
+            selectors.token_list
+            if self.action in ("list", "retrieve")
+            else selectors.tokens_visible
+        )
+        return read(
+            actor=self.request.user, username=self.request.query_params.get("user")
+        )
 
     @extend_schema(
         request=s.TokenCreateSerializer, responses={201: OpenApiTypes.OBJECT}
     )
+    @idempotent_without("key")
     def create(self, request: Request) -> Response:
         data = s.TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -62,18 +67,22 @@ class ApiTokenViewSet(
             name=fields["name"],
             scopes=fields.get("scopes"),
             expires_at=timezone.now() + timedelta(days=days) if days else None,
+            via="api",
         )
         body = {**s.ApiTokenSerializer(token).data, "key": key}
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
+    @idempotent
     def revoke(self, request: Request, pk: str) -> Response:
-        token = services.token_revoke(token=self.get_object(), actor=request.user)
+        token = services.token_revoke(
+            token=self.get_object(), actor=request.user, via="api"
+        )
         return Response(s.ApiTokenSerializer(token).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.token_revoke(token=self.get_object(), actor=request.user)
+        services.token_revoke(token=self.get_object(), actor=request.user, via="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_object(self) -> ApiToken:
@@ -83,36 +92,35 @@ class ApiTokenViewSet(
         return token
 
 
-class ServiceAccountViewSet(viewsets.ViewSet):
+class ServiceAccountViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """``GET, POST /service-accounts/`` (admins)."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def list(self, request: Request) -> Response:
-        require_role(request.user, Role.ADMIN, action="list service accounts")
-        rows = ServiceAccount.objects.select_related("user").prefetch_related(
-            "user__groups"
+    serializer_class = s.ServiceAccountOutSerializer
+
+    def get_queryset(self) -> QuerySet[ServiceAccount]:
+        return (
+            ServiceAccount.objects.select_related("user", "created_by")
+            .prefetch_related("user__groups")
+            .order_by("user__username")
         )
-        return Response([_account(row.user, row.description) for row in rows])
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_role(request.user, Role.ADMIN, action="list service accounts")
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        request=s.ServiceAccountSerializer, responses={201: OpenApiTypes.OBJECT}
+        request=s.ServiceAccountSerializer,
+        responses={201: s.ServiceAccountOutSerializer},
     )
+    @idempotent
     def create(self, request: Request) -> Response:
         require_role(request.user, Role.ADMIN, action="create service accounts")
         data = s.ServiceAccountSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.service_account_create(
-            actor=request.user, **data.validated_data
+            actor=request.user, via="api", **data.validated_data
         )
         return Response(
-            _account(user, data.validated_data["description"]),
+            self.get_serializer(self.get_queryset().get(user=user)).data,
             status=status.HTTP_201_CREATED,
         )
-
-
-def _account(user: Any, description: str) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "description": description,
-        "roles": sorted(g.name for g in user.groups.all()),
-    }

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import idempotent
 from accounts.roles import Role, require_role
 from approvals import policies, selectors, services
 from approvals.api import serializers as s
@@ -54,6 +55,7 @@ class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
     @extend_schema(
         request=s.ReviewCreateSerializer, responses={201: s.ReviewSerializer}
     )
+    @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         version = self.get_version()
         allowed, reason = policies.may_review(
@@ -80,6 +82,7 @@ class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
 
 class Resubmit(VersionChildMixin, APIView):
     @extend_schema(request=s.ResubmitSerializer, responses=OpenApiTypes.OBJECT)
+    @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         version = self.get_version()
         require_role(request.user, Role.CONTRIBUTOR, action="resubmit versions")

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.authentication import InvocationTokenAuthentication
 from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
+from accounts.throttling import InvocationThrottle
 from catalog.models import ModelGroup
 from deployments import services, serving
 from deployments.api import serializers as s
@@ -109,6 +110,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={202: s.DeploymentSerializer})
     @action(detail=True, methods=["post"], url_path="rollback")
+    @idempotent
     def rollback(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         deployment = services.deployment_rollback(
             actor=request.user, endpoint=self.get_object()
@@ -200,6 +202,7 @@ class InvocationView(APIView):
     # The invoke permission is checked in post(): OPTIONS would describe the view to
     # any signed-in user.
     metadata_class = None
+    throttle_classes = [InvocationThrottle]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, name: str) -> Response:

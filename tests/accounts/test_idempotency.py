@@ -112,3 +112,60 @@ def test_twenty_concurrent_retries_create_one_version(contributor):
     assert statuses == [201] * 20
     assert ModelVersion.objects.count() == 1
     assert {body["version"] for body in bodies} == {1}
+
+
+# --- Tokens and service accounts (issue 10, defect 7) ---------------------------------
+
+
+def test_a_retried_token_issue_creates_one_and_never_stores_the_key(client_for, viewer):
+    from accounts.models import ApiToken, IdempotencyKey
+
+    client = client_for(viewer)
+    body = {"name": "ci", "scopes": ["read"]}
+
+    first = client.post(
+        "/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="t"
+    )
+    again = client.post(
+        "/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="t"
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert ApiToken.objects.count() == 1
+    assert first.json()["key"].startswith("mr_")
+    assert again.json() == {**first.json(), "key": None}
+    assert first.json()["key"] not in str(list(IdempotencyKey.objects.values()))
+
+
+def test_a_retried_revoke_is_replayed(client_for, viewer):
+    from accounts.models import AuditEvent
+    from accounts.services import token_issue
+
+    token, _ = token_issue(user=viewer)
+    client = client_for(viewer)
+    path = f"/api/v1/tokens/{token.pk}/revoke"
+
+    first = client.post(path, HTTP_IDEMPOTENCY_KEY="rv")
+    again = client.post(path, HTTP_IDEMPOTENCY_KEY="rv")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert AuditEvent.objects.filter(kind="token.revoked").count() == 1
+
+
+def test_a_retried_service_account_creation_creates_one(client_for, admin_user):
+    from accounts.models import ServiceAccount
+
+    client = client_for(admin_user)
+    body = {"username": "ci-bot", "roles": ["contributor"]}
+
+    first = client.post(
+        "/api/v1/service-accounts/", body, format="json", HTTP_IDEMPOTENCY_KEY="sa"
+    )
+    again = client.post(
+        "/api/v1/service-accounts/", body, format="json", HTTP_IDEMPOTENCY_KEY="sa"
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert ServiceAccount.objects.count() == 1

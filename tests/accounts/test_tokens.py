@@ -72,7 +72,7 @@ def test_a_review_token_can_review(powerful, group, pending):
 
 def test_a_token_never_grants_more_than_its_user_holds(make_user, group):
     viewer = make_user("viewer")
-    _, key = token_issue(user=viewer)  # every scope
+    _, key = token_issue(user=viewer)  # every default scope
 
     response = token_client(key).post(
         "/api/v1/model-groups/", {"name": "x"}, format="json"
@@ -217,3 +217,32 @@ def test_a_remembered_token_stops_working_when_its_user_is_deactivated(viewer):
     viewer.save()
 
     assert client.get("/api/v1/model-groups/").status_code == 401
+
+
+def test_service_accounts_are_listed_in_pages(client_for, admin_user):
+    from accounts.services import service_account_create
+
+    for name in ("bot-c", "bot-a", "bot-b"):
+        service_account_create(actor=admin_user, username=name, roles=["viewer"])
+
+    page = client_for(admin_user).get("/api/v1/service-accounts/?page_size=2").json()
+
+    assert page["count"] == 3
+    assert [row["username"] for row in page["results"]] == ["bot-a", "bot-b"]
+    assert page["results"][0]["roles"] == ["viewer"]
+    assert page["results"][0]["created_by"] == admin_user.username
+    assert page["next"]
+
+
+def test_service_accounts_are_listed_in_constant_queries(
+    client_for, admin_user, django_assert_max_num_queries
+):
+    from accounts.services import service_account_create
+
+    for number in range(5):
+        service_account_create(
+            actor=admin_user, username=f"bot{number}", roles=["viewer"]
+        )
+
+    with django_assert_max_num_queries(4):
+        client_for(admin_user).get("/api/v1/service-accounts/")

@@ -98,6 +98,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={202: s.DeliverySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def test(self, request: Request, pk: str) -> Response:
         delivery = services.delivery_test(
             actor=request.user, subscription=self.get_object()
@@ -112,6 +113,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         methods=["post"],
         url_path=r"deliveries/(?P<delivery_pk>[0-9]+)/redeliver",
     )
+    @idempotent
     def redeliver(self, request: Request, pk: str, delivery_pk: str) -> Response:
         delivery = Delivery.objects.filter(
             subscription=self.get_object(), pk=delivery_pk

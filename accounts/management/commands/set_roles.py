@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import ALL_ROLES, forget_roles
+from accounts.roles import ALL_ROLES
+from accounts.services import user_roles_set
 
 
 class Command(BaseCommand):
@@ -22,8 +22,5 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
-        keep = [g for g in user.groups.all() if g.name not in ALL_ROLES]
-        groups = [Group.objects.get_or_create(name=r)[0] for r in roles]
-        user.groups.set(keep + groups)
-        forget_roles(user)
+        user_roles_set(actor=None, user=user, roles=roles, via="command")
         self.stdout.write(f"{username}: {', '.join(sorted(roles)) or '(no roles)'}")
