@@ -1,4 +1,4 @@
-"""The ``modelreg`` console script end to end against a live server and a real worker."""
+"""The ``modelreg`` console script end to end against the server `make run` starts (gunicorn) and a real worker."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ MODELREG = str(Path(sys.executable).with_name("modelreg"))
 
 
 @pytest.fixture
-def cli(live_server, contributor):
+def cli(web_server, contributor):
     _, key = token_issue(user=contributor, scopes=["read", "write", "invoke"])
-    env = {**os.environ, "MODELREG_URL": live_server.url, "MODELREG_TOKEN": key}
+    env = {**os.environ, "MODELREG_URL": web_server.url, "MODELREG_TOKEN": key}
 
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -191,10 +191,10 @@ def test_errors_are_clear_and_non_zero(cli, files, tmp_path):
     assert usage.returncode == 4
 
 
-def test_a_read_only_token_cannot_register(live_server, files, make_user):
+def test_a_read_only_token_cannot_register(web_server, files, make_user):
     robot = make_user("contributor")
     _, key = token_issue(user=robot, scopes=["read"])
-    env = {**os.environ, "MODELREG_URL": live_server.url, "MODELREG_TOKEN": key}
+    env = {**os.environ, "MODELREG_URL": web_server.url, "MODELREG_TOKEN": key}
     result = subprocess.run(
         [MODELREG, "groups", "create", "x"],
         env=env,

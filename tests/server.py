@@ -1,0 +1,81 @@
+"""The web server `make run` starts (gunicorn, via ``registry_site.launcher``), run by
+tests on a free loopback port against the test database.
+
+Tests that stand for production behaviour (uploads, keep-alive, the CLI) talk to this
+server rather than Django's ``live_server``, which accepts requests gunicorn refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from registry_site.launcher import child_environment, public_url, web_command
+
+HOST = "127.0.0.1"
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class WebServer:
+    """gunicorn in a child process (its own session, so it stops with its workers)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, cwd: str):
+        self.port = free_port()
+        self.url = public_url(HOST, self.port)
+        self.env = child_environment(
+            HOST,
+            self.port,
+            {k: v for k, v in env.items() if k != "REGISTRY_PUBLIC_URL"},
+        )
+        self.log_path, self.cwd = log_path, cwd
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                web_command(HOST, self.port, workers=1, threads=8),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if self._healthy():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the web server did not start:\n" + self.log_tail())
+
+    def _healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
