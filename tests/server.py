@@ -7,10 +7,13 @@ server rather than Django's ``live_server``, which accepts requests gunicorn ref
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -79,3 +82,69 @@ class WebServer:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+class BreakingProxy:
+    """A loopback TCP proxy in front of a server that breaks its first connections the
+    way a closed keep-alive connection or a dropped balancer connection does.
+
+    ``plan`` says what happens to each new connection, in order: ``"reset"`` resets it
+    as soon as a request arrives (the server never sees it); ``"lose_answer"``
+    forwards the request and resets the connection when the answer starts (the server
+    did the work, the client never hears of it). Later connections are forwarded.
+    """
+
+    def __init__(self, target_port: int, plan: list[str]):
+        self.target_port, self.plan = target_port, list(plan)
+        self.listener = socket.create_server((HOST, 0))
+        self.url = public_url(HOST, self.listener.getsockname()[1])
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            fate = self.plan.pop(0) if self.plan else "forward"
+            threading.Thread(
+                target=self._serve, args=(client, fate), daemon=True
+            ).start()
+
+    def _serve(self, client: socket.socket, fate: str) -> None:
+        if fate == "reset":
+            client.recv(65536)
+            _reset(client)
+            return
+        upstream = socket.create_connection((HOST, self.target_port))
+        sending = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
+        sending.start()
+        if fate == "lose_answer":
+            upstream.recv(65536)
+            client.shutdown(socket.SHUT_RD)  # wakes the pump; then the reset is sent
+            sending.join(timeout=10)
+            _reset(client)
+        else:
+            _pump(upstream, client)
+            sending.join(timeout=10)
+            client.close()
+        upstream.close()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with an RST instead of a FIN, as a peer that dropped the connection."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
