@@ -28,8 +28,7 @@ run: demo
 	$(BIN)/python -m registry_site.launcher --host $(HOST) --port $(PORT)
 
 web: migrate
-	$(BIN)/python -m gunicorn registry_site.wsgi:application --bind $(HOST):$(PORT) \
-		--worker-class gthread --workers 2 --threads 8
+	$(BIN)/python -m registry_site.launcher --only web --host $(HOST) --port $(PORT)
 
 worker: install
 	$(BIN)/celery -A registry_site worker --beat --loglevel INFO --concurrency 1

@@ -1,15 +1,28 @@
-"""A small HTTP client for the registry API: token auth, timeouts, streaming upload."""
+"""A small HTTP client for the registry API: token auth, timeouts, streaming upload,
+one retry on a reset connection when repeating the request is safe."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import requests
+from requests_toolbelt.multipart.encoder import (
+    MultipartEncoder,
+    MultipartEncoderMonitor,
+)
+from tqdm import tqdm
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# Methods that mean the same when sent twice; a POST is repeated only with a key.
+REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Errors of a connection that broke (reset, closed under us): the server may or may
+# not have seen the request. Timeouts are not among them: a slow server is not
+# helped by a second copy of the request.
+BROKEN = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 class ApiError(Exception):
@@ -30,18 +43,7 @@ class Client:
         self.timeout = timeout
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = self.session.request(method, self.base + path, **kwargs)
-        except requests.RequestException as exc:
-            raise ApiError(
-                0, f"cannot reach the registry at {self.base}: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            raise _error(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return self._answer(self._send(method, path, lambda: kwargs))
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
@@ -57,18 +59,76 @@ class Client:
         progress: bool,
         idempotency_key: str | None = None,
     ) -> Any:
-        """Multipart POST that streams the file from disk (never whole in memory)."""
-        body = _Multipart(fields, file_path, progress)
-        headers = {"Content-Type": body.content_type, "Content-Length": str(len(body))}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        return self.request(
-            "POST",
-            path,
-            data=iter(body),
-            headers=headers,
-            timeout=max(self.timeout, 600),
+        """Multipart POST that streams the file from disk (never whole in memory),
+        with a known length: no chunked encoding, which servers refuse next to it."""
+        headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else {}
+        name = os.path.basename(file_path)
+        with contextlib.ExitStack() as stack:
+
+            def attempt() -> dict[str, Any]:
+                # Each attempt reads the file from its start, with a fresh bar.
+                handle = stack.enter_context(open(file_path, "rb"))
+                encoder = MultipartEncoder(
+                    {**fields, "artifact": (name, handle, "application/octet-stream")}
+                )
+                bar = stack.enter_context(_progress_bar(encoder.len, progress))
+                monitor = MultipartEncoderMonitor(
+                    encoder, lambda m: bar.update(m.bytes_read - bar.n)
+                )
+                return {
+                    "data": monitor,
+                    "headers": {**headers, "Content-Type": monitor.content_type},
+                    "timeout": max(self.timeout, 600),
+                }
+
+            return self._answer(self._send("POST", path, attempt))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        arguments: Callable[[], dict[str, Any]],
+        *,
+        again: bool = True,
+    ) -> requests.Response:
+        """Send the request; once more if the connection broke and repeating is safe
+        (an idempotent method, or a POST the server deduplicates by its key)."""
+        kwargs = {"timeout": self.timeout, **arguments()}
+        repeatable = method in REPEATABLE or IDEMPOTENCY_KEY in (
+            kwargs.get("headers") or {}
         )
+        try:
+            return self.session.request(method, self.base + path, **kwargs)
+        except BROKEN as exc:
+            if again and repeatable and not isinstance(exc, requests.Timeout):
+                return self._send(method, path, arguments, again=False)
+            raise _unreachable(self.base, exc) from exc
+        except requests.RequestException as exc:
+            raise _unreachable(self.base, exc) from exc
+
+    @staticmethod
+    def _answer(response: requests.Response) -> Any:
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+
+def _unreachable(base: str, exc: Exception) -> ApiError:
+    return ApiError(0, f"cannot reach the registry at {base}: {exc}")
+
+
+def _progress_bar(total: int, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total,
+        desc="upload",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not enabled,
+        leave=True,
+    )
 
 
 def _error(response: requests.Response) -> ApiError:
@@ -80,58 +140,6 @@ def _error(response: requests.Response) -> ApiError:
         error.get("message") or f"HTTP {response.status_code}: {response.text[:200]}"
     )
     return ApiError(response.status_code, message, error.get("fields"))
-
-
-class _Multipart:
-    def __init__(self, fields: dict[str, str], file_path: str, progress: bool):
-        self.boundary = uuid.uuid4().hex
-        self.file_path, self.progress = file_path, progress
-        self.size = os.path.getsize(file_path)
-        parts = []
-        for name, value in fields.items():
-            parts.append(
-                f"--{self.boundary}\r\nContent-Disposition: form-data; "
-                f'name="{name}"\r\n\r\n{value}\r\n'.encode()
-            )
-        filename = os.path.basename(file_path).replace('"', "")
-        parts.append(
-            f"--{self.boundary}\r\nContent-Disposition: form-data; "
-            f'name="artifact"; filename="{filename}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n".encode()
-        )
-        self.head = b"".join(parts)
-        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        return len(self.head) + self.size + len(self.tail)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.head
-        sent = 0
-        with open(self.file_path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-                sent += len(chunk)
-                if self.progress:
-                    _bar(sent, self.size)
-                yield chunk
-        if self.progress:
-            sys.stderr.write("\n")
-        yield self.tail
-
-
-def _bar(done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    percent = 100 * done / total if total else 100
-    sys.stderr.write(
-        f"\rupload [{'#' * filled}{'.' * (width - filled)}] "
-        f"{percent:5.1f}% {done / 1e6:.1f}/{total / 1e6:.1f} MB"
-    )
-    sys.stderr.flush()
 
 
 def dumps(value: Any) -> str:

@@ -267,6 +267,21 @@ def celery_worker_process(
     worker.stop()
 
 
+@pytest.fixture(scope="session")
+def web_server(celery_worker_process: Worker, tmp_path_factory: Any) -> Any:
+    """The gunicorn server `make run` starts, on the test database and the session's
+    worker (tests/server.py). Tests using it need ``django_db(transaction=True)``."""
+    from tests.server import WebServer
+
+    env = {**celery_worker_process.env, "REGISTRY_SERVING_REFRESH": "0.05"}
+    server = WebServer(
+        env, tmp_path_factory.mktemp("web") / "web.log", settings_base_dir()
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def worker(
     celery_worker_process: Worker,

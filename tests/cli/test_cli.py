@@ -1,11 +1,14 @@
-"""The ``modelreg`` console script end to end against a live server and a real worker."""
+"""The ``modelreg`` console script end to end against the server `make run` starts (gunicorn) and a real worker."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import struct
 import subprocess
-import sys
+import termios
 import time
 from pathlib import Path
 
@@ -15,49 +18,10 @@ import pytest
 from accounts.services import token_issue
 from deployments import services as deploy
 from tests import models as real_models
+from tests.cli.conftest import MODELREG
 from tests.deployments.conftest import SAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
-MODELREG = str(Path(sys.executable).with_name("modelreg"))
-
-
-@pytest.fixture
-def cli(live_server, contributor):
-    _, key = token_issue(user=contributor, scopes=["read", "write", "invoke"])
-    env = {**os.environ, "MODELREG_URL": live_server.url, "MODELREG_TOKEN": key}
-
-    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [MODELREG, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def start(*args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [MODELREG, *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    run.start = start  # type: ignore[attr-defined]
-    return run
-
-
-@pytest.fixture
-def files(tmp_path):
-    model = tmp_path / "iris.onnx"
-    model.write_bytes(real_models.iris_onnx())
-    metrics = tmp_path / "metrics.json"
-    metrics.write_text(json.dumps({"accuracy": real_models.iris_accuracy()}))
-    payload = tmp_path / "input.json"
-    payload.write_text(json.dumps({"inputs": SAMPLE}))
-    return {"model": str(model), "metrics": str(metrics), "input": str(payload)}
 
 
 def _approve(client_for, reviewer, number: int, decision: str = "approve") -> None:
@@ -191,10 +155,10 @@ def test_errors_are_clear_and_non_zero(cli, files, tmp_path):
     assert usage.returncode == 4
 
 
-def test_a_read_only_token_cannot_register(live_server, files, make_user):
+def test_a_read_only_token_cannot_register(web_server, files, make_user):
     robot = make_user("contributor")
     _, key = token_issue(user=robot, scopes=["read"])
-    env = {**os.environ, "MODELREG_URL": live_server.url, "MODELREG_TOKEN": key}
+    env = {**os.environ, "MODELREG_URL": web_server.url, "MODELREG_TOKEN": key}
     result = subprocess.run(
         [MODELREG, "groups", "create", "x"],
         env=env,
@@ -216,3 +180,47 @@ def services_group(name):
     from catalog.models import ModelGroup
 
     return ModelGroup.objects.get(name=name)
+
+
+def test_register_uploads_to_gunicorn_with_a_progress_bar(cli, files):
+    """Regression (issue 10): the upload sent Content-Length and chunked encoding
+    together, and gunicorn answered 400."""
+    cli("groups", "create", "iris")
+    terminal, terminal_side = os.openpty()  # the bar is drawn only on a terminal
+    fcntl.ioctl(terminal_side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        registered = cli(
+            "--output",
+            "json",
+            "versions",
+            "register",
+            "iris",
+            files["model"],
+            stdout=subprocess.PIPE,
+            stderr=terminal_side,
+        )
+        os.close(terminal_side)
+        bar = _read_all(terminal)
+    finally:
+        os.close(terminal)
+
+    assert registered.returncode == 0, bar
+    artifact = json.loads(registered.stdout)["artifact"]
+    content = Path(files["model"]).read_bytes()
+    assert artifact["sha256"] == hashlib.sha256(content).hexdigest()
+    assert artifact["size"] == len(content)
+    assert "upload" in bar
+    assert "100%" in bar
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other side of the terminal is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

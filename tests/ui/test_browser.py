@@ -123,9 +123,10 @@ class Api:
 
 
 @pytest.fixture
-def api(live_server: Any, make_user: Callable[..., Any]) -> Api:
-    """The API as a contributor who is also a reviewer (to test self-approval)."""
-    return Api(live_server.url, make_user("contributor", "reviewer", username="ci-bot"))
+def api(web_server: Any, make_user: Callable[..., Any]) -> Api:
+    """The API, on the server `make run` starts, as a contributor who is also a
+    reviewer (to test self-approval)."""
+    return Api(web_server.url, make_user("contributor", "reviewer", username="ci-bot"))
 
 
 def test_a_version_registered_through_the_api_appears_in_the_catalog(
