@@ -46,7 +46,9 @@ class JSONStringField(serializers.Field):
 class ModelGroupSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     version_count = serializers.IntegerField(read_only=True, default=None)
-    latest_version = serializers.IntegerField(read_only=True, default=None)
+    latest_version = serializers.IntegerField(
+        read_only=True, default=None, allow_null=True
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
