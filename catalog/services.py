@@ -146,6 +146,33 @@ def group_update(
 
 
 @transaction.atomic
+def group_pickle_policy_set(
+    *, actor: Any, group: ModelGroup, allow: bool
+) -> ModelGroup:
+    """Allow or refuse pickle/joblib artifacts in a group (admins only, audited).
+
+    Pickle files run code when loaded, so this is a security decision: it is recorded
+    as a ``group.pickle_policy`` event with who made it.
+    """
+    require_role(actor, Role.ADMIN, action="change the pickle policy")
+    if not isinstance(allow, bool):
+        raise Invalid(
+            "allow_pickle: Must be true or false.",
+            fields={"allow_pickle": "Must be true or false."},
+        )
+    changed = ModelGroup.objects.filter(pk=group.pk).exclude(allow_pickle=allow)
+    if changed.update(allow_pickle=allow):
+        event_record(
+            "group.pickle_policy",
+            actor=actor,
+            group=group,
+            payload={"allow_pickle": allow},
+        )
+    group.allow_pickle = allow
+    return group
+
+
+@transaction.atomic
 def group_delete(*, actor: Any, group: ModelGroup) -> None:
     """Delete an empty group; a group that still has versions is refused."""
     require_role(actor, *WRITE_ROLES, action="delete model groups")
