@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file-system transport with whole-message writes (registry_site.broker).
+    CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
