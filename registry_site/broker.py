@@ -32,18 +32,18 @@ QUARANTINE = "quarantine"
 class Channel(filesystem.Channel):
     """File-system channel whose messages appear whole or not at all."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         incoming = os.path.join(self.data_folder_out, INCOMING)
         os.makedirs(incoming, exist_ok=True)
         temporary = os.path.join(incoming, name)
         with open(temporary, "wb") as handle:
-            handle.write(str_to_bytes(dumps(payload)))
+            handle.write(str_to_bytes(dumps(message)))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, os.path.join(self.data_folder_out, name))
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: Any, timeout: Any = None) -> Any:
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
