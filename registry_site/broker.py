@@ -32,13 +32,13 @@ QUARANTINE = "quarantine"
 class Channel(filesystem.Channel):
     """File-system channel whose messages appear whole or not at all."""
 
-    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         incoming = os.path.join(self.data_folder_out, INCOMING)
         os.makedirs(incoming, exist_ok=True)
         temporary = os.path.join(incoming, name)
         with open(temporary, "wb") as handle:
-            handle.write(str_to_bytes(dumps(message)))
+            handle.write(str_to_bytes(dumps(payload)))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, os.path.join(self.data_folder_out, name))

@@ -42,17 +42,24 @@ def _drain_while_producing(folder: Path, transport: Any) -> tuple[list[int], lis
     errors: list[BaseException] = []
     done = threading.Event()
 
+    with _connection(folder, transport) as conn:
+        # Declared first, as a worker does when it starts.
+        queue(conn.default_channel).declare()
+
     def produce() -> None:
-        with _connection(folder, transport) as conn:
-            producer = conn.Producer(serializer="json")
-            for n in range(MESSAGES):
-                producer.publish(
-                    {"n": n, "pad": "x" * 2000},
-                    exchange=queue.exchange,
-                    routing_key=name,
-                    declare=[queue],
-                )
-        done.set()
+        try:
+            with _connection(folder, transport) as conn:
+                producer = conn.Producer(serializer="json")
+                for n in range(MESSAGES):
+                    producer.publish(
+                        {"n": n, "pad": "x" * 2000},
+                        exchange=queue.exchange,
+                        routing_key=name,
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
 
     def consume() -> None:
         with _connection(folder, transport) as conn:
@@ -93,11 +100,12 @@ def test_a_consumer_racing_a_producer_gets_every_message_once(tmp_path, run):
 def test_an_undecodable_message_is_quarantined_and_the_next_one_delivered(
     tmp_path, caplog
 ):
-    queue = Queue("bad", Exchange("bad"), routing_key="bad")
+    name = f"bad-{uuid.uuid4().hex[:8]}"
+    queue = Queue(name, Exchange(name), routing_key=name)
     with _connection(tmp_path, Transport) as conn:
         simple = conn.SimpleQueue(queue)
-        (tmp_path / "queue" / "1_garbage.bad.msg").write_bytes(b"")
-        (tmp_path / "queue" / "2_garbage.bad.msg").write_bytes(b"{not json")
+        (tmp_path / "queue" / f"00_garbage.{name}.msg").write_bytes(b"")
+        (tmp_path / "queue" / f"01_garbage.{name}.msg").write_bytes(b"{not json")
         simple.put({"ok": True})
 
         with caplog.at_level(logging.ERROR, logger="registry_site.broker"):
@@ -105,7 +113,7 @@ def test_an_undecodable_message_is_quarantined_and_the_next_one_delivered(
 
     assert message.payload == {"ok": True}
     quarantined = sorted(p.name for p in (tmp_path / "quarantine").iterdir())
-    assert quarantined == ["1_garbage.bad.msg", "2_garbage.bad.msg"]
+    assert quarantined == [f"00_garbage.{name}.msg", f"01_garbage.{name}.msg"]
     assert "Quarantined" in caplog.text
 
 
