@@ -1,10 +1,11 @@
 from django.urls import path
 
+import registry_site.converters  # noqa: F401  (registers <id:…>)
 from accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("account/tokens/", views.tokens, name="tokens"),
-    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("account/tokens/<id:pk>/revoke/", views.token_revoke, name="token-revoke"),
 ]

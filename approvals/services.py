@@ -247,12 +247,11 @@ def version_resubmit(
             .select_related("group", "group__approval_policy")
             .get(pk=version.pk)
         )
-        if locked.approval_status == P:
-            return ReviewOutcome(None, locked, False)
-        if locked.approval_status == A:
+        if locked.approval_status != R:
+            # A retry of a resubmit that went through sends its Idempotency-Key.
             raise Conflict(
-                f"Version {locked.version} is Approved; only a Rejected "
-                "version can be resubmitted."
+                f"Version {locked.version} is {locked.approval_status}; only a "
+                "Rejected version can be resubmitted."
             )
         round_ = policies.current_round(locked) + 1
         _transition(locked, expected=R, to=P)
@@ -314,8 +313,14 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def policy_update(*, actor: Any, group: ModelGroup, **fields: Any) -> ApprovalPolicy:
-    """Replace the group's approval policy (admins only)."""
+def policy_update(
+    *, actor: Any, group: ModelGroup, replace: bool = False, **fields: Any
+) -> ApprovalPolicy:
+    """Change the group's approval policy (admins only).
+
+    With ``replace`` (an HTTP PUT) the fields not given go back to their defaults;
+    otherwise (PATCH) they keep their values.
+    """
     require_role(actor, Role.ADMIN, action="edit approval policies")
     unknown = sorted(set(fields) - set(POLICY_FIELDS))
     if unknown:
@@ -325,6 +330,10 @@ def policy_update(*, actor: Any, group: ModelGroup, **fields: Any) -> ApprovalPo
         )
     policy = ApprovalPolicy.objects.select_for_update().filter(group=group).first()
     policy = policy or ApprovalPolicy(group=group)
+    if replace:
+        for name in set(POLICY_FIELDS) - set(fields):
+            default = ApprovalPolicy._meta.get_field(name).get_default()  # type: ignore[union-attr]
+            setattr(policy, name, default)
     if "reviewers" in fields:
         name = fields.pop("reviewers")
         policy.reviewers = None

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import registry_site.converters  # noqa: F401  (registers <id:…>)
 from approvals import views
 
 app_name = "approvals"
@@ -7,12 +8,12 @@ app_name = "approvals"
 urlpatterns = [
     path("reviews/", views.inbox, name="inbox"),
     path(
-        "models/<str:group>/versions/<int:number>/review/",
+        "models/<str:group>/versions/<id:number>/review/",
         views.review,
         name="review",
     ),
     path(
-        "models/<str:group>/versions/<int:number>/resubmit/",
+        "models/<str:group>/versions/<id:number>/resubmit/",
         views.resubmit,
         name="resubmit",
     ),

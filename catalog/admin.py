@@ -45,13 +45,12 @@ class ModelGroupAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         if "allow_pickle" in form.changed_data:
-            ModelGroup.objects.filter(pk=obj.pk).update(allow_pickle=obj.allow_pickle)
-            services.event_record(
-                "group.pickle_policy",
-                actor=request.user,
-                group=obj,
-                payload={"allow_pickle": obj.allow_pickle},
-            )
+            try:
+                services.group_pickle_policy_set(
+                    actor=request.user, group=obj, allow=obj.allow_pickle
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
 
     def delete_model(self, request: Any, obj: ModelGroup) -> None:
         services.group_delete(actor=request.user, group=obj)

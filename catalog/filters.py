@@ -23,6 +23,7 @@ from catalog.models import (
     RegistrationStatus,
 )
 from registry_site.errors import Invalid
+from registry_site.filters import IdFilter
 
 METRIC_FILTER_RE = re.compile(r"^([A-Za-z0-9_.\/-]{1,64})(>=|<=|>|<|=)(.+)\Z")
 OPERATORS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
@@ -50,7 +51,7 @@ class GroupFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search name and description")
     tag = filters.CharFilter(method="tag_filter", label="key:value (repeatable)")
     created_by = filters.CharFilter(field_name="created_by__username")
-    created_by_id = filters.NumberFilter(field_name="created_by_id")
+    created_by_id = IdFilter(field_name="created_by_id")
     created_after = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte"
     )
@@ -130,15 +131,15 @@ class VersionFilterSet(filters.FilterSet):
         label="<name><op><number>, e.g. accuracy>=0.9 (repeatable)",
     )
     created_by = filters.CharFilter(field_name="created_by__username")
-    created_by_id = filters.NumberFilter(field_name="created_by_id")
+    created_by_id = IdFilter(field_name="created_by_id")
     created_after = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte"
     )
     created_before = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt"
     )
-    version_min = filters.NumberFilter(field_name="version", lookup_expr="gte")
-    version_max = filters.NumberFilter(field_name="version", lookup_expr="lte")
+    version_min = IdFilter(field_name="version", lookup_expr="gte")
+    version_max = IdFilter(field_name="version", lookup_expr="lte")
     ordering = filters.CharFilter(
         method="order", label="[-]version, [-]created_at or [-]metric:<name>"
     )
@@ -162,7 +163,7 @@ class EventFilterSet(filters.FilterSet):
         field_name="kind", lookup_expr="in", label="event kinds, comma-separated"
     )
     group = filters.CharFilter(field_name="group_name")
-    version = filters.NumberFilter(field_name="version_number")
+    version = IdFilter(field_name="version_number")
     actor = filters.CharFilter(field_name="actor_name")
     since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

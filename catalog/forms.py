@@ -6,13 +6,15 @@ from typing import Any
 
 from django import forms
 
-from catalog.models import ModelVersion
+from catalog.models import ApprovalStatus, ModelVersion
+from catalog.services import FROZEN_WHEN_APPROVED
+from registry_site.jsonsafe import SafeJSONFormField
 
 JSON_HELP = "A JSON object, e.g. {}."
 
 
 def _json(label: str, help_text: str) -> forms.JSONField:
-    return forms.JSONField(
+    return SafeJSONFormField(
         label=label,
         required=False,
         help_text=help_text,
@@ -43,9 +45,19 @@ class VersionEditForm(forms.Form):
 
     DICT_FIELDS = ("tags", "customer_metadata", "lineage")
 
-    @classmethod
-    def for_version(cls, version: ModelVersion) -> VersionEditForm:
-        return cls(initial={name: getattr(version, name) for name in cls.base_fields})
+    def __init__(self, *args: Any, version: ModelVersion, **kwargs: Any) -> None:
+        """A form showing ``version``'s values; what reviewers judged is read-only
+        once the version has left review (the service refuses changes anyway)."""
+        kwargs["initial"] = {name: getattr(version, name) for name in self.base_fields}
+        super().__init__(*args, **kwargs)
+        if version.approval_status != ApprovalStatus.PENDING:
+            for name in sorted(FROZEN_WHEN_APPROVED & set(self.fields)):
+                self.fields[name].disabled = True
+                self.fields[
+                    name
+                ].help_text = (
+                    "Frozen once reviewed: register a new version to change it."
+                )
 
     def changes(self) -> dict[str, Any]:
         """The cleaned values as the service takes them (empty objects, not null)."""

@@ -282,3 +282,12 @@ def event_page(params: QueryDict) -> tuple[EventFilterSet, list[Event], int | No
     rows = list(events[: EVENT_PAGE + 1])
     more = rows[EVENT_PAGE - 1].pk if len(rows) > EVENT_PAGE else None
     return filterset, rows[:EVENT_PAGE], more
+
+
+def version_edits(version: ModelVersion) -> list[Event]:
+    """The metadata changes of a version, oldest first (for its timeline)."""
+    return list(
+        Event.objects.filter(version_id=version.pk, kind="version.updated").order_by(
+            "id"
+        )
+    )

@@ -146,6 +146,33 @@ def group_update(
 
 
 @transaction.atomic
+def group_pickle_policy_set(
+    *, actor: Any, group: ModelGroup, allow: bool
+) -> ModelGroup:
+    """Allow or refuse pickle/joblib artifacts in a group (admins only, audited).
+
+    Pickle files run code when loaded, so this is a security decision: it is recorded
+    as a ``group.pickle_policy`` event with who made it.
+    """
+    require_role(actor, Role.ADMIN, action="change the pickle policy")
+    if not isinstance(allow, bool):
+        raise Invalid(
+            "allow_pickle: Must be true or false.",
+            fields={"allow_pickle": "Must be true or false."},
+        )
+    changed = ModelGroup.objects.filter(pk=group.pk).exclude(allow_pickle=allow)
+    if changed.update(allow_pickle=allow):
+        event_record(
+            "group.pickle_policy",
+            actor=actor,
+            group=group,
+            payload={"allow_pickle": allow},
+        )
+    group.allow_pickle = allow
+    return group
+
+
+@transaction.atomic
 def group_delete(*, actor: Any, group: ModelGroup) -> None:
     """Delete an empty group; a group that still has versions is refused."""
     require_role(actor, *WRITE_ROLES, action="delete model groups")
@@ -301,32 +328,56 @@ def version_register(
     return version
 
 
+# What a reviewer approved: a change to any of these needs a new version.
+FROZEN_WHEN_APPROVED = frozenset(
+    {
+        "metrics",
+        "hyperparameters",
+        "lineage",
+        "input_schema",
+        "output_schema",
+        "sample_payload",
+        "model_card",
+    }
+)
+
+
 @transaction.atomic
 def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> ModelVersion:
-    """Change a version's editable metadata; metrics only while it awaits approval."""
+    """Change a version's metadata; what reviewers judge changes only while Pending.
+
+    The status is checked on the row locked for this change, so an approval (which
+    takes the same lock) sees either the old metadata or the new, never a mix.
+    """
     require_role(actor, *WRITE_ROLES, action="edit model versions")
     clean = validation.version_fields(fields)
-    if "metrics" in clean and version.approval_status != ApprovalStatus.PENDING:
-        raise Conflict(
-            f"Metrics of a {version.approval_status} version are frozen.",
-            fields={"metrics": "Can change only while the version awaits approval."},
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    changed = {k: v for k, v in clean.items() if getattr(locked, k) != v}
+    frozen = sorted(set(changed) & FROZEN_WHEN_APPROVED)
+    if frozen and locked.approval_status != ApprovalStatus.PENDING:
+        message = (
+            f"Frozen once a version has been reviewed ({locked.approval_status}); "
+            "register a new version to change it."
         )
-    changed = {k: v for k, v in clean.items() if getattr(version, k) != v}
+        raise Conflict(
+            f"{', '.join(frozen)}: {message}",
+            fields={name: message for name in frozen},
+        )
     if not changed:
-        return version
+        return locked
     for name, value in changed.items():
-        setattr(version, name, value)
-    version.save(update_fields=[*changed, "updated_at"])
+        setattr(locked, name, value)
+    locked.save(update_fields=[*changed, "updated_at"])
     if "metrics" in changed:
-        _replace_metrics(version)
+        _replace_metrics(locked)
     event_record(
         "version.updated",
         actor=actor,
         group=version.group,
-        version=version,
+        version=locked,
         payload={"fields": sorted(changed)},
     )
-    return version
+    return locked
 
 
 def version_delete(*, actor: Any, version: ModelVersion) -> None:
@@ -399,7 +450,10 @@ def alias_set(
     if target is None:
         message = f"Version {version_number} does not exist in {group.name}."
         raise Invalid(f"version: {message}", fields={"version": message})
-    alias = Alias.objects.select_for_update().filter(group=group, name=name).first()
+    # Writers of one group's aliases queue on the group row, so two first writers
+    # of a new alias do not both insert it: the last one wins cleanly.
+    ModelGroup.objects.select_for_update().filter(pk=group.pk).exists()
+    alias = Alias.objects.filter(group=group, name=name).first()
     previous = alias.version.version if alias else None
     if alias is None:
         alias = Alias.objects.create(

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import registry_site.converters  # noqa: F401  (registers <id:…>)
 from catalog import views
 
 app_name = "catalog"
@@ -9,9 +10,9 @@ urlpatterns = [
     path("activity/", views.activity, name="activity"),
     path("models/<str:group>/", views.group, name="group"),
     path("models/<str:group>/compare/", views.compare, name="compare"),
-    path("models/<str:group>/versions/<int:number>/", views.version, name="version"),
+    path("models/<str:group>/versions/<id:number>/", views.version, name="version"),
     path(
-        "models/<str:group>/versions/<int:number>/edit/",
+        "models/<str:group>/versions/<id:number>/edit/",
         views.version_edit,
         name="version-edit",
     ),

@@ -102,6 +102,16 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
     )
 
 
+def _timeline(version: ModelVersion) -> list[dict[str, Any]]:
+    """Reviews and metadata edits of a version, in the order they happened."""
+    reviews = Review.objects.filter(version=version).order_by("created_at", "id")
+    entries = [{"at": r.created_at, "review": r} for r in reviews]
+    entries += [
+        {"at": e.created_at, "edit": e} for e in selectors.version_edits(version)
+    ]
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
 def _version_page(
     request: HttpRequest,
     version: ModelVersion,
@@ -112,13 +122,13 @@ def _version_page(
     user = request.user
     can_edit = has_role(user, Role.CONTRIBUTOR)
     if can_edit and edit_form is None:
-        edit_form = VersionEditForm.for_version(version)
+        edit_form = VersionEditForm(version=version)
     context: dict[str, Any] = {
         "group": version.group,
         "version": version,
         "policy": policies.policy_for(version.group),
         "verdict": policies.verdict(version, user),
-        "reviews": Review.objects.filter(version=version).order_by("created_at", "id"),
+        "timeline": _timeline(version),
         "deployments": deployment_selectors.deployments_of_version(version.pk),
         "live_on": deployment_selectors.live_endpoints_by_version([version.pk]).get(
             version.pk, []
@@ -149,7 +159,7 @@ def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Contributors change a version's editable metadata (catalog.services.version_update)."""
     require_role(request.user, Role.CONTRIBUTOR, action="edit model versions")
     current = selectors.version_get(selectors.group_get(group), number)
-    form = VersionEditForm(request.POST)
+    form = VersionEditForm(request.POST, version=current)
     if form.is_valid():
         try:
             services.version_update(

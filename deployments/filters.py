@@ -1,6 +1,7 @@
 import django_filters as filters
 
 from deployments.models import Deployment, DeploymentStatus, Endpoint
+from registry_site.filters import IdFilter
 
 
 class EndpointFilterSet(filters.FilterSet):
@@ -16,7 +17,7 @@ class EndpointFilterSet(filters.FilterSet):
 class DeploymentFilterSet(filters.FilterSet):
     endpoint = filters.CharFilter(field_name="endpoint__name")
     model_group = filters.CharFilter(field_name="version__group__name")
-    version = filters.NumberFilter(field_name="version__version")
+    version = IdFilter(field_name="version__version")
     status = filters.MultipleChoiceFilter(choices=DeploymentStatus.choices)
     reason = filters.CharFilter()
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from registry_site import jsonsafe
+
 
 class TryItForm(forms.Form):
     """A request body as the invocation API takes it: {"inputs": [[...], ...]}."""
@@ -38,9 +40,9 @@ class TryItForm(forms.Form):
         if not self.cleaned_data["body"].strip():
             return None
         try:
-            body = json.loads(self.cleaned_data["body"])
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+            body = jsonsafe.loads(self.cleaned_data["body"])
+        except jsonsafe.JSONInputError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         if not isinstance(body, dict) or not ({"inputs", "instances"} & set(body)):
             raise forms.ValidationError(
                 'Send a JSON object {"inputs": [[...], ...]} (or "instances").'

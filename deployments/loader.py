@@ -56,6 +56,9 @@ class Predictor:
         """Turn JSON inputs into the batch the model takes, or raise InputError."""
         if not isinstance(inputs, list) or not inputs:
             raise InputError("inputs: must be a non-empty list of rows")
+        if self.spec.dtype is not np.bool_ and _holds_bool(inputs):
+            # numpy would read true as 1: a client's mistake must not become a number.
+            raise InputError(f"inputs: {_why_not_numeric(inputs, self.spec)}")
         try:
             batch = np.asarray(inputs, dtype=self.spec.dtype)
         except (ValueError, TypeError) as exc:
@@ -107,13 +110,29 @@ def _shape(shape: list[int | None]) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
 
 
+def _holds_bool(inputs: list[Any]) -> bool:
+    """True if any value of the nested lists is a JSON boolean."""
+    stack = [inputs]
+    while stack:
+        for value in stack.pop():
+            if value is True or value is False:
+                return True
+            if type(value) is list:
+                stack.append(value)
+    return False
+
+
 def _why_not_numeric(inputs: list[Any], spec: InputSpec) -> str:
     kind = np.dtype(spec.dtype).name
     for index, row in enumerate(inputs):
         values = row if isinstance(row, list) else [row]
+        while any(isinstance(value, list) for value in values):
+            values = [
+                v
+                for value in values
+                for v in (value if isinstance(value, list) else [value])
+            ]
         for value in values:
-            if isinstance(value, list):
-                continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return (
                     f"row {index} holds {type(value).__name__} {str(value)[:40]!r}; "

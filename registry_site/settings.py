@@ -172,6 +172,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "registry_site.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "registry_site.jsonsafe.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -194,6 +199,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file-system transport with whole-message writes (registry_site.broker).
+    CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -32,3 +32,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("registry_site.ui_urls")),
 ]
+
+handler404 = "registry_site.handlers.not_found"

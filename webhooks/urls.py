@@ -1,15 +1,16 @@
 from django.urls import path
 
+import registry_site.converters  # noqa: F401  (registers <id:…>)
 from webhooks import views
 
 app_name = "webhooks"
 
 urlpatterns = [
     path("webhooks/", views.webhook_list, name="list"),
-    path("webhooks/<int:pk>/", views.webhook_detail, name="detail"),
-    path("webhooks/<int:pk>/test/", views.webhook_test, name="test"),
+    path("webhooks/<id:pk>/", views.webhook_detail, name="detail"),
+    path("webhooks/<id:pk>/test/", views.webhook_test, name="test"),
     path(
-        "webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/",
+        "webhooks/<id:pk>/deliveries/<id:delivery>/redeliver/",
         views.webhook_redeliver,
         name="redeliver",
     ),

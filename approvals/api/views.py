@@ -112,7 +112,7 @@ class Verdict(VersionChildMixin, APIView):
 
 
 class PolicyDetail(GroupChildMixin, APIView):
-    """``GET, PUT /model-groups/{name}/approval-policy``."""
+    """``GET, PUT, PATCH /model-groups/{name}/approval-policy``."""
 
     @extend_schema(responses=s.ApprovalPolicySerializer)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -123,12 +123,23 @@ class PolicyDetail(GroupChildMixin, APIView):
         request=s.PolicyWriteSerializer, responses=s.ApprovalPolicySerializer
     )
     def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Replace the policy: fields left out go back to their defaults."""
+        return self._write(request, replace=True)
+
+    @extend_schema(
+        request=s.PolicyWriteSerializer, responses=s.ApprovalPolicySerializer
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change only the fields given."""
+        return self._write(request, replace=False)
+
+    def _write(self, request: Request, *, replace: bool) -> Response:
         group = self.get_group()
         require_role(request.user, Role.ADMIN, action="edit approval policies")
         data = s.PolicyWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy = services.policy_update(
-            actor=request.user, group=group, **data.validated_data
+            actor=request.user, group=group, replace=replace, **data.validated_data
         )
         return Response(s.ApprovalPolicySerializer(policy).data)
 

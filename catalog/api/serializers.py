@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from typing import Any
 
@@ -10,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
+from registry_site import jsonsafe
 
 API = "/api/v1"
 
@@ -23,11 +23,14 @@ class JSONStringField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise serializers.ValidationError(f"Not valid JSON: {exc}") from exc
+        try:
+            data = jsonsafe.loads(data) if isinstance(data, str) else data
+        except jsonsafe.JSONInputError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        if jsonsafe.depth_exceeded(data):
+            raise serializers.ValidationError(
+                f"Nested more than {jsonsafe.MAX_DEPTH} levels deep."
+            )
         if (
             self.expect is not None
             and data is not None
@@ -43,7 +46,9 @@ class JSONStringField(serializers.Field):
 class ModelGroupSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     version_count = serializers.IntegerField(read_only=True, default=None)
-    latest_version = serializers.IntegerField(read_only=True, default=None)
+    latest_version = serializers.IntegerField(
+        read_only=True, default=None, allow_null=True
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:

@@ -6,11 +6,10 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch
 from django.http import FileResponse, HttpResponseNotModified
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +19,7 @@ from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
 from registry_site.errors import Invalid, NotFound
+from registry_site.jsonsafe import SafeJSONParser
 from registry_site.pagination import CursorPagination
 
 
@@ -113,7 +113,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     filterset_class = VersionFilterSet
     lookup_field = "version"
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
@@ -233,8 +233,14 @@ class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewS
                     "updated_at": latest.created_at,
                 }
             )
-        alias = get_object_or_404(self.get_queryset(), name=name)
-        return Response(self.get_serializer(alias).data)
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def get_object(self) -> Alias:
+        """The alias named in the URL (the lookup is by name, not a field called alias)."""
+        alias = self.get_queryset().filter(name=self.kwargs["alias"]).first()
+        if alias is None:
+            raise NotFound(f"Alias {self.kwargs['alias']!r} does not exist.")
+        return alias
 
     @extend_schema(request=s.AliasSetSerializer)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from deployments.api import serializers as s
 from deployments.filters import DeploymentFilterSet, EndpointFilterSet
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint
-from registry_site import outbound
+from registry_site import jsonsafe, outbound
 from registry_site.errors import Forbidden, Invalid, NotFound, TooLarge
 
 
@@ -252,12 +251,7 @@ def _read_inputs(request: Request) -> Any:
     raw = request._request.read(limit + 1)
     if len(raw) > limit:
         raise TooLarge(f"The request body is larger than {limit} bytes.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid(
-            f"body: Not valid JSON: {exc}", fields={"body": "Not valid JSON."}
-        ) from exc
+    body = jsonsafe.field_loads(raw, "body")
     if not isinstance(body, dict) or ("inputs" not in body and "instances" not in body):
         message = 'Send a JSON object {"inputs": [[...], ...]} (or "instances").'
         raise Invalid(f"inputs: {message}", fields={"inputs": message})

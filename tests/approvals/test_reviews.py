@@ -383,13 +383,14 @@ def test_a_contributor_resubmits_a_rejected_version(
     }
 
 
-def test_resubmitting_a_pending_version_is_a_no_op(version, contributor, client_for):
+def test_resubmitting_a_pending_version_is_a_conflict(version, contributor, client_for):
+    """Issue 10, defect 8: only a Rejected version can be resubmitted."""
     response = client_for(contributor).post(
         version_url(version, "resubmit"), {"comment": "Again."}, format="json"
     )
 
-    assert response.status_code == 200
-    assert response.json()["created"] is False
+    assert response.status_code == 409
+    assert "only a Rejected version" in response.json()["error"]["message"]
     assert events("version.resubmitted") == []
 
 
