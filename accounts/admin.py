@@ -153,6 +153,7 @@ class RegistryGroupAdmin(GroupAdmin):
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         super().delete_queryset(request, queryset.exclude(name__in=ALL_ROLES))
 
+
 @admin.register(ServiceAccount)
 class ServiceAccountAdmin(ReadOnlyAdmin):
     """Created through the API (an audited service); its user's roles are changed
