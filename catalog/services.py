@@ -319,6 +319,8 @@ def version_register(
                     "size": size,
                     "format": fmt,
                     "metrics": version.metrics,
+                    "description": version.description,
+                    "customer_metadata": version.customer_metadata,
                 },
             )
     except BaseException:
@@ -340,6 +342,9 @@ FROZEN_WHEN_APPROVED = frozenset(
         "model_card",
     }
 )
+
+
+MUTABLE_AFTER_REVIEW = frozenset({"description", "tags", "customer_metadata"})
 
 
 @transaction.atomic
@@ -375,7 +380,12 @@ def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> Model
         actor=actor,
         group=version.group,
         version=locked,
-        payload={"fields": sorted(changed)},
+        # The fields that may change after review carry their new values, so
+        # consumers (webhook payloads) describe the version as of this event.
+        payload={
+            "fields": sorted(changed),
+            **{k: v for k, v in changed.items() if k in MUTABLE_AFTER_REVIEW},
+        },
     )
     return locked
 

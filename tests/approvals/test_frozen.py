@@ -77,7 +77,7 @@ def test_description_tags_and_customer_metadata_stay_editable_with_an_event(
     assert response.status_code == 200, response.content
     assert response.json()[field] == MUTABLE[field]
     (event,) = Event.objects.filter(kind="version.updated", version_id=version.pk)
-    assert event.payload == {"fields": [field]}
+    assert event.payload == {"fields": [field], field: MUTABLE[field]}
 
 
 @pytest.mark.parametrize("field", sorted(FROZEN))

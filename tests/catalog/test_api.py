@@ -366,7 +366,11 @@ def test_it_patches_a_versions_metadata_and_records_the_fields(world, api):
     assert (world.description, world.tags) == ("tuned", {"stage": "prod"})
     assert dict(world.metric_rows.values_list("name", "value")) == {"auc": 0.9}
     event = Event.objects.filter(kind="version.updated").get()
-    assert event.payload == {"fields": ["description", "metrics", "tags"]}
+    assert event.payload == {
+        "fields": ["description", "metrics", "tags"],
+        "description": "tuned",
+        "tags": {"stage": "prod"},
+    }
 
 
 @pytest.mark.parametrize("status", ["Approved", "Rejected"])
