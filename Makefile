@@ -8,7 +8,7 @@ REGISTRY_DATA_DIR ?= $(CURDIR)/data
 export REGISTRY_DATA_DIR
 
 .PHONY: install run web worker migrate demo test pytest lint format typecheck \
-        migrations-check deploy-check bench clean
+        migrations-check deploy-check fuzz bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ migrations-check: install
 
 deploy-check: install
 	./scripts/deploy_check.sh
+
+# The schemathesis run of `make test` with many more examples per operation.
+fuzz: install
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} $(BIN)/pytest -p no:cacheprovider tests/test_schemathesis.py
 
 bench: install
 	./bench/run.sh
