@@ -40,6 +40,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REDIS_AVAILABLE = _reachable(TEST_REDIS_URL)
 if REDIS_AVAILABLE:
     CELERY_BROKER_URL = TEST_REDIS_URL
+    CELERY_BROKER_TRANSPORT = (
+        None  # the embedded broker's transport is for filesystem://
+    )
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_timeout": 2,
         "socket_connect_timeout": 2,

@@ -56,15 +56,15 @@ NO_ROLE_MAY = {
     ("api/v1/^tokens/?$", "GET"): "list own tokens",
     ("api/v1/^tokens/?$", "POST"): "issue an own token",
     ("api/v1/^tokens/?$", "OPTIONS"): "describe the token list",
-    ("api/v1/^tokens/(?P<pk>[^/.]+)/?$", "OPTIONS"): "describe a token",
-    ("api/v1/^tokens/(?P<pk>[^/.]+)/revoke/?$", "OPTIONS"): "describe revoking",
+    ("api/v1/^tokens/(?P<pk>[0-9]{1,18})/?$", "OPTIONS"): "describe a token",
+    ("api/v1/^tokens/(?P<pk>[0-9]{1,18})/revoke/?$", "OPTIONS"): "describe revoking",
 }
 # Routes whose objects belong to one user: another user's object is invisible (404),
 # which refuses as well as a 403 does.
 OWN_ONLY = {
-    "api/v1/^tokens/(?P<pk>[^/.]+)/?$",
-    "api/v1/^tokens/(?P<pk>[^/.]+)/revoke/?$",
-    "account/tokens/<int:pk>/revoke/",
+    "api/v1/^tokens/(?P<pk>[0-9]{1,18})/?$",
+    "api/v1/^tokens/(?P<pk>[0-9]{1,18})/revoke/?$",
+    "account/tokens/<id:pk>/revoke/",
 }
 # A 400 (or a page's redirect back to the form) answers bad input and proves no
 # refusal: routes that validate before refusing get a valid body here. Bodies are
@@ -81,7 +81,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ): {"version": 1},
     ("api/v1/^endpoints/?$", "POST"): {"name": "new-endpoint", "model_group": "iris"},
     ("api/v1/^endpoints/(?P<name>[^/]+)/deployments/?$", "POST"): {"version": 1},
-    ("models/<str:group>/versions/<int:number>/review/", "POST"): {
+    ("models/<str:group>/versions/<id:number>/review/", "POST"): {
         "decision": "approve",
         "comment": "ok",
     },
