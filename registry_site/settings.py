@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
 # a web request from hanging on a broker that is down or frozen.
 CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_TRANSPORT: str | None = None  # kombu's choice from the URL's scheme
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's file-system transport with whole-message writes (registry_site.broker).
     CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
