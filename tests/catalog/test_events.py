@@ -66,6 +66,8 @@ def test_the_registered_event_records_the_artifact(register):
         "size": body["artifact"]["size"],
         "format": "onnx",
         "metrics": {"accuracy": 0.9},
+        "description": "",
+        "customer_metadata": {},
     }
 
 
