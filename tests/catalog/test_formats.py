@@ -350,6 +350,23 @@ def test_the_child_process_check_refuses_pickle_too(register, settings, artifact
     assert files_in(artifact_root) == []
 
 
+@pytest.mark.parametrize("in_process_max", [2**40, 10], ids=["in-process", "child"])
+def test_a_skops_type_is_accepted_once_the_site_trusts_it(
+    in_process_max, register, settings
+):
+    settings.REGISTRY_INPROCESS_CHECK_MAX = in_process_max
+    content = real_models.iris_skops_naming_a_fraction()
+
+    refused = register(artifact=onnx_upload("model.skops", content))
+    settings.REGISTRY_SKOPS_TRUSTED_TYPES = ["fractions.Fraction"]
+    accepted = register(artifact=onnx_upload("model.skops", content))
+
+    assert refused.status_code == 400
+    assert "fractions.Fraction" in fields_of(refused)["artifact"][0]
+    assert accepted.status_code == 201, accepted.content
+    assert accepted.json()["artifact"]["format"] == "skops"
+
+
 def test_a_protocol_0_pickle_is_accepted_when_the_group_allows_it(register, group):
     ModelGroup.objects.filter(name="iris").update(allow_pickle=True)
 
