@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from modelformats.predictor import Predictor
@@ -33,7 +33,7 @@ class Trust:
     """
 
     pickle: bool = False
-    skops_types: Collection[str] = field(default=())
+    skops_types: Collection[str] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"pickle": self.pickle, "skops_types": sorted(self.skops_types)}
