@@ -24,8 +24,9 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+import modelformats
 from accounts.roles import Role, require_role
-from catalog import feed, formats, outbox, validation
+from catalog import feed, outbox, validation
 from catalog.models import (
     Alias,
     ApprovalStatus,
@@ -215,11 +216,14 @@ def _spooled(artifact: Any) -> Iterator[tuple[str, str, int]]:
 
 
 def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
+    trust = modelformats.Trust(
+        pickle=allow_pickle, skops_types=settings.REGISTRY_SKOPS_TRUSTED_TYPES
+    )
     try:
         if size > settings.REGISTRY_INPROCESS_CHECK_MAX:
-            return formats.inspect_isolated(path, allow_pickle=allow_pickle)
-        return formats.inspect(path, allow_pickle=allow_pickle)
-    except formats.ArtifactRefused as exc:
+            return modelformats.inspect_isolated(path, trust=trust)
+        return modelformats.inspect(path, trust=trust)
+    except modelformats.ArtifactRefused as exc:
         raise Invalid(
             f"artifact: {exc.message}",
             fields={"artifact": exc.message},

@@ -3,9 +3,6 @@ a child process, and the webhook target. Tests patch this seam, nothing else."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +12,7 @@ from django.conf import settings
 from catalog.models import ModelVersion
 from catalog.services import artifact_storage
 from deployments import loader
+from modelformats import storage
 from registry_site import outbound
 
 
@@ -29,37 +27,18 @@ class TransientError(Exception):
 @contextmanager
 def verified_artifact(version: ModelVersion) -> Iterator[str]:
     """A local copy of the artifact whose SHA-256 matches the one recorded at upload."""
-    sha = hashlib.sha256()
     try:
-        source = artifact_storage().open(version.artifact_key, "rb")
-    except FileNotFoundError as exc:
-        raise PermanentError(
-            f"the artifact {version.artifact_key} is missing from storage"
-        ) from exc
-    except OSError as exc:
-        raise TransientError(f"reading the artifact failed: {exc}") from exc
-    with (
-        source,
-        tempfile.NamedTemporaryFile(
-            dir=settings.FILE_UPLOAD_TEMP_DIR, delete=False
-        ) as copy,
-    ):
-        try:
-            for chunk in iter(lambda: source.read(1024 * 1024), b""):
-                sha.update(chunk)
-                copy.write(chunk)
-        except OSError as exc:
-            os.unlink(copy.name)
-            raise TransientError(f"reading the artifact failed: {exc}") from exc
-    try:
-        if sha.hexdigest() != version.artifact_sha256:
-            raise PermanentError(
-                f"artifact checksum mismatch: storage holds {sha.hexdigest()}, "
-                f"registered {version.artifact_sha256}; the file changed after upload"
-            )
-        yield copy.name
-    finally:
-        os.unlink(copy.name)
+        with storage.local_copy(
+            artifact_storage(),
+            version.artifact_key,
+            sha256=version.artifact_sha256,
+            temp_dir=settings.FILE_UPLOAD_TEMP_DIR,
+        ) as path:
+            yield path
+    except (storage.ArtifactMissing, storage.ChecksumMismatch) as exc:
+        raise PermanentError(str(exc)) from exc
+    except storage.ArtifactUnreadable as exc:
+        raise TransientError(str(exc)) from exc
 
 
 def builtin_check(version: ModelVersion, log: Callable[[str], None]) -> dict[str, Any]:
@@ -74,8 +53,6 @@ def builtin_check(version: ModelVersion, log: Callable[[str], None]) -> dict[str
                 path,
                 version.artifact_format,
                 version.sample_payload,
-                timeout=settings.REGISTRY_LOADER_TIMEOUT,
-                memory=settings.REGISTRY_LOADER_MEMORY,
                 declared=loader.declared_shape(version.input_schema),
             )
         except loader.LoadError as exc:

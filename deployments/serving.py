@@ -20,6 +20,13 @@ from django.conf import settings
 from catalog.models import ModelVersion
 from deployments import backends, loader
 from deployments.models import Endpoint, Target
+from modelformats import (
+    Predictor,
+    check_shape,
+    declared_shape,
+    jsonable,
+    warm_up_inputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +43,7 @@ class UnknownEndpoint(Exception):
 class Live:
     version_id: int
     version_number: int
-    predictor: loader.Predictor
+    predictor: Predictor
     # A fixed input shape declared in the version's input_schema, if any.
     schema_shape: list[int | None] | None = None
 
@@ -59,8 +66,8 @@ _lock = threading.Lock()
 def _load(version: ModelVersion) -> Live:
     with backends.verified_artifact(version) as path:
         predictor = loader.load(path, version.artifact_format)
-    declared = loader.declared_shape(version.input_schema)
-    inputs = loader.warm_up_inputs(predictor, version.sample_payload, declared)
+    declared = declared_shape(version.input_schema)
+    inputs = warm_up_inputs(predictor, version.sample_payload, declared)
     predictor.predict(predictor.coerce(inputs))
     return Live(
         version.pk,
@@ -164,9 +171,9 @@ def predict(name: str, inputs: Any) -> tuple[Live, dict[str, Any]]:
     """Run ``inputs`` through the endpoint's live model; raises InputError on bad input."""
     live = live_model(name)
     batch = live.predictor.coerce(inputs)
-    loader.check_shape(batch, live.schema_shape, "the version's input_schema")
+    check_shape(batch, live.schema_shape, "the version's input_schema")
     outputs = live.predictor.predict(batch)
-    return live, {k: loader._jsonable(v) for k, v in outputs.items()}
+    return live, {k: jsonable(v) for k, v in outputs.items()}
 
 
 def forget() -> None:

@@ -159,6 +159,9 @@ REGISTRY_MAX_ARTIFACT_SIZE = env.size("REGISTRY_MAX_ARTIFACT_SIZE", 2 * 1024**3)
 # Artifacts above this size are validated in a child process so that parsing a
 # large model never inflates the web process.
 REGISTRY_INPROCESS_CHECK_MAX = env.size("REGISTRY_INPROCESS_CHECK_MAX", 32 * 1024**2)
+# Types a skops file may name beyond skops' defaults and the registry's own list
+# (modelformats.formats.SKOPS_EXTRA_TRUSTED), comma-separated.
+REGISTRY_SKOPS_TRUSTED_TYPES = env.strings("REGISTRY_SKOPS_TRUSTED_TYPES", [])
 
 # --- REST API ---------------------------------------------------------------------
 REST_FRAMEWORK = {

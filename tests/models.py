@@ -70,3 +70,17 @@ def slow_skops() -> bytes:
         features, target
     )
     return skops.io.dumps(model)
+
+
+@cache
+def iris_skops_naming_a_fraction() -> bytes:
+    """The iris classifier carrying a ``fractions.Fraction``: a harmless type that
+    skops does not trust unless told to."""
+    import copy
+    import fractions
+
+    import skops.io
+
+    model = copy.deepcopy(iris_classifier()[0])
+    model.note = fractions.Fraction(1, 3)
+    return skops.io.dumps(model)

@@ -15,7 +15,6 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
-from catalog import formats
 from catalog.models import Event, ModelGroup, ModelVersion
 from registry_site.errors import TooLarge
 from tests import models as real_models
@@ -351,55 +350,21 @@ def test_the_child_process_check_refuses_pickle_too(register, settings, artifact
     assert files_in(artifact_root) == []
 
 
-# --- catalog.formats on its own -------------------------------------------------------
+@pytest.mark.parametrize("in_process_max", [2**40, 10], ids=["in-process", "child"])
+def test_a_skops_type_is_accepted_once_the_site_trusts_it(
+    in_process_max, register, settings
+):
+    settings.REGISTRY_INPROCESS_CHECK_MAX = in_process_max
+    content = real_models.iris_skops_naming_a_fraction()
 
+    refused = register(artifact=onnx_upload("model.skops", content))
+    settings.REGISTRY_SKOPS_TRUSTED_TYPES = ["fractions.Fraction"]
+    accepted = register(artifact=onnx_upload("model.skops", content))
 
-@pytest.mark.parametrize(
-    ("content", "fmt"),
-    [(real_models.iris_onnx, "onnx"), (real_models.iris_skops, "skops")],
-)
-def test_inspect_names_the_safe_formats(content, fmt, tmp_path):
-    path = tmp_path / "upload"
-    path.write_bytes(content())
-
-    assert formats.inspect(str(path)) == fmt
-
-
-@pytest.mark.parametrize(
-    ("content", "detected"),
-    [(real_models.iris_pickle, "pickle"), (real_models.iris_joblib, "joblib")],
-)
-def test_inspect_refuses_pickle_based_files_by_default(content, detected, tmp_path):
-    path = tmp_path / "model.onnx"
-    path.write_bytes(content())
-
-    with pytest.raises(formats.ArtifactRefused) as refused:
-        formats.inspect(str(path))
-
-    assert refused.value.detected == detected
-    assert formats.inspect(str(path), allow_pickle=True) == detected
-
-
-@pytest.mark.parametrize("protocol", [0, 1])
-@pytest.mark.parametrize("value", [{"weights": [0.5, 1.5]}, ["a", 1], 1.5])
-def test_protocol_0_and_1_pickles_are_named_as_pickle(protocol, value, tmp_path):
-    path = tmp_path / "model.bin"
-    path.write_bytes(pickle.dumps(value, protocol=protocol))
-
-    with pytest.raises(formats.ArtifactRefused) as refused:
-        formats.inspect(str(path))
-
-    assert refused.value.detected == "pickle"
-    assert "pickle (protocol 0 or 1)" in refused.value.message
-    assert formats.inspect(str(path), allow_pickle=True) == "pickle"
-
-
-@pytest.mark.parametrize(
-    "content",
-    [b"name,value\nI1,2\n", b"(a, b)\n", b"class Model:\n    pass\n", b"c\n"],
-)
-def test_text_is_not_mistaken_for_an_old_pickle(content):
-    assert formats.detect(content) is None
+    assert refused.status_code == 400
+    assert "fractions.Fraction" in fields_of(refused)["artifact"][0]
+    assert accepted.status_code == 201, accepted.content
+    assert accepted.json()["artifact"]["format"] == "skops"
 
 
 def test_a_protocol_0_pickle_is_accepted_when_the_group_allows_it(register, group):

@@ -189,6 +189,22 @@ def test_the_loaded_model_predicts_like_the_scikit_learn_model(
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
 
 
+def test_a_skops_type_the_site_trusts_loads_in_the_child_and_serves(
+    settings, endpoint, register_version, approve_and_deploy
+):
+    from deployments import serving
+
+    settings.REGISTRY_SKOPS_TRUSTED_TYPES = ["fractions.Fraction"]
+    version = register_version(real_models.iris_skops_naming_a_fraction())
+
+    deployment = approve_and_deploy(version)
+    live, outputs = serving.predict("iris-prod", SAMPLE)
+
+    assert deployment.status == "Succeeded", deployment.error
+    assert live.version_id == version.pk
+    assert outputs["label"] == [0, 2]
+
+
 def test_endpoints_are_created_only_by_deployers(contributor, iris_group):
     from registry_site.errors import Forbidden
 

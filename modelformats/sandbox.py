@@ -1,8 +1,9 @@
-"""Run a module of ours in a child process with resource limits and a bare environment.
+"""Run a module in a child process with resource limits and a bare environment.
 
 Used wherever untrusted model files are parsed or loaded at size (the format check of
-large uploads, a deployment's load and warm-up). No Django here: the child imports
-only what its module needs and sees none of the service's secrets.
+large uploads, a deployment's load and warm-up). The child imports only what its
+module needs and sees none of the service's environment, so none of its secrets:
+whatever it must know comes on stdin.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-# Passed through: it widens what the skops check trusts, and is not a secret.
-PASSED_THROUGH = ("REGISTRY_SKOPS_TRUSTED_TYPES",)
 
 
 @dataclass
@@ -49,9 +47,6 @@ def run(
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
-    env.update(
-        {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
-    )
     proc = subprocess.run(
         [sys.executable, "-m", module, *args],
         input=stdin,

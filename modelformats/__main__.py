@@ -1,0 +1,7 @@
+"""``python -m modelformats inspect PATH`` or ``load PATH FORMAT``: the child process."""
+
+import sys
+
+from modelformats.isolated import main
+
+sys.exit(main(sys.argv[1:]))

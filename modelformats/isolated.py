@@ -1,0 +1,118 @@
+"""The same checks in a child process with memory, CPU and time limits and none of
+the service's secrets: ``python -m modelformats inspect|load PATH [FORMAT]``, with
+the job (trust, warm-up payload) as JSON on stdin and the answer as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from modelformats import sandbox
+from modelformats.base import ArtifactRefused, LoadError, Trust
+from modelformats.checks import inspect, load_and_warm
+
+
+def inspect_isolated(path: str, *, trust: Trust, timeout: int = 300) -> str:
+    """``inspect`` in a limited child process."""
+    size = os.path.getsize(path)
+    memory = max(4 * size + 2 * 1024**3, 3 * 1024**3)
+    job = json.dumps({"trust": trust.as_json()}).encode()
+    try:
+        outcome = sandbox.run(
+            "modelformats",
+            ["inspect", path],
+            stdin=job,
+            timeout=timeout,
+            memory=memory,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ArtifactRefused(f"Checking the artifact took over {timeout} s.") from exc
+    result = outcome.result
+    if result is None:
+        raise ArtifactRefused(
+            f"Checking the artifact failed (exit code {outcome.returncode})."
+        )
+    if result.get("ok"):
+        return str(result["format"])
+    raise ArtifactRefused(
+        result.get("message", "refused"), detected=result.get("detected")
+    )
+
+
+def load_and_warm_isolated(
+    path: str,
+    fmt: str,
+    *,
+    trust: Trust,
+    payload: Any,
+    declared: list[int | None] | None = None,
+    timeout: float,
+    memory: int,
+) -> dict[str, Any]:
+    """``load_and_warm`` in a limited child process."""
+    job = {"trust": trust.as_json(), "payload": payload, "declared": declared}
+    try:
+        outcome = sandbox.run(
+            "modelformats",
+            ["load", path, fmt],
+            stdin=json.dumps(job).encode(),
+            timeout=timeout,
+            memory=memory,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(
+            f"loading and warming the model took over {timeout:g} s "
+            "(the loader's time limit)"
+        ) from exc
+    result = outcome.result
+    if result is None:
+        raise LoadError(
+            f"the loader process died (exit code {outcome.returncode}) "
+            f"{outcome.stderr_tail}".strip()
+        )
+    if not result.get("ok"):
+        raise LoadError(result.get("error", "the loader refused the model"))
+    return result["report"]
+
+
+def main(argv: list[str]) -> int:
+    """The child: answer one job as a JSON line on stdout."""
+    job = json.loads(sys.stdin.read() or "{}")
+    trust = Trust.from_json(job.get("trust") or {})
+    if argv[0] == "inspect":
+        answer = _inspect_answer(argv[1], trust)
+    else:
+        answer = _load_answer(argv[1], argv[2], trust, job)
+    print(json.dumps(answer))
+    return 0
+
+
+def _inspect_answer(path: str, trust: Trust) -> dict[str, Any]:
+    try:
+        return {"ok": True, "format": inspect(path, trust=trust)}
+    except ArtifactRefused as exc:
+        return {"ok": False, "message": exc.message, "detected": exc.detected}
+    except MemoryError:
+        return {"ok": False, "message": "Checking the artifact ran out of memory."}
+
+
+def _load_answer(
+    path: str, fmt: str, trust: Trust, job: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        report = load_and_warm(
+            path,
+            fmt,
+            trust=trust,
+            payload=job.get("payload"),
+            declared=job.get("declared"),
+        )
+    except MemoryError:
+        return {"ok": False, "error": "the model needs more memory than allowed"}
+    except LoadError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "report": report}
