@@ -8,12 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import registry_page
 from accounts.roles import Role, has_role
 from approvals import policies, selectors, services
 from approvals.forms import ResubmitForm, ReviewForm
 from catalog import selectors as catalog_selectors
 from catalog.models import ApprovalStatus
-from registry_site.ui import act, back_url, registry_page
+from registry_site.ui import act, back_url
 
 INBOX_PAGE = 20
 

@@ -1,7 +1,9 @@
-"""Web UI pages of the catalog: the catalog, a group, a version, compare, activity.
+"""The catalog's pages: the catalog, a group, a version, compare, activity.
 
-Views are thin: read through the selectors, ask the policies what the user may do,
-call one service for a form, render. The rules live in the services.
+They show what several apps know (versions with their reviews, verdicts and where
+they are live), so they live here, above the apps. Views are thin: read through the
+selectors, ask the policies what the user may do, call one service for a form,
+render. The rules live in the services.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
 from approvals import policies
 from approvals.forms import ReviewForm
@@ -24,7 +27,7 @@ from catalog.forms import VersionEditForm
 from catalog.models import EVENT_KINDS, ApprovalStatus, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from registry_site.errors import Conflict, Invalid
-from registry_site.ui import form_errors, registry_page
+from registry_site.ui import form_errors
 
 GROUPS_PER_PAGE = 25
 VERSIONS_PER_PAGE = 25
@@ -48,7 +51,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     rows = [(group, endpoints.get(group.pk, [])) for group in groups]
     return render(
         request,
-        "catalog/catalog.html",
+        "pages/catalog.html",
         {
             "page": page,
             "rows": rows,
@@ -83,7 +86,7 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
     series["shown"] = chosen or list(series["metrics"])[:3]
     return render(
         request,
-        "catalog/group.html",
+        "pages/group.html",
         {
             "group": model_group,
             "policy": policy,
@@ -142,7 +145,7 @@ def _version_page(
             kwargs={"group_name": version.group.name, "version": version.version},
         ),
     }
-    return render(request, "catalog/version.html", context, status=status)
+    return render(request, "pages/version.html", context, status=status)
 
 
 @registry_page
@@ -207,7 +210,7 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
     }
     return render(
         request,
-        "catalog/compare.html",
+        "pages/compare.html",
         {
             "group": model_group,
             "versions": versions,
@@ -230,7 +233,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     filterset, events, before = selectors.event_page(request.GET)
     return render(
         request,
-        "catalog/activity.html",
+        "pages/activity.html",
         {
             "events": events,
             "before": before,
