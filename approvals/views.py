@@ -66,7 +66,7 @@ def _outcome(outcome: services.ReviewOutcome) -> str:
 @require_POST
 def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Approve, reject or comment (approvals.services.review_submit decides)."""
-    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -91,7 +91,7 @@ def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
 @require_POST
 def resubmit(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Send a Rejected version back for review (approvals.services.version_resubmit)."""
-    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
     form = ResubmitForm(request.POST)
     comment = form.cleaned_data["comment"] if form.is_valid() else ""

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
 from approvals import policies
+from approvals import selectors as approval_selectors
 from approvals.forms import ReviewForm
-from approvals.models import Review
-from catalog import selectors, services
+from catalog import filters, selectors, services
+from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import EVENT_KINDS, ApprovalStatus, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
@@ -30,6 +31,7 @@ from registry_site.errors import Conflict, Invalid
 from registry_site.ui import form_errors
 
 GROUPS_PER_PAGE = 25
+ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")
 VERSIONS_PER_PAGE = 25
 
 
@@ -38,8 +40,12 @@ VERSIONS_PER_PAGE = 25
 def catalog(request: HttpRequest) -> HttpResponse:
     """Every model group: search, tag filter, sort, pages."""
     error = ""
+    _, order = selectors.GROUP_SORTS.get(
+        request.GET.get("sort", ""), selectors.GROUP_SORTS["name"]
+    )
     try:
-        ids = selectors.group_list(request.GET).values_list("pk", flat=True)
+        found = filters.arguments(GroupFilterSet, request.GET, only=("q", "tag"))
+        ids = selectors.group_list(**found, ordering=order).values_list("pk", flat=True)
         page = Paginator(ids, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         groups = selectors.group_rows(list(page))
     except Invalid as exc:
@@ -63,18 +69,31 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _version_ordering(sort: str) -> str:
+    """The page's ``sort`` as a version ordering; anything else keeps the default."""
+    if sort in selectors.VERSION_SORTS or sort.lstrip("-").startswith("metric:"):
+        return sort
+    return ""
+
+
 @registry_page
 @require_GET
 def group(request: HttpRequest, group: str) -> HttpResponse:
     """A group's versions (filtered, paginated), its metrics chart, policy, endpoints."""
     model_group = selectors.group_get(group)
     policy = policies.policy_for(model_group)
-    filterset = selectors.version_filter(model_group, request.GET)
     error = ""
     try:
-        page = Paginator(filterset.qs, VERSIONS_PER_PAGE).get_page(
-            request.GET.get("page")
+        found = filters.arguments(
+            VersionFilterSet, request.GET, only=("approval_status", "metric", "tag")
         )
+        rows = selectors.version_list(
+            group=model_group,
+            **found,
+            ordering=_version_ordering(request.GET.get("sort", "")),
+            brief=True,
+        )
+        page = Paginator(rows, VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
         versions = list(page)
     except Invalid as exc:
         error, versions = exc.message, []
@@ -107,7 +126,7 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
 
 def _timeline(version: ModelVersion) -> list[dict[str, Any]]:
     """Reviews and metadata edits of a version, in the order they happened."""
-    reviews = Review.objects.filter(version=version).order_by("created_at", "id")
+    reviews = approval_selectors.version_reviews(version)
     entries = [{"at": r.created_at, "review": r} for r in reviews]
     entries += [
         {"at": e.created_at, "edit": e} for e in selectors.version_edits(version)
@@ -152,8 +171,7 @@ def _version_page(
 @require_GET
 def version(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """A version: metadata, model card, artifact, review, deployments."""
-    model_group = selectors.group_get(group)
-    return _version_page(request, selectors.version_get(model_group, number))
+    return _version_page(request, selectors.version_get(group, number))
 
 
 @registry_page
@@ -161,7 +179,7 @@ def version(request: HttpRequest, group: str, number: int) -> HttpResponse:
 def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Contributors change a version's editable metadata (catalog.services.version_update)."""
     require_role(request.user, Role.CONTRIBUTOR, action="edit model versions")
-    current = selectors.version_get(selectors.group_get(group), number)
+    current = selectors.version_get(group, number)
     form = VersionEditForm(request.POST, version=current)
     if form.is_valid():
         try:
@@ -173,7 +191,7 @@ def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved the metadata of version {number}.")
             return redirect("catalog:version", group=group, number=number)
-    current = selectors.version_get(current.group, number)
+    current = selectors.version_get(group, number)
     return _version_page(request, current, edit_form=form, status=400)
 
 
@@ -230,16 +248,26 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
 @require_GET
 def activity(request: HttpRequest) -> HttpResponse:
     """The event log, newest first, filtered by group, kind, actor and time."""
-    filterset, events, before = selectors.event_page(request.GET)
+    before = request.GET.get("before", "")
+    errors: dict[str, list[str]] = {}
+    try:
+        found = filters.arguments(EventFilterSet, request.GET, only=ACTIVITY_FILTERS)
+    except Invalid as exc:  # say what was wrong, and filter by the rest
+        errors = exc.fields
+        valid = [name for name in ACTIVITY_FILTERS if name not in errors]
+        found = filters.arguments(EventFilterSet, request.GET, only=valid)
+    events, more = selectors.event_page(
+        before=int(before) if before.isdigit() else None, **found
+    )
     return render(
         request,
         "pages/activity.html",
         {
             "events": events,
-            "before": before,
-            "filters_invalid": bool(filterset.errors),
-            "filter_errors": filterset.errors,
+            "before": more,
+            "filters_invalid": bool(errors),
+            "filter_errors": errors,
             "kinds": EVENT_KINDS,
         },
-        status=400 if filterset.errors else 200,
+        status=400 if errors else 200,
     )
