@@ -15,9 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services, throttling
+from accounts.decorators import registry_page
 from accounts.forms import TokenForm
 from accounts.models import ApiToken
-from registry_site.ui import registry_page
 
 # --- Sign-in -----------------------------------------------------------------------
 

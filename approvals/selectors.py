@@ -43,3 +43,12 @@ def inbox_count(user: Any, cap: int) -> int:
     """How many versions wait for ``user``, counting no further than ``cap + 1``: the
     whole inbox of a big catalog would cost every page that shows the number."""
     return inbox(user).order_by()[: cap + 1].count()
+
+
+def version_reviews(version: ModelVersion) -> QuerySet[Review]:
+    """The version's reviews in the order they were given."""
+    return (
+        Review.objects.filter(version=version)
+        .select_related("version__group")
+        .order_by("created_at", "id")
+    )

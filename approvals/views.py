@@ -8,12 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import registry_page
 from accounts.roles import Role, has_role
 from approvals import policies, selectors, services
 from approvals.forms import ResubmitForm, ReviewForm
 from catalog import selectors as catalog_selectors
 from catalog.models import ApprovalStatus
-from registry_site.ui import act, back_url, registry_page
+from registry_site.ui import act, back_url
 
 INBOX_PAGE = 20
 
@@ -65,7 +66,7 @@ def _outcome(outcome: services.ReviewOutcome) -> str:
 @require_POST
 def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Approve, reject or comment (approvals.services.review_submit decides)."""
-    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -90,7 +91,7 @@ def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
 @require_POST
 def resubmit(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Send a Rejected version back for review (approvals.services.version_resubmit)."""
-    version = catalog_selectors.version_get(catalog_selectors.group_get(group), number)
+    version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
     form = ResubmitForm(request.POST)
     comment = form.cleaned_data["comment"] if form.is_valid() else ""

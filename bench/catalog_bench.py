@@ -923,7 +923,7 @@ def _explain(state: dict[str, Any]) -> None:
         ModelVersion.objects.filter(group=group)
         .select_related("group", "created_by")
         .order_by("-version"),
-        ["accuracy>=0.5"],
+        [("accuracy", ">=", 0.5)],
     )[:50]
     from django.db.models import Count, Max, Q
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import django_filters as filters
+from django import forms
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
+from django.http import QueryDict
 
 from catalog.models import (
     ApprovalStatus,
@@ -23,21 +27,59 @@ from catalog.models import (
     RegistrationStatus,
 )
 from registry_site.errors import Invalid
-from registry_site.filters import IdFilter
+from registry_site.filters import IdFilter, query_values
 
 METRIC_FILTER_RE = re.compile(r"^([A-Za-z0-9_.\/-]{1,64})(>=|<=|>|<|=)(.+)\Z")
+METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.\/-]{1,64}\Z")
 OPERATORS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
+ORDERING_HELP = "Use [-]version, [-]created_at or [-]metric:<name>."
+
+Tag = tuple[str, str]
+Bound = tuple[str, str, float]  # ("auc", ">=", 0.9)
 
 
 def _bad(field: str, message: str) -> Invalid:
     return Invalid(f"{field}: {message}", fields={field: message})
 
 
-def filter_tags(queryset: QuerySet, values: list[str], field: str = "tag") -> QuerySet:
-    for raw in values:
-        key, sep, value = raw.partition(":")
-        if not sep or not key:
-            raise _bad(field, f"Use {field}=key:value (got {raw[:60]!r}).")
+def parse_tag(raw: str, field: str = "tag") -> Tag:
+    """``key:value`` as ``(key, value)``."""
+    key, sep, value = raw.partition(":")
+    if not sep or not key:
+        raise _bad(field, f"Use {field}=key:value (got {raw[:60]!r}).")
+    return key, value
+
+
+def parse_bound(expression: str) -> Bound:
+    """``accuracy>=0.9`` as ``("accuracy", ">=", 0.9)``."""
+    match = METRIC_FILTER_RE.match(expression.replace(" ", ""))
+    if not match:
+        raise _bad(
+            "metric",
+            "Use metric=<name><op><number> with op one of "
+            f">=, <=, >, <, = (got {expression[:60]!r}).",
+        )
+    metric, op, number = match.groups()
+    try:
+        threshold = float(number)
+    except ValueError:
+        threshold = math.nan
+    if not math.isfinite(threshold):
+        raise _bad("metric", f"{number[:30]!r} is not a finite number.")
+    return metric, op, threshold
+
+
+def check_version_ordering(ordering: str) -> str:
+    key = ordering.lstrip("-")
+    metric = key.startswith("metric:") and METRIC_NAME_RE.match(key[7:])
+    if not (key in {"version", "created_at"} or metric):
+        raise _bad("ordering", ORDERING_HELP)
+    return ordering
+
+
+def filter_tags(queryset: QuerySet, tags: list[Tag]) -> QuerySet:
+    """Rows whose ``tags`` hold every ``(key, value)``."""
+    for key, value in tags:
         # An explicit lookup: the key may hold characters (such as "__") that a
         # keyword lookup would misread, and the value is compared as a JSON string.
         name = f"_tag_{len(queryset.query.annotations)}"
@@ -47,9 +89,55 @@ def filter_tags(queryset: QuerySet, values: list[str], field: str = "tag") -> Qu
     return queryset
 
 
+class _Repeated(forms.Field):
+    """Every value of a repeated query parameter, each parsed by ``parse``; blank
+    values are left out. Already parsed values (from code) pass as they are."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *args: Any, parse: Callable[[str], Any], **kwargs: Any):
+        self.parse = parse
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> list[Any]:
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            return [
+                self.parse(v) if isinstance(v, str) else v
+                for v in values
+                if v is not None and (not isinstance(v, str) or v.strip())
+            ]
+        except Invalid as exc:
+            raise forms.ValidationError(next(iter(exc.fields.values()))) from exc
+
+
+class TagFilter(filters.CharFilter):
+    """``tag=key:value``, repeatable: all must hold."""
+
+    field_class = _Repeated
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "key:value (repeatable)")
+        super().__init__(*args, parse=parse_tag, **kwargs)
+
+    def filter(self, qs: QuerySet, value: list[Tag]) -> QuerySet:
+        return filter_tags(qs, value) if value else qs
+
+
+class _OrderingField(forms.CharField):
+    def to_python(self, value: Any) -> str:
+        value = super().to_python(value)
+        if value:
+            try:
+                check_version_ordering(value)
+            except Invalid as exc:
+                raise forms.ValidationError(ORDERING_HELP) from exc
+        return value
+
+
 class GroupFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search name and description")
-    tag = filters.CharFilter(method="tag_filter", label="key:value (repeatable)")
+    tag = TagFilter()
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
     created_after = filters.IsoDateTimeFilter(
@@ -72,26 +160,12 @@ class GroupFilterSet(filters.FilterSet):
             Q(name__icontains=value) | Q(description__icontains=value)
         )
 
-    def tag_filter(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return filter_tags(queryset, self.data.getlist("tag"))
 
-
-def apply_metric_filters(queryset: QuerySet, expressions: list[str]) -> QuerySet:
-    for expression in expressions:
-        match = METRIC_FILTER_RE.match(expression.replace(" ", ""))
-        if not match:
-            raise _bad(
-                "metric",
-                "Use metric=<name><op><number> with op one of "
-                f">=, <=, >, <, = (got {expression[:60]!r}).",
-            )
-        metric, op, number = match.groups()
-        try:
-            threshold = float(number)
-        except ValueError:
-            threshold = math.nan
-        if not math.isfinite(threshold):
-            raise _bad("metric", f"{number[:30]!r} is not a finite number.")
+def apply_metric_filters(queryset: QuerySet, bounds: list[Bound]) -> QuerySet:
+    """Versions for which every ``(metric, op, threshold)`` holds."""
+    for metric, op, threshold in bounds:
+        if op not in OPERATORS or not math.isfinite(threshold):
+            raise _bad("metric", f"{metric}{op}{threshold} is not a bound.")
         rows = Metric.objects.filter(
             group_id=OuterRef("group_id"),
             version=OuterRef("pk"),
@@ -102,22 +176,45 @@ def apply_metric_filters(queryset: QuerySet, expressions: list[str]) -> QuerySet
     return queryset
 
 
+class MetricFilter(filters.CharFilter):
+    """``metric=<name><op><number>``, repeatable: all must hold."""
+
+    field_class = _Repeated
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "label", "<name><op><number>, e.g. accuracy>=0.9 (repeatable)"
+        )
+        super().__init__(*args, parse=parse_bound, **kwargs)
+
+    def filter(self, qs: QuerySet, value: list[Bound]) -> QuerySet:
+        return apply_metric_filters(qs, value) if value else qs
+
+
 def apply_version_ordering(queryset: QuerySet, ordering: str) -> QuerySet:
-    descending = ordering.startswith("-")
+    descending = check_version_ordering(ordering).startswith("-")
     key = ordering.lstrip("-")
     if key in {"version", "created_at"}:
         return queryset.order_by(f"-{key}" if descending else key, "-id")
-    if key.startswith("metric:") and re.match(r"^[A-Za-z0-9_.\/-]{1,64}\Z", key[7:]):
-        value = Subquery(
-            Metric.objects.filter(version=OuterRef("pk"), name=key[7:]).values("value")[
-                :1
-            ]
-        )
-        queryset = queryset.alias(_order_metric=value)
-        expr = F("_order_metric")
-        order = expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True)
-        return queryset.order_by(order, "-version")
-    raise _bad("ordering", "Use [-]version, [-]created_at or [-]metric:<name>.")
+    value = Subquery(
+        Metric.objects.filter(version=OuterRef("pk"), name=key[7:]).values("value")[:1]
+    )
+    expr = F("_order_metric")
+    order = expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True)
+    return queryset.alias(_order_metric=value).order_by(order, "-version")
+
+
+class VersionOrderingFilter(filters.CharFilter):
+    """``ordering=[-]version|created_at|metric:<name>``."""
+
+    field_class = _OrderingField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "[-]version, [-]created_at or [-]metric:<name>")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+        return apply_version_ordering(qs, value) if value else qs
 
 
 class VersionFilterSet(filters.FilterSet):
@@ -125,11 +222,8 @@ class VersionFilterSet(filters.FilterSet):
     registration_status = filters.MultipleChoiceFilter(
         choices=RegistrationStatus.choices
     )
-    tag = filters.CharFilter(method="tag_filter", label="key:value (repeatable)")
-    metric = filters.CharFilter(
-        method="metric_filter",
-        label="<name><op><number>, e.g. accuracy>=0.9 (repeatable)",
-    )
+    tag = TagFilter()
+    metric = MetricFilter()
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
     created_after = filters.IsoDateTimeFilter(
@@ -140,22 +234,11 @@ class VersionFilterSet(filters.FilterSet):
     )
     version_min = IdFilter(field_name="version", lookup_expr="gte")
     version_max = IdFilter(field_name="version", lookup_expr="lte")
-    ordering = filters.CharFilter(
-        method="order", label="[-]version, [-]created_at or [-]metric:<name>"
-    )
+    ordering = VersionOrderingFilter()
 
     class Meta:
         model = ModelVersion
         fields: list[str] = []
-
-    def tag_filter(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return filter_tags(queryset, self.data.getlist("tag"))
-
-    def metric_filter(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return apply_metric_filters(queryset, self.data.getlist("metric"))
-
-    def order(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return apply_version_ordering(queryset, value) if value else queryset
 
 
 class EventFilterSet(filters.FilterSet):
@@ -171,3 +254,21 @@ class EventFilterSet(filters.FilterSet):
     class Meta:
         model = Event
         fields: list[str] = []
+
+
+# Query parameters are singular (repeated in the query string); selector arguments
+# that hold several values are plural.
+KEYWORDS = {"tag": "tags", "metric": "metrics", "kind": "kinds"}
+
+
+def arguments(
+    filterset_class: type[filters.FilterSet],
+    params: QueryDict,
+    *,
+    only: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The query string's filters as the keyword arguments of the matching selector
+    (``group_list``, ``version_list``, ``event_list``); raises Invalid naming every
+    bad parameter."""
+    values = query_values(filterset_class, params, only=only)
+    return {KEYWORDS.get(name, name): value for name, value in values.items()}

@@ -1,4 +1,8 @@
-"""Reads behind the catalog pages: filtered, annotated querysets of bounded size.
+"""Reads of the catalog: the one read path of the API, the pages and any other face.
+
+Selectors take typed keyword arguments (a face parses its own input first, e.g. with
+``catalog.filters.arguments``) and filter with the FilterSets' own filters. Fetching
+one group, version or alias, or answering 404, happens here and nowhere else.
 
 Every list is paginated or capped, and each page costs the same few queries whatever
 the size of the catalog: per-row facts come from correlated subqueries (evaluated
@@ -8,16 +12,32 @@ for the rows of one page only) or from one batched query for the page's ids.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
-from django.http import QueryDict
+from django_filters import FilterSet
 
-from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
+from catalog.filters import (
+    Bound,
+    EventFilterSet,
+    GroupFilterSet,
+    Tag,
+    VersionFilterSet,
+)
 from catalog.models import Alias, ApprovalStatus, Event, ModelGroup, ModelVersion
-from registry_site.errors import NotFound
+from registry_site.errors import Invalid, NotFound
 
 GROUP_SORTS = {
     "name": ("Name (A to Z)", ("name",)),
@@ -45,27 +65,70 @@ COMPARE_MAX = 8
 EVENT_PAGE = 50
 
 
-def _subset(params: QueryDict, *names: str) -> QueryDict:
-    """Only the named parameters: the FilterSets must not see page or sort keys."""
-    data = QueryDict(mutable=True)
-    for name in names:
-        values = [v for v in params.getlist(name) if v.strip()]
-        if values:
-            data.setlist(name, values)
-    return data
+GROUP_ORDERINGS = {"name", "created_at", "updated_at"}
+
+
+def _filtered(
+    filterset_class: type[FilterSet], queryset: QuerySet, **values: Any
+) -> QuerySet:
+    """``queryset`` through the FilterSet's own filters, given typed values (those
+    that are None or empty filter nothing)."""
+    filters = filterset_class(queryset=queryset).filters
+    for name, value in values.items():
+        if value is not None and value != "" and value != []:
+            queryset = filters[name].filter(queryset, value)
+    return queryset
 
 
 # --- Groups ---------------------------------------------------------------------------
 
 
-def group_list(params: QueryDict) -> QuerySet[ModelGroup]:
-    """Groups matching ``q`` and ``tag=key:value``, sorted by ``sort``; raises Invalid
-    on a malformed tag. Paginate this, then fetch the page with ``group_rows``."""
-    groups = GroupFilterSet(
-        _subset(params, "q", "tag"), queryset=ModelGroup.objects.all()
-    ).qs
-    _, order = GROUP_SORTS.get(params.get("sort", ""), GROUP_SORTS["name"])
-    return groups.order_by(*order, "id")
+def group_list(
+    *,
+    q: str = "",
+    tags: Iterable[Tag] = (),
+    created_by: str | None = None,
+    created_by_id: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    ordering: Sequence[str] = ("name",),
+) -> QuerySet[ModelGroup]:
+    """Groups matching all the given filters, in ``ordering`` (field names from
+    GROUP_ORDERINGS, ``-`` for descending). Paginate this; ``group_rows`` or
+    ``with_version_stats`` then add the per-group facts for one page."""
+    for key in ordering:
+        if key.lstrip("-") not in GROUP_ORDERINGS:
+            raise Invalid(
+                f"ordering: Unknown ordering {key!r}.",
+                fields={"ordering": f"Unknown ordering {key!r}."},
+            )
+    groups = _filtered(
+        GroupFilterSet,
+        ModelGroup.objects.select_related("created_by"),
+        q=q,
+        tag=list(tags),
+        created_by=created_by,
+        created_by_id=created_by_id,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return groups.order_by(*ordering, "id")
+
+
+def with_version_stats(groups: list[ModelGroup]) -> list[ModelGroup]:
+    """Set ``version_count`` and ``latest_version`` on each group, in one query."""
+    stats: dict[int, Any] = {
+        row["group_id"]: row
+        for row in ModelVersion.objects.filter(group__in=[g.pk for g in groups])
+        .values("group_id")
+        .annotate(count=Count("id"), latest=Max("version"))
+        .order_by()
+    }
+    for group in groups:
+        row = stats.get(group.pk, {})
+        group.version_count = row.get("count", 0)  # type: ignore[attr-defined]
+        group.latest_version = row.get("latest")  # type: ignore[attr-defined]
+    return groups
 
 
 def group_rows(ids: list[int]) -> list[ModelGroup]:
@@ -111,31 +174,64 @@ def _aliases() -> Prefetch:
     )
 
 
-def version_filter(group: ModelGroup, params: QueryDict) -> VersionFilterSet:
-    """The group's versions filtered by status, metric thresholds and tags, newest first."""
-    data = _subset(params, "approval_status", "metric", "tag")
-    sort = params.get("sort", "")
-    if sort in VERSION_SORTS or sort.lstrip("-").startswith("metric:"):
-        data["ordering"] = sort
+def version_list(
+    *,
+    group: ModelGroup,
+    approval_status: Iterable[str] = (),
+    registration_status: Iterable[str] = (),
+    tags: Iterable[Tag] = (),
+    metrics: Iterable[Bound] = (),
+    created_by: str | None = None,
+    created_by_id: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    version_min: int | None = None,
+    version_max: int | None = None,
+    ordering: str = "",
+    brief: bool = False,
+) -> QuerySet[ModelVersion]:
+    """The group's versions matching all the given filters, newest first unless
+    ``ordering`` (``[-]version``, ``[-]created_at`` or ``[-]metric:<name>``) says
+    otherwise. ``brief`` leaves out the big documents that no list shows."""
     versions = (
         ModelVersion.objects.filter(group=group)
         .select_related("group", "created_by")
-        .defer(*LIST_DEFERRED)
         .prefetch_related(_aliases())
         .order_by("-version")
     )
-    return VersionFilterSet(data, queryset=versions)
+    if brief:
+        versions = versions.defer(*LIST_DEFERRED)
+    return _filtered(
+        VersionFilterSet,
+        versions,
+        approval_status=list(approval_status),
+        registration_status=list(registration_status),
+        tag=list(tags),
+        metric=list(metrics),
+        created_by=created_by,
+        created_by_id=created_by_id,
+        created_after=created_after,
+        created_before=created_before,
+        version_min=version_min,
+        version_max=version_max,
+        ordering=ordering,
+    )
 
 
-def version_get(group: ModelGroup, number: int) -> ModelVersion:
+def version_get(
+    group: str, number: int, *, related: Sequence[str] = ()
+) -> ModelVersion:
+    """Version ``number`` of the group named ``group`` (one query, plus its aliases),
+    with ``related`` also selected; an unknown group or version is a NotFound."""
     version = (
-        ModelVersion.objects.filter(group=group, version=number)
-        .select_related("group", "created_by")
+        ModelVersion.objects.filter(group__name=group, version=number)
+        .select_related("group", "created_by", *related)
         .prefetch_related(_aliases())
         .first()
     )
     if version is None:
-        raise NotFound(f"Version {number} of {group.name!r} does not exist.")
+        group_get(group)  # an unknown group is named first
+        raise NotFound(f"Version {number} of {group!r} does not exist.")
     return version
 
 
@@ -266,22 +362,64 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
 # --- Events ---------------------------------------------------------------------------
 
 
-def event_page(params: QueryDict) -> tuple[EventFilterSet, list[Event], int | None]:
-    """One page of the event log, newest first, keyed by id (no COUNT over the log).
-
-    Returns the filter set (for its form), the rows, and the id to continue before.
-    """
-    filterset = EventFilterSet(
-        _subset(params, "kind", "group", "actor", "since", "until"),
-        queryset=Event.objects.all(),
+def event_list(
+    *,
+    kinds: Iterable[str] = (),
+    group: str | None = None,
+    version: int | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Event]:
+    """Events matching all the given filters (group and actor by name)."""
+    return _filtered(
+        EventFilterSet,
+        Event.objects.all(),
+        kind=list(kinds),
+        group=group,
+        version=version,
+        actor=actor,
+        since=since,
+        until=until,
     )
-    events = filterset.qs.order_by("-id")
-    before = params.get("before", "")
-    if before.isdigit():
-        events = events.filter(id__lt=int(before))
+
+
+def event_page(
+    *, before: int | None = None, **filters: Any
+) -> tuple[list[Event], int | None]:
+    """One page of ``event_list(**filters)``, newest first, keyed by id (no COUNT
+    over the log): the rows, and the id to continue before."""
+    events = event_list(**filters).order_by("-id")
+    if before is not None:
+        events = events.filter(id__lt=before)
     rows = list(events[: EVENT_PAGE + 1])
     more = rows[EVENT_PAGE - 1].pk if len(rows) > EVENT_PAGE else None
-    return filterset, rows[:EVENT_PAGE], more
+    return rows[:EVENT_PAGE], more
+
+
+def event_get(pk: int) -> Event:
+    event = Event.objects.filter(pk=pk).first()
+    if event is None:
+        raise NotFound(f"Event {pk} does not exist.")
+    return event
+
+
+# --- Aliases --------------------------------------------------------------------------
+
+
+def alias_list(group: ModelGroup) -> QuerySet[Alias]:
+    return (
+        Alias.objects.filter(group=group)
+        .select_related("version", "updated_by")
+        .order_by("name")
+    )
+
+
+def alias_get(group: ModelGroup, name: str) -> Alias:
+    alias = alias_list(group).filter(name=name).first()
+    if alias is None:
+        raise NotFound(f"Alias {name!r} does not exist.")
+    return alias
 
 
 def version_edits(version: ModelVersion) -> list[Event]:

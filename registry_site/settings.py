@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "approvals",
     "deployments",
     "webhooks",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -80,7 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "registry_site.context_processors.registry",
+                "pages.context_processors.registry",
             ],
         },
     },

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("catalog.urls")),
+    path("", include("pages.urls")),
     path("", include("approvals.urls")),
     path("", include("deployments.urls")),
     path("", include("accounts.urls")),

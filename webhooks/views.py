@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import registry_page
 from accounts.roles import require_role
-from registry_site.ui import act, registry_page
+from registry_site.ui import act
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Subscription
 

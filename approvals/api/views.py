@@ -16,26 +16,20 @@ from accounts.roles import Role, require_role
 from approvals import policies, selectors, services
 from approvals.api import serializers as s
 from approvals.models import Review
+from catalog import selectors as catalog_selectors
 from catalog.api.serializers import ModelVersionSerializer
 from catalog.api.views import GroupChildMixin
 from catalog.models import Alias, ModelVersion
-from registry_site.errors import Forbidden, NotFound
+from registry_site.errors import Forbidden
 
 
 class VersionChildMixin(GroupChildMixin):
     def get_version(self) -> ModelVersion:
-        number = self.kwargs["version"]
-        version = (
-            ModelVersion.objects.filter(
-                group__name=self.kwargs["group_name"], version=number
-            )
-            .select_related("group", "group__approval_policy", "created_by")
-            .first()
+        return catalog_selectors.version_get(
+            self.kwargs["group_name"],
+            self.kwargs["version"],
+            related=("group__approval_policy",),
         )
-        if version is None:
-            group = self.get_group()  # 404 for an unknown group first
-            raise NotFound(f"Version {number} of {group.name!r} does not exist.")
-        return version
 
 
 class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
@@ -46,11 +40,7 @@ class ReviewListCreate(VersionChildMixin, generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Review.objects.none()
-        return (
-            Review.objects.filter(version=self.get_version())
-            .select_related("version__group")
-            .order_by("created_at", "id")
-        )
+        return selectors.version_reviews(self.get_version())
 
     @extend_schema(
         request=s.ReviewCreateSerializer, responses={201: s.ReviewSerializer}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch
 from django.http import FileResponse, HttpResponseNotModified
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
-from catalog import feed, services
+from catalog import feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
@@ -33,19 +32,20 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
-        return ModelGroup.objects.select_related("created_by").order_by("name")
+        return selectors.group_list()
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        found = filters.arguments(GroupFilterSet, request.query_params)
         # Aggregate versions only for the page's groups: aggregating before paging
         # would join every version of the catalog, on the page and in its COUNT.
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
-        _annotate_versions(page)
+        page = self.paginate_queryset(selectors.group_list(**found)) or []
+        selectors.with_version_stats(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> Any:
-        group = super().get_object()
-        _annotate_versions([group])
-        return group
+        group = selectors.group_get(self.kwargs["name"])
+        self.check_object_permissions(self.request, group)
+        return selectors.with_version_stats([group])[0]
 
     @extend_schema(
         request=s.GroupCreateSerializer, responses={201: s.ModelGroupSerializer}
@@ -55,8 +55,7 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         data = s.GroupCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         group = services.group_create(actor=request.user, **data.validated_data)
-        group = self.get_queryset().get(pk=group.pk)
-        _annotate_versions([group])
+        group = selectors.with_version_stats([selectors.group_get(group.name)])[0]
         return Response(self.get_serializer(group).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.GroupUpdateSerializer)
@@ -64,29 +63,15 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         group = self.get_object()
         data = s.GroupUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.group_update(actor=request.user, group=group, **data.validated_data)
-        group = self.get_queryset().get(pk=group.pk)
-        _annotate_versions([group])
+        group = services.group_update(
+            actor=request.user, group=group, **data.validated_data
+        )
+        group = selectors.with_version_stats([selectors.group_get(group.name)])[0]
         return Response(self.get_serializer(group).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.group_delete(actor=request.user, group=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _annotate_versions(groups: list[Any]) -> None:
-    """Set ``version_count`` and ``latest_version`` on each group, in one query."""
-    stats: dict[int, Any] = {
-        row["group_id"]: row
-        for row in ModelVersion.objects.filter(group__in=[g.pk for g in groups])
-        .values("group_id")
-        .annotate(count=Count("id"), latest=Max("version"))
-        .order_by()
-    }
-    for group in groups:
-        row = stats.get(group.pk, {})
-        group.version_count = row.get("count", 0)
-        group.latest_version = row.get("latest")
 
 
 class GroupChildMixin:
@@ -98,11 +83,7 @@ class GroupChildMixin:
         if getattr(self, "swagger_fake_view", False):
             return ModelGroup(pk=0, name="schema")
         if not hasattr(self, "_group"):
-            name = self.kwargs["group_name"]
-            group = ModelGroup.objects.filter(name=name).first()
-            if group is None:
-                raise NotFound(f"Model group {name!r} does not exist.")
-            self._group = group
+            self._group = selectors.group_get(self.kwargs["group_name"])
         return self._group
 
 
@@ -117,33 +98,16 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
-        return self._versions().filter(group=self.get_group())
+        return selectors.version_list(group=self.get_group())
 
-    def _versions(self) -> Any:
-        return (
-            ModelVersion.objects.select_related("group", "created_by")
-            .prefetch_related(
-                Prefetch(
-                    "aliases", queryset=Alias.objects.only("id", "name", "version_id")
-                )
-            )
-            .order_by("-version")
-        )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        found = filters.arguments(VersionFilterSet, request.query_params)
+        versions = selectors.version_list(group=self.get_group(), **found)
+        page = self.paginate_queryset(versions)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> ModelVersion:
-        number = self.kwargs["version"]
-        # One query by group name; the group is looked up only to word a 404.
-        version = (
-            self._versions()
-            .filter(group__name=self.kwargs["group_name"], version=number)
-            .first()
-        )
-        if version is None:
-            self.get_group()
-            raise NotFound(
-                f"Version {number} of {self.kwargs['group_name']!r} does not exist."
-            )
-        return version
+        return selectors.version_get(self.kwargs["group_name"], self.kwargs["version"])
 
     @extend_schema(
         request={"multipart/form-data": s.VersionRegisterSerializer},
@@ -163,7 +127,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
             sha256=fields.pop("sha256", None) or None,
             **fields,
         )
-        version = self.get_queryset().get(pk=version.pk)
+        version = selectors.version_get(group.name, version.version)
         return Response(
             self.get_serializer(version).data, status=status.HTTP_201_CREATED
         )
@@ -213,11 +177,7 @@ class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewS
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> Any:
-        return (
-            Alias.objects.filter(group=self.get_group())
-            .select_related("version", "updated_by")
-            .order_by("name")
-        )
+        return selectors.alias_list(self.get_group())
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group, name = self.get_group(), kwargs["alias"]
@@ -237,10 +197,7 @@ class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
     def get_object(self) -> Alias:
         """The alias named in the URL (the lookup is by name, not a field called alias)."""
-        alias = self.get_queryset().filter(name=self.kwargs["alias"]).first()
-        if alias is None:
-            raise NotFound(f"Alias {self.kwargs['alias']!r} does not exist.")
-        return alias
+        return selectors.alias_get(self.get_group(), self.kwargs["alias"])
 
     @extend_schema(request=s.AliasSetSerializer)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -252,12 +209,12 @@ class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewS
             name=kwargs["alias"],
             version_number=data.validated_data["version"],
         )
-        return Response(self.get_serializer(self.get_queryset().get(pk=alias.pk)).data)
+        alias = selectors.alias_get(alias.group, alias.name)
+        return Response(self.get_serializer(alias).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group, name = self.get_group(), kwargs["alias"]
-        if not Alias.objects.filter(group=group, name=name).exists():
-            raise NotFound(f"Alias {name!r} does not exist in {group.name!r}.")
+        selectors.alias_get(group, name)
         services.alias_delete(actor=request.user, group=group, name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -275,6 +232,11 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = CursorPagination
     queryset = Event.objects.all()
 
+    def get_object(self) -> Event:
+        event = selectors.event_get(int(self.kwargs["pk"]))
+        self.check_object_permissions(self.request, event)
+        return event
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -284,9 +246,15 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        events = selectors.event_list(
+            **filters.arguments(EventFilterSet, request.query_params)
+        )
         after = request.query_params.get("after")
         if after is None:
-            return super().list(request, *args, **kwargs)
+            page = self.paginate_queryset(events)
+            return self.get_paginated_response(
+                self.get_serializer(page, many=True).data
+            )
         try:
             limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
         except ValueError as exc:
@@ -294,7 +262,6 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
                 "limit: Must be a whole number.",
                 fields={"limit": "Must be a whole number."},
             ) from exc
-        events = self.filter_queryset(self.get_queryset())
         batch, next_cursor, more = feed.page(events, after, limit)
         return Response(
             {

@@ -21,7 +21,7 @@ from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
 from accounts.throttling import InvocationThrottle
 from catalog.models import ModelGroup
-from deployments import services, serving
+from deployments import selectors, services, serving
 from deployments.api import serializers as s
 from deployments.filters import DeploymentFilterSet, EndpointFilterSet
 from deployments.loader import InputError
@@ -43,10 +43,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         return Endpoint.objects.select_related("group", "live_version", "created_by")
 
     def get_object(self) -> Endpoint:
-        endpoint = self.get_queryset().filter(name=self.kwargs["name"]).first()
-        if endpoint is None:
-            raise NotFound(f"Endpoint {self.kwargs['name']!r} does not exist.")
-        return endpoint
+        return selectors.endpoint_get(self.kwargs["name"])
 
     @extend_schema(
         request=s.EndpointCreateSerializer, responses={201: s.EndpointSerializer}

@@ -1,7 +1,10 @@
+"""The catalog's pages. They keep the ``catalog:`` URL names they always had: the
+names say what a page is about, not which app composes it."""
+
 from django.urls import path
 
 import registry_site.converters  # noqa: F401  (registers <id:…>)
-from catalog import views
+from pages import views
 
 app_name = "catalog"
 

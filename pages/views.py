@@ -1,7 +1,9 @@
-"""Web UI pages of the catalog: the catalog, a group, a version, compare, activity.
+"""The catalog's pages: the catalog, a group, a version, compare, activity.
 
-Views are thin: read through the selectors, ask the policies what the user may do,
-call one service for a form, render. The rules live in the services.
+They show what several apps know (versions with their reviews, verdicts and where
+they are live), so they live here, above the apps. Views are thin: read through the
+selectors, ask the policies what the user may do, call one service for a form,
+render. The rules live in the services.
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
 from approvals import policies
+from approvals import selectors as approval_selectors
 from approvals.forms import ReviewForm
-from approvals.models import Review
-from catalog import selectors, services
+from catalog import filters, selectors, services
+from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import EVENT_KINDS, ApprovalStatus, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from registry_site.errors import Conflict, Invalid
-from registry_site.ui import form_errors, registry_page
+from registry_site.ui import form_errors
 
 GROUPS_PER_PAGE = 25
+ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")
 VERSIONS_PER_PAGE = 25
 
 
@@ -35,8 +40,12 @@ VERSIONS_PER_PAGE = 25
 def catalog(request: HttpRequest) -> HttpResponse:
     """Every model group: search, tag filter, sort, pages."""
     error = ""
+    _, order = selectors.GROUP_SORTS.get(
+        request.GET.get("sort", ""), selectors.GROUP_SORTS["name"]
+    )
     try:
-        ids = selectors.group_list(request.GET).values_list("pk", flat=True)
+        found = filters.arguments(GroupFilterSet, request.GET, only=("q", "tag"))
+        ids = selectors.group_list(**found, ordering=order).values_list("pk", flat=True)
         page = Paginator(ids, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         groups = selectors.group_rows(list(page))
     except Invalid as exc:
@@ -48,7 +57,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     rows = [(group, endpoints.get(group.pk, [])) for group in groups]
     return render(
         request,
-        "catalog/catalog.html",
+        "pages/catalog.html",
         {
             "page": page,
             "rows": rows,
@@ -60,18 +69,31 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _version_ordering(sort: str) -> str:
+    """The page's ``sort`` as a version ordering; anything else keeps the default."""
+    if sort in selectors.VERSION_SORTS or sort.lstrip("-").startswith("metric:"):
+        return sort
+    return ""
+
+
 @registry_page
 @require_GET
 def group(request: HttpRequest, group: str) -> HttpResponse:
     """A group's versions (filtered, paginated), its metrics chart, policy, endpoints."""
     model_group = selectors.group_get(group)
     policy = policies.policy_for(model_group)
-    filterset = selectors.version_filter(model_group, request.GET)
     error = ""
     try:
-        page = Paginator(filterset.qs, VERSIONS_PER_PAGE).get_page(
-            request.GET.get("page")
+        found = filters.arguments(
+            VersionFilterSet, request.GET, only=("approval_status", "metric", "tag")
         )
+        rows = selectors.version_list(
+            group=model_group,
+            **found,
+            ordering=_version_ordering(request.GET.get("sort", "")),
+            brief=True,
+        )
+        page = Paginator(rows, VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
         versions = list(page)
     except Invalid as exc:
         error, versions = exc.message, []
@@ -83,7 +105,7 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
     series["shown"] = chosen or list(series["metrics"])[:3]
     return render(
         request,
-        "catalog/group.html",
+        "pages/group.html",
         {
             "group": model_group,
             "policy": policy,
@@ -104,7 +126,7 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
 
 def _timeline(version: ModelVersion) -> list[dict[str, Any]]:
     """Reviews and metadata edits of a version, in the order they happened."""
-    reviews = Review.objects.filter(version=version).order_by("created_at", "id")
+    reviews = approval_selectors.version_reviews(version)
     entries = [{"at": r.created_at, "review": r} for r in reviews]
     entries += [
         {"at": e.created_at, "edit": e} for e in selectors.version_edits(version)
@@ -142,15 +164,14 @@ def _version_page(
             kwargs={"group_name": version.group.name, "version": version.version},
         ),
     }
-    return render(request, "catalog/version.html", context, status=status)
+    return render(request, "pages/version.html", context, status=status)
 
 
 @registry_page
 @require_GET
 def version(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """A version: metadata, model card, artifact, review, deployments."""
-    model_group = selectors.group_get(group)
-    return _version_page(request, selectors.version_get(model_group, number))
+    return _version_page(request, selectors.version_get(group, number))
 
 
 @registry_page
@@ -158,7 +179,7 @@ def version(request: HttpRequest, group: str, number: int) -> HttpResponse:
 def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Contributors change a version's editable metadata (catalog.services.version_update)."""
     require_role(request.user, Role.CONTRIBUTOR, action="edit model versions")
-    current = selectors.version_get(selectors.group_get(group), number)
+    current = selectors.version_get(group, number)
     form = VersionEditForm(request.POST, version=current)
     if form.is_valid():
         try:
@@ -170,7 +191,7 @@ def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved the metadata of version {number}.")
             return redirect("catalog:version", group=group, number=number)
-    current = selectors.version_get(current.group, number)
+    current = selectors.version_get(group, number)
     return _version_page(request, current, edit_form=form, status=400)
 
 
@@ -207,7 +228,7 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
     }
     return render(
         request,
-        "catalog/compare.html",
+        "pages/compare.html",
         {
             "group": model_group,
             "versions": versions,
@@ -227,16 +248,26 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
 @require_GET
 def activity(request: HttpRequest) -> HttpResponse:
     """The event log, newest first, filtered by group, kind, actor and time."""
-    filterset, events, before = selectors.event_page(request.GET)
+    before = request.GET.get("before", "")
+    errors: dict[str, list[str]] = {}
+    try:
+        found = filters.arguments(EventFilterSet, request.GET, only=ACTIVITY_FILTERS)
+    except Invalid as exc:  # say what was wrong, and filter by the rest
+        errors = exc.fields
+        valid = [name for name in ACTIVITY_FILTERS if name not in errors]
+        found = filters.arguments(EventFilterSet, request.GET, only=valid)
+    events, more = selectors.event_page(
+        before=int(before) if before.isdigit() else None, **found
+    )
     return render(
         request,
-        "catalog/activity.html",
+        "pages/activity.html",
         {
             "events": events,
-            "before": before,
-            "filters_invalid": bool(filterset.errors),
-            "filter_errors": filterset.errors,
+            "before": more,
+            "filters_invalid": bool(errors),
+            "filter_errors": errors,
             "kinds": EVENT_KINDS,
         },
-        status=400 if filterset.errors else 200,
+        status=400 if errors else 200,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.roles import Role, has_role, roles_of
+from approvals.selectors import inbox_count
 
 # Counting a reviewer's whole inbox on every page would grow with the catalog;
 # the header counts up to this many and shows "100+" beyond.
@@ -15,8 +16,6 @@ INBOX_CAP = 100
 
 
 def inbox_badge(user: Any) -> str:
-    from approvals.selectors import inbox_count
-
     count = inbox_count(user, INBOX_CAP)
     return f"{INBOX_CAP}+" if count > INBOX_CAP else str(count)
 
