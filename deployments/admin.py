@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib import admin, messages
 
 from deployments import services
-from deployments.models import Deployment, Endpoint
-from registry_site.admin import ReadOnlyAdmin
+from deployments.models import Deployment, DeploymentLogLine, Endpoint
+from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 
 
@@ -76,8 +76,14 @@ class EndpointAdmin(admin.ModelAdmin):
             self.delete_model(request, endpoint)
 
 
+class LogLineInline(ReadOnlyInline):
+    model = DeploymentLogLine
+    fields = ["text"]
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
+    inlines = [LogLineInline]
     list_display = [
         "id",
         "endpoint",
