@@ -98,3 +98,9 @@ class DeploymentAdmin(ReadOnlyAdmin):
     list_filter = ["status", "reason"]
     list_select_related = ["endpoint", "version__group", "requested_by"]
     search_fields = ["endpoint__name"]
+
+
+@admin.register(DeploymentLogLine)
+class DeploymentLogLineAdmin(ReadOnlyAdmin):
+    list_display = ["deployment", "created_at", "text"]
+    search_fields = ["text"]
