@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import F, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from accounts.roles import Role
 from approvals.models import Notification, NotificationStatus
 from approvals.policies import policy_for
 from catalog.models import Event, ModelVersion
-from registry_site import doorbell
+from registry_site import doorbell, leases
 
 log = logging.getLogger(__name__)
 KINDS = frozenset(
@@ -32,7 +32,8 @@ KINDS = frozenset(
         "version.rejected",
     }
 )
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # held in next_attempt_at while a worker sends
+BACKOFF = 60  # seconds after the first failed attempt, doubled after each one
 
 
 def eligible_reviewers(version: ModelVersion) -> list[Any]:
@@ -112,9 +113,14 @@ def on_event(event: Event) -> None:
 def send(notification_id: int) -> bool:
     """Claim and send one notification; True if it was sent now."""
     now = timezone.now()
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=NotificationStatus.PENDING, next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    claimed = leases.claim(
+        Notification.objects.filter(
+            pk=notification_id, status=NotificationStatus.PENDING
+        ),
+        lease_field="next_attempt_at",
+        lease=LEASE,
+        now=now,
+    )
     if not claimed:
         return False
     notification = Notification.objects.get(pk=notification_id)
@@ -132,7 +138,8 @@ def send(notification_id: int) -> bool:
         Notification.objects.filter(pk=notification_id).update(
             status=NotificationStatus.FAILED if failed else NotificationStatus.PENDING,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            next_attempt_at=now + timedelta(seconds=30 * 2**attempts),
+            next_attempt_at=now
+            + timedelta(seconds=leases.backoff(attempts, base=BACKOFF)),
         )
         log.warning(
             "notification %s failed (attempt %s): %s", notification_id, attempts, exc
@@ -147,6 +154,7 @@ def send(notification_id: int) -> bool:
 def sweep() -> int:
     """Send every pending notification that is due (missed doorbells, retries)."""
     due = Notification.objects.filter(
-        status=NotificationStatus.PENDING, next_attempt_at__lte=timezone.now()
+        leases.free("next_attempt_at", timezone.now()),
+        status=NotificationStatus.PENDING,
     )
     return sum(send(pk) for pk in due.values_list("pk", flat=True)[:200])

@@ -132,7 +132,7 @@ def cmd_seed(state_path: str) -> None:
 
     from approvals.models import ApprovalPolicy, Review
     from catalog.models import Alias, Metric, ModelGroup, ModelVersion
-    from deployments.models import Deployment, Endpoint
+    from deployments.models import Deployment, DeploymentLogLine, Endpoint
 
     rng = random.Random(20261127)
     started = time.perf_counter()
@@ -229,18 +229,24 @@ def cmd_seed(state_path: str) -> None:
             )
             for g in serving
         )
-        Deployment.objects.bulk_create(
+        deployments = Deployment.objects.bulk_create(
             Deployment(
                 endpoint=e,
                 version=e.live_version,
                 status="Succeeded",
                 reason="approval",
                 attempts=1,
-                log=[f"{now.isoformat()} endpoint {e.name} now serves v1"],
                 started_at=now,
                 finished_at=now,
             )
             for e in endpoints
+        )
+        DeploymentLogLine.objects.bulk_create(
+            DeploymentLogLine(
+                deployment=d,
+                text=f"{now.isoformat()} endpoint {d.endpoint.name} now serves v1",
+            )
+            for d in deployments
         )
         log(f"{len(endpoints)} endpoints; policies, aliases, deployments done")
     with connection.cursor() as cursor:

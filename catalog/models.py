@@ -42,8 +42,12 @@ EVENT_KINDS = (
     "endpoint.deleted",
     "endpoint.stopped",
     "deployment.queued",
+    "deployment.running",
+    "deployment.retrying",
     "deployment.succeeded",
     "deployment.failed",
+    "deployment.superseded",
+    "deployment.cancelled",
 )
 
 

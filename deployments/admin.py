@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib import admin, messages
 
 from deployments import services
-from deployments.models import Deployment, Endpoint
-from registry_site.admin import ReadOnlyAdmin
+from deployments.models import Deployment, DeploymentLogLine, Endpoint
+from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 
 
@@ -76,8 +76,14 @@ class EndpointAdmin(admin.ModelAdmin):
             self.delete_model(request, endpoint)
 
 
+class LogLineInline(ReadOnlyInline):
+    model = DeploymentLogLine
+    fields = ["text"]
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
+    inlines = [LogLineInline]
     list_display = [
         "id",
         "endpoint",
@@ -92,3 +98,9 @@ class DeploymentAdmin(ReadOnlyAdmin):
     list_filter = ["status", "reason"]
     list_select_related = ["endpoint", "version__group", "requested_by"]
     search_fields = ["endpoint__name"]
+
+
+@admin.register(DeploymentLogLine)
+class DeploymentLogLineAdmin(ReadOnlyAdmin):
+    list_display = ["deployment", "created_at", "text"]
+    search_fields = ["text"]

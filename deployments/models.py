@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import ModelGroup, ModelVersion, name_validator
+from registry_site.append_only import AppendOnlyModel
 
 
 class Target(models.TextChoices):
@@ -95,7 +96,6 @@ class Deployment(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
-    log = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -131,3 +131,24 @@ class Deployment(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATES
+
+    @property
+    def log(self) -> list[str]:
+        """The log as lines of text, oldest first (prefetch ``log_lines`` for lists)."""
+        return [line.text for line in self.log_lines.all()]
+
+
+class DeploymentLogLine(AppendOnlyModel):
+    """One line of a deployment's log, its time first; lines are only ever added."""
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="log_lines"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -102,6 +102,7 @@ def endpoint_panel(endpoint: Endpoint) -> Panel:
     rows = list(
         Deployment.objects.filter(endpoint=endpoint)
         .select_related("version", "previous_version", "requested_by")
+        .prefetch_related("log_lines")
         .order_by("-id")[: HISTORY + 1]
     )
     more, rows = len(rows) > HISTORY, rows[:HISTORY]

@@ -21,7 +21,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
 )
-from deployments.models import Deployment, Endpoint
+from deployments.models import Deployment, DeploymentLogLine, Endpoint
 from webhooks.models import Attempt, Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,7 @@ READ_ONLY = [
     Review,
     Notification,
     Deployment,
+    DeploymentLogLine,
     Delivery,
     Attempt,
     IdempotencyKey,
@@ -81,7 +82,10 @@ def rows(make_user: Any, superuser: Any) -> None:
     )
     Notification.objects.create(kind="review.requested", subject="s", body="b")
     endpoint = Endpoint.objects.create(name="iris-prod", group=group, created_by=owner)
-    Deployment.objects.create(endpoint=endpoint, version=version, reason="manual")
+    deployment = Deployment.objects.create(
+        endpoint=endpoint, version=version, reason="manual"
+    )
+    DeploymentLogLine.objects.create(deployment=deployment, text="queued")
     subscription = Subscription.objects.create(
         url="http://127.0.0.1:9/hook", secret="s", created_by=owner
     )

@@ -16,14 +16,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.roles import Role, has_role, require_role
 from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
 from catalog.services import event_record
-from registry_site import doorbell, outbound
+from registry_site import doorbell, leases, outbound
 from registry_site.errors import Conflict, Forbidden, Invalid
 from webhooks import payloads
 from webhooks.models import (
@@ -323,13 +322,17 @@ def _claim(delivery_id: int) -> Delivery | None:
     """Pending, due, unleased and its webhook active → leased to this worker; a
     pending delivery of an inactive webhook is cancelled instead."""
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        pk=delivery_id,
-        status=DeliveryStatus.PENDING,
-        next_attempt_at__lte=now,
-        subscription__active=True,
-    ).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
+    claimed = leases.claim(
+        Delivery.objects.filter(
+            pk=delivery_id,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now,
+            subscription__active=True,
+        ),
+        lease_field="lease_until",
+        lease=LEASE,
+        now=now,
+    )
     if not claimed:
         _cancel(Delivery.objects.filter(pk=delivery_id, subscription__active=False))
         return None
@@ -395,7 +398,7 @@ def _finish(delivery: Delivery, status: str, code: int | None, error: str) -> No
 def _retry_or_fail(
     delivery: Delivery, code: int | None, reason: str, permanent: bool
 ) -> str:
-    delay = settings.REGISTRY_WEBHOOK_BACKOFF * 2 ** (delivery.attempts - 1)
+    delay = leases.backoff(delivery.attempts, base=settings.REGISTRY_WEBHOOK_BACKOFF)
     window_end = delivery.created_at + timedelta(
         seconds=settings.REGISTRY_WEBHOOK_RETRY_WINDOW
     )
@@ -418,7 +421,7 @@ def sweep() -> int:
     """Attempt every due pending delivery (lost doorbells, retries after a restart)."""
     now = timezone.now()
     due = Delivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        leases.free("lease_until", now),
         status=DeliveryStatus.PENDING,
         next_attempt_at__lte=now - timedelta(seconds=2),
     ).values_list("pk", flat=True)[:200]

@@ -72,6 +72,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(
         source="requested_by.username", read_only=True, default=None
     )
+    log = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Deployment

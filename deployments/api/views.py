@@ -118,9 +118,13 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
 
 def _deployments() -> QuerySet[Deployment]:
-    return Deployment.objects.select_related(
-        "endpoint", "version__group", "previous_version", "requested_by"
-    ).order_by("-id")
+    return (
+        Deployment.objects.select_related(
+            "endpoint", "version__group", "previous_version", "requested_by"
+        )
+        .prefetch_related("log_lines")
+        .order_by("-id")
+    )
 
 
 class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):

@@ -22,7 +22,12 @@ from catalog import services as catalog_services
 from catalog.models import Metric, ModelGroup, ModelVersion
 from deployments import services as deploy
 from deployments import serving
-from deployments.models import Deployment, DeploymentStatus, Endpoint
+from deployments.models import (
+    Deployment,
+    DeploymentLogLine,
+    DeploymentStatus,
+    Endpoint,
+)
 from tests import models as real_models
 
 SAMPLE = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -134,6 +139,9 @@ def approve() -> Callable[..., ModelVersion]:
 def served(endpoint: Endpoint, version: ModelVersion, **fields: Any) -> Deployment:
     """A finished deployment row, as the worker leaves it, and the endpoint pointer."""
     now = timezone.now()
+    log = fields.pop(
+        "log", [f"{now.isoformat()} endpoint now serves v{version.version}"]
+    )
     deployment = Deployment.objects.create(
         endpoint=endpoint,
         version=version,
@@ -141,10 +149,10 @@ def served(endpoint: Endpoint, version: ModelVersion, **fields: Any) -> Deployme
         status=fields.pop("status", DeploymentStatus.SUCCEEDED),
         started_at=now,
         finished_at=now,
-        log=fields.pop(
-            "log", [f"{now.isoformat()} endpoint now serves v{version.version}"]
-        ),
         **fields,
+    )
+    DeploymentLogLine.objects.bulk_create(
+        DeploymentLogLine(deployment=deployment, text=text) for text in log
     )
     if deployment.status == DeploymentStatus.SUCCEEDED:
         Endpoint.objects.filter(pk=endpoint.pk).update(

@@ -1,0 +1,160 @@
+"""Endpoints: creating, changing, deleting, and stopping one that has nothing to serve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.roles import Role, has_role, require_role
+from catalog.models import ModelGroup
+from catalog.services import event_record
+from deployments.models import Endpoint, Target
+from registry_site import outbound
+from registry_site.errors import Conflict, Forbidden, Invalid
+
+DEPLOY_ROLES = (Role.DEPLOYER,)
+ENDPOINT_FIELDS = (
+    "auto_deploy",
+    "target",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_timeout",
+)
+
+
+def _check_target(endpoint: Endpoint) -> None:
+    if endpoint.target not in Target.values:
+        raise Invalid(
+            "target: Use builtin or webhook.",
+            fields={"target": "Use builtin or webhook."},
+        )
+    if endpoint.target == Target.WEBHOOK:
+        if not endpoint.webhook_url:
+            message = "Required for the webhook target."
+            raise Invalid(f"webhook_url: {message}", fields={"webhook_url": message})
+        if len(endpoint.webhook_secret) < 16:
+            message = "Required for the webhook target: at least 16 characters."
+            raise Invalid(
+                f"webhook_secret: {message}", fields={"webhook_secret": message}
+            )
+        outbound.validate_url(endpoint.webhook_url, "webhook_url")
+    if not 10 <= endpoint.webhook_timeout <= 86400:
+        message = "Between 10 and 86400 seconds."
+        raise Invalid(
+            f"webhook_timeout: {message}", fields={"webhook_timeout": message}
+        )
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    actor: Any,
+    name: str,
+    group: ModelGroup,
+    auto_deploy: bool = True,
+    target: str = Target.BUILTIN,
+    webhook_url: str = "",
+    webhook_secret: str = "",
+    webhook_timeout: int = 600,
+) -> Endpoint:
+    """Create an endpoint serving ``group`` (deployers and admins)."""
+    require_role(actor, *DEPLOY_ROLES, action="create endpoints")
+    endpoint = Endpoint(
+        name=name,
+        group=group,
+        auto_deploy=auto_deploy,
+        target=target,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        webhook_timeout=webhook_timeout,
+        created_by=actor,
+    )
+    _check_target(endpoint)
+    endpoint.full_clean(exclude=["created_by", "group"], validate_unique=False)
+    taken = Conflict(
+        f"An endpoint named {name!r} already exists.",
+        fields={"name": "An endpoint with this name already exists."},
+    )
+    if Endpoint.objects.filter(name=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError as exc:  # a concurrent create of the same name won
+        raise taken from exc
+    event_record(
+        "endpoint.created",
+        actor=actor,
+        group=group,
+        payload={"endpoint": name, "target": target, "auto_deploy": auto_deploy},
+    )
+    return endpoint
+
+
+def _check_retarget(actor: Any, endpoint: Endpoint, fields: Any) -> None:
+    """Only the owner or an admin points an endpoint's webhook elsewhere or sets its
+    secret; a new URL needs a new secret, so no one inherits the old one."""
+    moved = "webhook_url" in fields and fields["webhook_url"] != endpoint.webhook_url
+    if not (moved or "webhook_secret" in fields):
+        return
+    if actor.pk != endpoint.created_by_id and not has_role(actor, Role.ADMIN):
+        raise Forbidden(
+            "Only the endpoint's owner or an admin may change its webhook URL or secret."
+        )
+    if moved and "webhook_secret" not in fields:
+        message = "Set the secret again when the URL changes."
+        raise Invalid(f"webhook_secret: {message}", fields={"webhook_secret": message})
+
+
+@transaction.atomic
+def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoint:
+    """Change an endpoint; its webhook URL and secret only by its owner or an admin."""
+    require_role(actor, *DEPLOY_ROLES, action="change endpoints")
+    unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
+    if unknown:
+        raise Invalid(
+            f"{unknown[0]}: Cannot be changed.",
+            fields={unknown[0]: "Cannot be changed."},
+        )
+    _check_retarget(actor, endpoint, fields)
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    _check_target(endpoint)
+    endpoint.save()
+    event_record(
+        "endpoint.updated",
+        actor=actor,
+        group=endpoint.group,
+        payload={
+            "endpoint": endpoint.name,
+            "fields": sorted(k for k in fields if k != "webhook_secret"),
+        },
+    )
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
+    """Delete an endpoint with its deployments and their logs."""
+    require_role(actor, *DEPLOY_ROLES, action="delete endpoints")
+    event_record(
+        "endpoint.deleted",
+        actor=actor,
+        group=endpoint.group,
+        payload={"endpoint": endpoint.name},
+    )
+    endpoint.delete()
+
+
+def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
+    """Serve nothing on ``endpoint`` any more, saying why (inside a transaction)."""
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        live_version=None, live_since=None, serving_message=message
+    )
+    event_record(
+        "endpoint.stopped",
+        actor=None,
+        group=endpoint.group,
+        payload={"endpoint": endpoint.name, "message": message},
+    )

@@ -1,0 +1,92 @@
+"""Running a deployment: claim it, check and load the model, then switch or fail.
+
+A deployment's row is the truth. ``deployment_run`` claims it with a compare-and-set
+(Queued → Running, with a lease), so a duplicate delivery exits quietly and a dead
+worker's deployment is taken over once its lease expires. The endpoint's live
+version changes only after the new model loaded and answered its warm-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import ApprovalStatus, ModelVersion
+from deployments import backends
+from deployments.models import ACTIVE_STATES, Deployment, Endpoint, Target
+from deployments.services import transitions
+from deployments.services.transitions import S
+from deployments.services.webhook_target import send_webhook
+
+log = logging.getLogger(__name__)
+
+
+def _claim(deployment_id: int) -> Deployment | None:
+    """Queued (or Running with an expired lease) → Running for this worker, or None."""
+    row = (
+        Deployment.objects.select_related("endpoint__group", "version")
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if row is None or row.status not in ACTIVE_STATES:
+        return None
+    with transaction.atomic():
+        Endpoint.objects.select_for_update().filter(pk=row.endpoint_id).first()
+        busy = (
+            Deployment.objects.filter(
+                endpoint_id=row.endpoint_id,
+                status=S.RUNNING,
+                lease_expires_at__gt=timezone.now(),
+            )
+            .exclude(pk=deployment_id)
+            .exists()
+        )
+        if busy or not transitions.claim(row):
+            return None
+    return Deployment.objects.select_related("endpoint__group", "version__group").get(
+        pk=deployment_id
+    )
+
+
+def deployment_run(deployment_id: int) -> str:
+    """Run one deployment to a terminal state (or a retry); returns what happened."""
+    deployment = _claim(deployment_id)
+    if deployment is None:
+        return "skipped"
+    log_line = _logger(deployment)
+    try:
+        version = ModelVersion.objects.get(pk=deployment.version_id)
+        if version.approval_status != ApprovalStatus.APPROVED:
+            raise backends.PermanentError(
+                f"v{version.version} is {version.approval_status}, no longer Approved"
+            )
+        if deployment.endpoint.target == Target.WEBHOOK:
+            return send_webhook(deployment, version, log_line)
+        backends.builtin_check(version, log_line)
+        return _outcome(transitions.succeed(deployment), "succeeded")
+    except backends.TransientError as exc:
+        return _retry_or_fail(deployment, str(exc))
+    except backends.PermanentError as exc:
+        return _outcome(transitions.fail(deployment, str(exc)), "failed")
+    except Exception as exc:  # unexpected: record it, retry within the attempt budget
+        log.exception("deployment %s failed unexpectedly", deployment_id)
+        return _retry_or_fail(deployment, f"{type(exc).__name__}: {exc}")
+
+
+def _logger(deployment: Deployment) -> Callable[[str], None]:
+    return lambda text: transitions.log_append(deployment, text)
+
+
+def _outcome(changed: bool, outcome: str) -> str:
+    """What happened, or ``lost-lease`` when another worker had taken over."""
+    return outcome if changed else "lost-lease"
+
+
+def _retry_or_fail(deployment: Deployment, message: str) -> str:
+    if deployment.attempts >= Deployment.MAX_ATTEMPTS:
+        message = f"{message} (after {deployment.attempts} attempts)"
+        return _outcome(transitions.fail(deployment, message), "failed")
+    return _outcome(transitions.retry(deployment, message), "retry")
