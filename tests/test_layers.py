@@ -52,6 +52,7 @@ HELPERS = {
     "registry_site/filters.py",
     "registry_site/handlers.py",
     "registry_site/jsonsafe.py",
+    "registry_site/leases.py",
     "registry_site/middleware.py",
     "registry_site/outbound.py",
     "registry_site/pagination.py",
