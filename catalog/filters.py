@@ -23,7 +23,7 @@ from catalog.models import (
     RegistrationStatus,
 )
 from registry_site.errors import Invalid
-from registry_site.filters import IdFilter
+from registry_site.filters import IdFilter, MomentFilter
 
 METRIC_FILTER_RE = re.compile(r"^([A-Za-z0-9_.\/-]{1,64})(>=|<=|>|<|=)(.+)\Z")
 OPERATORS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "exact"}
@@ -52,12 +52,8 @@ class GroupFilterSet(filters.FilterSet):
     tag = filters.CharFilter(method="tag_filter", label="key:value (repeatable)")
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     ordering = filters.OrderingFilter(fields=("name", "created_at", "updated_at"))
 
     class Meta:
@@ -132,12 +128,8 @@ class VersionFilterSet(filters.FilterSet):
     )
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     version_min = IdFilter(field_name="version", lookup_expr="gte")
     version_max = IdFilter(field_name="version", lookup_expr="lte")
     ordering = filters.CharFilter(
@@ -165,8 +157,8 @@ class EventFilterSet(filters.FilterSet):
     group = filters.CharFilter(field_name="group_name")
     version = IdFilter(field_name="version_number")
     actor = filters.CharFilter(field_name="actor_name")
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte")
+    until = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Event
