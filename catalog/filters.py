@@ -27,7 +27,7 @@ from catalog.models import (
     RegistrationStatus,
 )
 from registry_site.errors import Invalid
-from registry_site.filters import IdFilter, query_values
+from registry_site.filters import IdFilter, MomentFilter, query_values
 
 METRIC_FILTER_RE = re.compile(r"^([A-Za-z0-9_.\/-]{1,64})(>=|<=|>|<|=)(.+)\Z")
 METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.\/-]{1,64}\Z")
@@ -140,12 +140,8 @@ class GroupFilterSet(filters.FilterSet):
     tag = TagFilter()
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     ordering = filters.OrderingFilter(fields=("name", "created_at", "updated_at"))
 
     class Meta:
@@ -226,12 +222,8 @@ class VersionFilterSet(filters.FilterSet):
     metric = MetricFilter()
     created_by = filters.CharFilter(field_name="created_by__username")
     created_by_id = IdFilter(field_name="created_by_id")
-    created_after = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte"
-    )
-    created_before = filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt"
-    )
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     version_min = IdFilter(field_name="version", lookup_expr="gte")
     version_max = IdFilter(field_name="version", lookup_expr="lte")
     ordering = VersionOrderingFilter()
@@ -248,8 +240,8 @@ class EventFilterSet(filters.FilterSet):
     group = filters.CharFilter(field_name="group_name")
     version = IdFilter(field_name="version_number")
     actor = filters.CharFilter(field_name="actor_name")
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte")
+    until = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Event

@@ -126,3 +126,29 @@ def test_a_huge_number_in_a_filter_is_a_400_naming_it(url, field, version_one, a
 
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("created_after=4339-11-06T00:04:58%2B22:25", "created_after"),
+        ("created_before=2026-01-01T00:00:00-15:00", "created_before"),
+        ("created_after=9999-12-31T23:59:59-13:00", "created_after"),
+    ],
+)
+def test_a_date_time_with_an_impossible_offset_is_a_400(query, field, version_one, api):
+    """Found by the schemathesis run: PostgreSQL refused the offset with a 500."""
+    for url in ("/api/v1/model-groups/", "/api/v1/model-groups/iris/versions/"):
+        response = api.get(f"{url}?{query}")
+
+        assert response.status_code == 400, response.content
+        assert field in response.json()["error"]["fields"]
+
+
+def test_a_date_time_with_a_real_offset_filters_in_utc(version_one, api):
+    response = api.get(
+        "/api/v1/model-groups/?created_after=2000-01-01T00:00:00%2B14:00"
+    )
+
+    assert response.status_code == 200
+    assert [g["name"] for g in response.json()["results"]] == ["iris"]
