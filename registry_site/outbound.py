@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import urllib3
 from django.conf import settings
 
-from registry_site.errors import Invalid
+from registry_site.errors import Forbidden, Invalid
 
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept a timestamp for
 
@@ -117,6 +117,30 @@ def validate_url(url: str, field: str) -> str:
     except OutboundRefused as exc:
         raise Invalid(f"{field}: {exc}", fields={field: str(exc)}) from exc
     return url
+
+
+def check_retarget(
+    fields: dict[str, Any],
+    names: tuple[str, str],
+    *,
+    current_url: str,
+    may_retarget: bool,
+    what: str,
+) -> None:
+    """Only the owner or an admin (``may_retarget``) points an outbound target
+    elsewhere or sets its secret; a new URL needs the secret set again, so no one
+    inherits the old one. ``names``: the URL field and the secret field."""
+    url_field, secret_field = names
+    moved = url_field in fields and fields[url_field] != current_url
+    if not (moved or secret_field in fields):
+        return
+    if not may_retarget:
+        raise Forbidden(
+            f"Only the {what}'s owner or an admin may change its URL or secret."
+        )
+    if moved and secret_field not in fields:
+        message = "Set the secret again when the URL changes."
+        raise Invalid(f"{secret_field}: {message}", fields={secret_field: message})
 
 
 def sign(secret: str, timestamp: int, body: bytes, scope: str = "") -> str:

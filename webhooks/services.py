@@ -23,7 +23,7 @@ from catalog import models as catalog_models
 from catalog.models import Event, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site import doorbell, leases, outbound
-from registry_site.errors import Conflict, Forbidden, Invalid
+from registry_site.errors import Conflict, Invalid
 from webhooks import payloads
 from webhooks.models import (
     Attempt,
@@ -119,28 +119,20 @@ def subscription_create(
     return subscription
 
 
-def _check_retarget(actor: Any, subscription: Subscription, fields: Any) -> None:
-    """Only the owner or an admin points a subscription elsewhere or sets its
-    secret; a new URL needs a new secret, so no one inherits the old one."""
-    moved = "url" in fields and fields["url"] != subscription.url
-    if not (moved or "secret" in fields):
-        return
-    if actor.pk != subscription.created_by_id and not has_role(actor, Role.ADMIN):
-        raise Forbidden(
-            "Only the webhook's owner or an admin may change its URL or secret."
-        )
-    if moved and "secret" not in fields:
-        message = "Set the secret again when the URL changes."
-        raise Invalid(f"secret: {message}", fields={"secret": message})
-
-
 @transaction.atomic
 def subscription_update(
     *, actor: Any, subscription: Subscription, **fields: Any
 ) -> Subscription:
     """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
-    _check_retarget(actor, subscription, fields)
+    outbound.check_retarget(
+        fields,
+        ("url", "secret"),
+        current_url=subscription.url,
+        may_retarget=actor.pk == subscription.created_by_id
+        or has_role(actor, Role.ADMIN),
+        what="webhook",
+    )
     changed = sorted(k for k, v in fields.items() if getattr(subscription, k) != v)
     if not changed:
         return subscription

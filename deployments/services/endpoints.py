@@ -11,7 +11,7 @@ from catalog.models import ModelGroup
 from catalog.services import event_record
 from deployments.models import Endpoint, Target
 from registry_site import outbound
-from registry_site.errors import Conflict, Forbidden, Invalid
+from registry_site.errors import Conflict, Invalid
 
 DEPLOY_ROLES = (Role.DEPLOYER,)
 ENDPOINT_FIELDS = (
@@ -92,21 +92,6 @@ def endpoint_create(
     return endpoint
 
 
-def _check_retarget(actor: Any, endpoint: Endpoint, fields: Any) -> None:
-    """Only the owner or an admin points an endpoint's webhook elsewhere or sets its
-    secret; a new URL needs a new secret, so no one inherits the old one."""
-    moved = "webhook_url" in fields and fields["webhook_url"] != endpoint.webhook_url
-    if not (moved or "webhook_secret" in fields):
-        return
-    if actor.pk != endpoint.created_by_id and not has_role(actor, Role.ADMIN):
-        raise Forbidden(
-            "Only the endpoint's owner or an admin may change its webhook URL or secret."
-        )
-    if moved and "webhook_secret" not in fields:
-        message = "Set the secret again when the URL changes."
-        raise Invalid(f"webhook_secret: {message}", fields={"webhook_secret": message})
-
-
 @transaction.atomic
 def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoint:
     """Change an endpoint; its webhook URL and secret only by its owner or an admin."""
@@ -117,7 +102,13 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
             f"{unknown[0]}: Cannot be changed.",
             fields={unknown[0]: "Cannot be changed."},
         )
-    _check_retarget(actor, endpoint, fields)
+    outbound.check_retarget(
+        fields,
+        ("webhook_url", "webhook_secret"),
+        current_url=endpoint.webhook_url,
+        may_retarget=actor.pk == endpoint.created_by_id or has_role(actor, Role.ADMIN),
+        what="endpoint",
+    )
     for name, value in fields.items():
         setattr(endpoint, name, value)
     _check_target(endpoint)
