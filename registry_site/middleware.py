@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -62,9 +62,26 @@ class DatabaseUnavailableMiddleware:
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
+        if isinstance(exception, DataError):
+            return unstorable_input(request, exception)
         if not is_database_error(exception):
             return None
         return database_unavailable(request, exception)
+
+
+def unstorable_input(request: HttpRequest, exception: BaseException) -> HttpResponse:
+    """The database refused a value of the request (a NUL character, a number out of
+    its column's range): the client's input, so a 400, not a 500."""
+    logger.warning(
+        "database refused a value: %s %s: %s", request.method, request.path, exception
+    )
+    message = (
+        "A value in the request cannot be stored: it contains a NUL character "
+        "or is out of range."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(400, "invalid", message), status=400)
+    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
 def is_database_error(exception: BaseException | None) -> bool:

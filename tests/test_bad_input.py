@@ -152,3 +152,28 @@ def test_a_date_time_with_a_real_offset_filters_in_utc(version_one, api):
 
     assert response.status_code == 200
     assert [g["name"] for g in response.json()["results"]] == ["iris"]
+
+
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("get", "/api/v1/events/?kind=a%00b", None),
+        ("get", "/api/v1/model-groups/?q=a%00b", None),
+        (
+            "patch",
+            "/api/v1/model-groups/iris/versions/1/",
+            {"customer_metadata": {"a": "\u0000"}},
+        ),
+        ("get", "/activity/?kind=a%00b", None),
+    ],
+)
+def test_a_nul_character_is_never_a_500(
+    method, url, body, version_one, contributor, client
+):
+    """Found by the schemathesis run: PostgreSQL refuses NUL in text (a DataError)."""
+    client.force_login(contributor)
+    kwargs = {"data": body, "content_type": "application/json"} if body else {}
+
+    response = getattr(client, method)(url, **kwargs)
+
+    assert response.status_code in (200, 400), response.content[:500]
