@@ -10,9 +10,13 @@ export REGISTRY_DATA_DIR
 .PHONY: install run web worker migrate demo test pytest lint format typecheck \
         migrations-check deploy-check fuzz bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The server, then the modelreg CLI from its own small distribution in cli/. Second,
+# so that in a venv made when the server shipped the CLI, reinstalling the server
+# (which removes its old `modelreg` script) cannot remove the new one.
+$(BIN)/.installed: pyproject.toml cli/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ./cli
 	touch $@
 
 install: $(BIN)/.installed
@@ -64,4 +68,4 @@ bench: install
 	./bench/run.sh
 
 clean:
-	rm -rf $(VENV) data *.egg-info
+	rm -rf $(VENV) data *.egg-info cli/*.egg-info

@@ -504,3 +504,83 @@ def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
         payload={"alias": name, "from": alias.version.version},
     )
     alias.delete()
+
+
+# --- One tag at a time -------------------------------------------------------------
+# Each writer changes one key of the dict on the row it locked, so two writers of
+# different keys both keep their change (a whole-dict write would drop one of them).
+
+
+def _tag_key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise Invalid("key: Must be a string.", fields={"key": "Must be a string."})
+    validation.tags({key: ""})
+    return key
+
+
+def _tags_with(tags: dict[str, str], key: Any, value: Any) -> dict[str, str]:
+    """``tags`` with ``key`` set to ``value``, both checked like every tag."""
+    validation.tags({_tag_key(key): value})
+    return validation.tags({**tags, key: value})
+
+
+def _tags_without(tags: dict[str, str], key: Any) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k != _tag_key(key)}
+
+
+@transaction.atomic
+def group_tag_set(*, actor: Any, group: ModelGroup, key: str, value: str) -> ModelGroup:
+    """Set one tag of a group, leaving its other tags as they are."""
+    require_role(actor, *WRITE_ROLES, action="edit model groups")
+    locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
+    return _group_tags_save(actor, locked, _tags_with(locked.tags, key, value))
+
+
+@transaction.atomic
+def group_tag_delete(*, actor: Any, group: ModelGroup, key: str) -> ModelGroup:
+    """Remove one tag of a group; removing a tag it does not have changes nothing."""
+    require_role(actor, *WRITE_ROLES, action="edit model groups")
+    locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
+    return _group_tags_save(actor, locked, _tags_without(locked.tags, key))
+
+
+def _group_tags_save(actor: Any, group: ModelGroup, tags: dict[str, str]) -> ModelGroup:
+    if tags != group.tags:
+        group.tags = tags
+        group.save(update_fields=["tags", "updated_at"])
+        event_record("group.updated", actor=actor, group=group, payload={"tags": tags})
+    return group
+
+
+@transaction.atomic
+def version_tag_set(
+    *, actor: Any, version: ModelVersion, key: str, value: str
+) -> ModelVersion:
+    """Set one tag of a version (tags may change after review), leaving the others."""
+    require_role(actor, *WRITE_ROLES, action="edit model versions")
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    return _version_tags_save(actor, locked, _tags_with(locked.tags, key, value))
+
+
+@transaction.atomic
+def version_tag_delete(*, actor: Any, version: ModelVersion, key: str) -> ModelVersion:
+    """Remove one tag of a version; removing a tag it does not have changes nothing."""
+    require_role(actor, *WRITE_ROLES, action="edit model versions")
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    return _version_tags_save(actor, locked, _tags_without(locked.tags, key))
+
+
+def _version_tags_save(
+    actor: Any, version: ModelVersion, tags: dict[str, str]
+) -> ModelVersion:
+    if tags != version.tags:
+        version.tags = tags
+        version.save(update_fields=["tags", "updated_at"])
+        event_record(
+            "version.updated",
+            actor=actor,
+            group=version.group,
+            version=version,
+            payload={"fields": ["tags"], "tags": tags},
+        )
+    return version

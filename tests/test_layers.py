@@ -57,6 +57,7 @@ HELPERS = {
     "registry_site/outbound.py",
     "registry_site/pagination.py",
     "registry_site/routers.py",
+    "registry_site/sagemaker.py",
     "registry_site/ui.py",
 }
 

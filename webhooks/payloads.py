@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from catalog.models import ApprovalStatus, Event
+from registry_site import sagemaker
 
 P, A, R = ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
 
@@ -70,10 +71,10 @@ def sagemaker_payload(
     """SageMaker's event for ``event``, as things stood then: ``status`` after it,
     ``registered`` (the version's registration event) for creation time and author,
     ``details`` for the description and customer metadata where they are known."""
-    region = settings.REGISTRY_SAGEMAKER_REGION
-    account = settings.REGISTRY_SAGEMAKER_ACCOUNT
     group, number = event.group_name, event.version_number
-    arn = f"arn:aws:sagemaker:{region}:{account}:model-package/{group}/{number}"
+    if number is None:
+        raise ValueError(f"event {event.pk} ({event.kind}) names no version")
+    arn = sagemaker.model_package_arn(group, number)
     detail = {
         "ModelPackageGroupName": group,
         "ModelPackageVersion": number,
@@ -96,9 +97,9 @@ def sagemaker_payload(
         "id": delivery_id,
         "detail-type": "SageMaker Model Package State Change",
         "source": "aws.sagemaker",
-        "account": account,
+        "account": settings.REGISTRY_SAGEMAKER_ACCOUNT,
         "time": event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
+        "region": settings.REGISTRY_SAGEMAKER_REGION,
         "resources": [arn],
         "detail": detail,
     }

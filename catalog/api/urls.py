@@ -1,5 +1,7 @@
-from catalog.api import views
-from registry_site.routers import OptionalSlashRouter
+from django.urls import re_path
+
+from catalog.api import tags, views
+from registry_site.routers import ID_REGEX, OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("model-groups", views.ModelGroupViewSet, basename="group")
@@ -13,4 +15,13 @@ router.register(
 )
 router.register("events", views.EventViewSet, basename="event")
 
-urlpatterns = router.urls
+# A tag key may hold a "/", so it runs to the end of the path (no optional slash).
+GROUP = r"^model-groups/(?P<group_name>[^/]+)"
+urlpatterns = [
+    *router.urls,
+    re_path(rf"{GROUP}/tags/(?P<key>.+)$", tags.GroupTagView.as_view()),
+    re_path(
+        rf"{GROUP}/versions/(?P<version>{ID_REGEX})/tags/(?P<key>.+)$",
+        tags.VersionTagView.as_view(),
+    ),
+]
