@@ -7,7 +7,7 @@ PORT ?= 8000
 REGISTRY_DATA_DIR ?= $(CURDIR)/data
 export REGISTRY_DATA_DIR
 
-.PHONY: install run web worker migrate demo test pytest lint format typecheck \
+.PHONY: install prepare run web worker migrate demo test pytest lint format typecheck \
         migrations-check deploy-check fuzz bench clean
 
 # The server, then the modelreg CLI from its own small distribution in cli/. Second,
@@ -21,7 +21,11 @@ $(BIN)/.installed: pyproject.toml cli/pyproject.toml
 
 install: $(BIN)/.installed
 
-migrate: install
+# The data folder's sub-folders and generated secret key (settings only read them).
+prepare: install
+	$(BIN)/python -m registry_site.prepare > /dev/null
+
+migrate: prepare
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
@@ -34,13 +38,13 @@ run: demo
 web: migrate
 	$(BIN)/python -m registry_site.launcher --only web --host $(HOST) --port $(PORT)
 
-worker: install
+worker: prepare
 	$(BIN)/celery -A registry_site worker --beat --loglevel INFO --concurrency 1
 
 test: install
 	./scripts/test.sh
 
-pytest: install
+pytest: prepare
 	$(BIN)/pytest $(ARGS)
 
 lint: install
@@ -61,7 +65,7 @@ deploy-check: install
 	./scripts/deploy_check.sh
 
 # The schemathesis run of `make test` with many more examples per operation.
-fuzz: install
+fuzz: prepare
 	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-200} $(BIN)/pytest -p no:cacheprovider tests/test_schemathesis.py
 
 bench: install

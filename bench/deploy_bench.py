@@ -31,6 +31,8 @@ from typing import Any
 
 import requests
 
+from registry_site.prepare import prepare
+
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DB = "registry_deploy_bench"
@@ -243,6 +245,7 @@ def main() -> int:
         "DJANGO_DEBUG": "false",
         "REGISTRY_SERVING_REFRESH": os.environ.get("REGISTRY_SERVING_REFRESH", "0.5"),
     }
+    prepare(work / "data")
     procs: list[subprocess.Popen] = []
     psql(f"DROP DATABASE IF EXISTS {DB}")
     psql(f"CREATE DATABASE {DB}")

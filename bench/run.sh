@@ -18,6 +18,7 @@ if [ -n "${BENCH_PG_OPTIONS:-}" ]; then
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-bench.XXXXXX")
 export REGISTRY_DATA_DIR="$WORK/data"
+$PY -m registry_site.prepare > /dev/null
 export REGISTRY_MAX_ARTIFACT_SIZE=3GiB
 export DJANGO_SETTINGS_MODULE=registry_site.settings
 export DJANGO_DEBUG=false

@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from registry_site.prepare import prepare
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 N_GROUPS = int(os.environ.get("BENCH_GROUPS", "10000"))
@@ -626,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if not (args.reuse and state_path.exists()):
         shutil.rmtree(work, ignore_errors=True)
-        (work / "data").mkdir(parents=True)
+        prepare(work / "data")
         db("create")
         manage = [PYTHON, "manage.py"]
         subprocess.run(

@@ -32,6 +32,17 @@ QUARANTINE = "quarantine"
 class Channel(filesystem.Channel):
     """File-system channel whose messages appear whole or not at all."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The folders exist once `registry_site.prepare` ran; a fresh one is made too.
+        for folder in (
+            self.data_folder_in,
+            self.data_folder_out,
+            self.processed_folder,
+        ):
+            os.makedirs(folder, exist_ok=True)
+        os.makedirs(self.control_folder, exist_ok=True)
+
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         incoming = os.path.join(self.data_folder_out, INCOMING)

@@ -16,6 +16,8 @@ import sys
 import time
 from collections.abc import Mapping
 
+from registry_site.prepare import prepare
+
 # Seconds an idle keep-alive connection stays open. Longer than the idle timeout of
 # the load balancers in front (commonly 60 s, at most 75 s), so the server never
 # closes a connection the balancer is about to reuse (gunicorn's default is 2 s).
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    data_dir = str(prepare())
     commands = [
         web_command(
             args.host,
@@ -130,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     ]
     if args.only is None:
-        data_dir = os.environ.get("REGISTRY_DATA_DIR", "data")
         commands.append(worker_command(os.path.join(data_dir, "celerybeat-schedule")))
     env = child_environment(args.host, args.port)
     children = [subprocess.Popen(cmd, env=env) for cmd in commands]

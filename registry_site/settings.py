@@ -7,26 +7,31 @@ Production sets ``DATABASE_URL``, ``CELERY_BROKER_URL`` and the secrets.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from registry_site import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.string("REGISTRY_DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Settings only read: `python -m registry_site.prepare` (run by make and the
+# launcher) creates the data folder's sub-folders and its secret key.
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, or one generated once and kept in DATA_DIR."""
+    """SECRET_KEY from the environment, or the one generated into DATA_DIR."""
     key = env.raw("DJANGO_SECRET_KEY") or env.raw("SECRET_KEY")
     if key:
         return key
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(64))
-    return path.read_text().strip()
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise ImproperlyConfigured(
+            f"No secret key: set DJANGO_SECRET_KEY, or run `python -m "
+            f"registry_site.prepare` (make does) to generate {path}."
+        ) from None
 
 
 SECRET_KEY = _secret_key()
@@ -116,7 +121,6 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # --- Static files and artifacts --------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 ARTIFACT_ROOT = Path(env.string("REGISTRY_ARTIFACT_DIR", str(DATA_DIR / "artifacts")))
@@ -154,7 +158,6 @@ MEDIA_ROOT = DATA_DIR / "media"
 # memory. Non-file form fields stay under DATA_UPLOAD_MAX_MEMORY_SIZE.
 FILE_UPLOAD_HANDLERS = ["catalog.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "uploads")
-Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.size("REGISTRY_MAX_FIELDS_SIZE", 10 * 1024 * 1024)
 REGISTRY_MAX_ARTIFACT_SIZE = env.size("REGISTRY_MAX_ARTIFACT_SIZE", 2 * 1024**3)
 # Artifacts above this size are validated in a child process so that parsing a
@@ -206,8 +209,6 @@ CELERY_BROKER_TRANSPORT: str | None = None  # kombu's choice from the URL's sche
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's file-system transport with whole-message writes (registry_site.broker).
     CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

@@ -1,8 +1,6 @@
 """Test overrides: only what makes tests faster or isolated, nothing test-only in behaviour."""
 
 import os
-import socket
-from urllib.parse import urlsplit
 
 from registry_site.settings import *  # noqa: F403
 from registry_site.settings import DATA_DIR, DATABASES
@@ -23,32 +21,18 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
-def _reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        socket.create_connection(
-            (parts.hostname, parts.port or 6379), timeout=0.5
-        ).close()
-    except OSError:
-        return False
-    return True
-
-
-# Worker tests run a real Celery worker on a real Redis broker. The queue is
-# private to this test run, so parallel runs (SQLite and PostgreSQL) never share.
+# Worker tests run a real Celery worker on a real Redis broker (tests skip them, or
+# fail in CI, when it does not answer: tests/services.py). The queue is private to
+# this test run, so parallel runs (SQLite and PostgreSQL) never share.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REDIS_AVAILABLE = _reachable(TEST_REDIS_URL)
-if REDIS_AVAILABLE:
-    CELERY_BROKER_URL = TEST_REDIS_URL
-    CELERY_BROKER_TRANSPORT = (
-        None  # the embedded broker's transport is for filesystem://
-    )
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_timeout": 2,
-        "socket_connect_timeout": 2,
-        "visibility_timeout": 20,
-        "max_retries": 1,
-    }
+CELERY_BROKER_URL = TEST_REDIS_URL
+CELERY_BROKER_TRANSPORT = None  # the embedded broker's transport is for filesystem://
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "visibility_timeout": 20,
+    "max_retries": 1,
+}
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
     "CELERY_QUEUE", f"registry-test-{os.getpid()}"
 )

@@ -8,7 +8,7 @@ BIN=.venv/bin
 PG_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/registry}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 export REGISTRY_DATA_DIR=${REGISTRY_TEST_DATA_DIR:-$(pwd)/data/test}
-mkdir -p "$REGISTRY_DATA_DIR"
+$BIN/python -m registry_site.prepare > /dev/null
 
 echo "== ruff"
 $BIN/ruff check .

@@ -17,7 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from registry_site.launcher import worker_command
+from registry_site.prepare import prepare
 from tests import models as real_models
+from tests.services import reachable
 
 _names = itertools.count(1)
 
@@ -238,11 +240,13 @@ def celery_worker_process(
     """One real worker for the session, on the real Redis broker, using the test database."""
     from django.conf import settings
 
-    require_service(settings.REDIS_AVAILABLE, f"Redis at {settings.TEST_REDIS_URL}")
+    require_service(
+        reachable(settings.TEST_REDIS_URL), f"Redis at {settings.TEST_REDIS_URL}"
+    )
     from registry_site.celery import app
 
     app.control.purge()
-    workdir = tmp_path_factory.mktemp("worker")
+    workdir = prepare(tmp_path_factory.mktemp("worker"))
     with django_db_blocker.unblock():
         database_url = _database_url()
     env = {

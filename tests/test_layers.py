@@ -53,6 +53,7 @@ HELPERS = {
     "registry_site/handlers.py",
     "registry_site/jsonsafe.py",
     "registry_site/leases.py",
+    "registry_site/prepare.py",
     "registry_site/middleware.py",
     "registry_site/outbound.py",
     "registry_site/pagination.py",

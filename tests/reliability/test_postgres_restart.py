@@ -28,6 +28,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
 from accounts.services import token_issue
+from registry_site.prepare import prepare
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -77,7 +78,7 @@ def server(local_cluster: None, tmp_path: Path) -> Iterator[str]:
             f"postgres://{params['USER']}@{params['HOST'] or '127.0.0.1'}:"
             f"{params['PORT'] or '5432'}/{params['NAME']}"
         ),
-        "REGISTRY_DATA_DIR": str(tmp_path),
+        "REGISTRY_DATA_DIR": str(prepare(tmp_path)),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
     manage = [sys.executable, "manage.py"]
