@@ -148,7 +148,7 @@ def test_failed_token_authentications_are_limited_per_address(limits, viewer):
 def test_limits_hold_on_a_shared_redis_cache(limits, settings):
     import uuid
 
-    from tests.conftest import require_service
+    from tests.helpers import require_service
 
     require_service(settings.REDIS_AVAILABLE, f"Redis at {settings.TEST_REDIS_URL}")
     # A prefix of its own, and no clear(): that would flush the Redis database that
