@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import signal
 import subprocess
@@ -13,12 +12,11 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from registry_site.launcher import worker_command
 from registry_site.prepare import prepare
-from tests import models as real_models
+from tests.helpers import register_payload, require_service
 from tests.services import reachable
 
 _names = itertools.count(1)
@@ -85,8 +83,35 @@ def reviewer(make_user: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
+def deployer(make_user: Callable[..., Any]) -> Any:
+    return make_user("deployer")
+
+
+@pytest.fixture
 def admin_user(make_user: Callable[..., Any]) -> Any:
     return make_user("admin")
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., Any]) -> Any:
+    """A contributor with an e-mail address, who owns what the test registers."""
+    return make_user("contributor", username="owner", email="owner@example.com")
+
+
+@pytest.fixture
+def norole(make_user: Callable[..., Any]) -> Any:
+    """Signed in, but holding no role."""
+    return make_user()
+
+
+@pytest.fixture
+def persona(make_user: Callable[..., Any]) -> Callable[[str], Any]:
+    """A user holding ``role`` ("none" for a signed-in user without a role)."""
+
+    def make(role: str) -> Any:
+        return make_user() if role == "none" else make_user(role)
+
+    return make
 
 
 @pytest.fixture
@@ -104,28 +129,6 @@ def client_for() -> Callable[[Any], APIClient]:
 def api(client_for: Callable[[Any], APIClient], contributor: Any) -> APIClient:
     """A contributor's client."""
     return client_for(contributor)
-
-
-def onnx_upload(
-    name: str = "model.onnx", content: bytes | None = None
-) -> SimpleUploadedFile:
-    return SimpleUploadedFile(
-        name,
-        content if content is not None else real_models.iris_onnx(),
-        content_type="application/octet-stream",
-    )
-
-
-def register_payload(**fields: Any) -> dict[str, Any]:
-    """A multipart body: JSON-valued fields are sent as JSON strings, as clients do."""
-    body: dict[str, Any] = {"artifact": fields.pop("artifact", None) or onnx_upload()}
-    for key, value in fields.items():
-        body[key] = (
-            value
-            if isinstance(value, str) or hasattr(value, "read")
-            else json.dumps(value)
-        )
-    return body
 
 
 @pytest.fixture
@@ -147,15 +150,6 @@ def register(api: APIClient, group: dict[str, Any]) -> Callable[..., Any]:
         )
 
     return do
-
-
-def require_service(available: bool, what: str) -> None:
-    """Skip (outside CI) or fail (in CI) when a real service the test needs is missing."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required in CI but is not reachable")
-    pytest.skip(f"{what} not reachable; start it to run this test")
 
 
 class Worker:
@@ -304,21 +298,6 @@ def worker(
     if celery_worker_process.process.poll() is not None:
         celery_worker_process.start()
     return celery_worker_process
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float = 30.0,
-    interval: float = 0.1,
-    message: str = "condition",
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
 @pytest.fixture(scope="session", autouse=True)

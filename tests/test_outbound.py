@@ -101,8 +101,3 @@ def test_an_allowed_network_is_allowed_through_a_mapped_address(settings):
     assert outbound.validate_url(url, "url") == url
     with pytest.raises(Invalid):
         outbound.validate_url("http://[::ffff:192.168.0.1]/hook", "url")
-
-
-@pytest.fixture
-def deployer(make_user: Any) -> Any:
-    return make_user("deployer")

@@ -9,7 +9,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from catalog.models import ModelVersion
-from tests.conftest import onnx_upload, register_payload
+from tests.helpers import onnx_upload, register_payload
 
 
 def _post(client, key, **fields):

@@ -149,7 +149,7 @@ def test_failed_token_authentications_are_limited_per_address(limits, viewer):
 def test_limits_hold_on_a_shared_redis_cache(limits, settings):
     import uuid
 
-    from tests.conftest import require_service
+    from tests.helpers import require_service
 
     require_service(
         reachable(settings.TEST_REDIS_URL), f"Redis at {settings.TEST_REDIS_URL}"

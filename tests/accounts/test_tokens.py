@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import token_issue, token_revoke
-from tests.conftest import register_payload
+from tests.helpers import register_payload
 
 
 def token_client(key: str) -> APIClient:

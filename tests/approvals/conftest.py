@@ -20,12 +20,6 @@ _reviewer_names = itertools.count(1)
 
 
 @pytest.fixture
-def owner(make_user: Callable[..., Any]) -> Any:
-    """The contributor who registers the versions under review."""
-    return make_user("contributor", username="owner", email="owner@example.com")
-
-
-@pytest.fixture
 def make_group(owner: Any) -> Callable[..., ModelGroup]:
     def make(name: str) -> ModelGroup:
         return catalog_services.group_create(actor=owner, name=name)

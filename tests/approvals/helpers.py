@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from approvals import notifications, services
@@ -77,9 +74,3 @@ def deliver(kind: str, version: ModelVersion) -> Notification:
     notifications.send(notification.pk)
     notification.refresh_from_db()
     return notification
-
-
-def query_count(action: Callable[[], Any]) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        action()
-    return len(queries)

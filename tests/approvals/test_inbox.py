@@ -9,10 +9,10 @@ from approvals import services
 from tests.approvals.helpers import (
     INBOX,
     approve,
-    query_count,
     reject,
     resubmit,
 )
+from tests.helpers import query_count
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from tests.approvals.helpers import (
     events,
     policy_url,
     post_review,
-    query_count,
     reject,
     resubmit,
     status_of,
     version_url,
 )
+from tests.helpers import query_count
 
 # --- self-approval -----------------------------------------------------------------
 

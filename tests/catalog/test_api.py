@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from catalog import services
 from catalog.models import Alias, Event, Metric, ModelGroup, ModelVersion
 from tests import models as real_models
-from tests.catalog.helpers import approve, fields_of, files_in, query_count
-from tests.conftest import register_payload
+from tests.catalog.helpers import approve, fields_of, files_in
+from tests.helpers import query_count, register_payload
 
 GROUPS = "/api/v1/model-groups/"
 IRIS = "/api/v1/model-groups/iris/"

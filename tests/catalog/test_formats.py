@@ -19,7 +19,7 @@ from catalog.models import Event, ModelGroup, ModelVersion
 from registry_site.errors import TooLarge
 from tests import models as real_models
 from tests.catalog.helpers import fields_of, files_in
-from tests.conftest import onnx_upload
+from tests.helpers import onnx_upload
 
 VERSIONS = "/api/v1/model-groups/iris/versions/"
 

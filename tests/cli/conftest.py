@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,9 @@ import pytest
 
 from accounts.services import token_issue
 from tests import models as real_models
-from tests.deployments.conftest import SAMPLE
+from tests.cli.helpers import MODELREG
+from tests.helpers import SAMPLE
 from tests.server import BreakingProxy
-
-MODELREG = str(Path(sys.executable).with_name("modelreg"))
 
 
 @pytest.fixture

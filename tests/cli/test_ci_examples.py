@@ -20,7 +20,7 @@ from approvals.services import review_submit
 from catalog.models import ModelVersion
 from catalog.services import group_create
 from deployments import services as deploy
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.server import free_port
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.services import subscription_create

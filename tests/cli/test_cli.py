@@ -18,8 +18,8 @@ import pytest
 from accounts.services import token_issue
 from deployments import services as deploy
 from tests import models as real_models
-from tests.cli.conftest import MODELREG
-from tests.deployments.conftest import SAMPLE
+from tests.cli.helpers import MODELREG
+from tests.helpers import SAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,11 +34,11 @@ def _approve(client_for, reviewer, number: int, decision: str = "approve") -> No
 
 
 def test_register_wait_deploy_and_invoke(
-    worker, cli, files, client_for, reviewer, deployer_user
+    worker, cli, files, client_for, reviewer, deployer
 ):
     assert cli("groups", "create", "iris", "--tag", "team=ml").returncode == 0
     deploy.endpoint_create(
-        actor=deployer_user, name="iris-prod", group=services_group("iris")
+        actor=deployer, name="iris-prod", group=services_group("iris")
     )
 
     registered = cli(
@@ -169,11 +169,6 @@ def test_a_read_only_token_cannot_register(web_server, files, make_user):
     )
     assert result.returncode == 3
     assert "403" in result.stderr
-
-
-@pytest.fixture
-def deployer_user(make_user):
-    return make_user("deployer")
 
 
 def services_group(name):

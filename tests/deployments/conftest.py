@@ -14,8 +14,7 @@ from deployments import services as deploy
 from deployments import serving
 from deployments.models import Deployment, Endpoint
 from tests import models as real_models
-
-SAMPLE = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+from tests.helpers import SAMPLE
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +23,6 @@ def _fresh_serving() -> Any:
     InvocationTokenAuthentication.forget()
     yield
     serving.forget()
-
-
-@pytest.fixture
-def deployer(make_user: Callable[..., Any]) -> Any:
-    return make_user("deployer")
 
 
 @pytest.fixture

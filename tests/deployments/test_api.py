@@ -7,7 +7,7 @@ import pytest
 
 from deployments.models import Deployment
 from tests import models as real_models
-from tests.deployments.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 INVOKE = "/api/v1/endpoints/iris-prod/invocations"
 
@@ -257,7 +257,7 @@ def test_a_revoked_token_stops_invoking_within_the_auth_cache_time(
 def test_inputs_must_fit_the_shape_the_version_declares(
     endpoint, register_version, approve_and_deploy, client_for, viewer
 ):
-    from tests.deployments.conftest import SAMPLE as ROWS
+    from tests.helpers import SAMPLE as ROWS
 
     version = register_version(input_schema={"dtype": "float32", "shape": [-1, 4]})
     approve_and_deploy(version)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.deployments.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 pytestmark = pytest.mark.django_db
 

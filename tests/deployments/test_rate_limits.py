@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import token_issue
-from tests.deployments.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 INVOKE = "/api/v1/endpoints/iris-prod/invocations"
 

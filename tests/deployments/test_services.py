@@ -11,7 +11,7 @@ from deployments import services as deploy
 from deployments.models import Deployment, Endpoint
 from registry_site.errors import Conflict
 from tests import models as real_models
-from tests.deployments.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 
 def test_approval_creates_a_deployment_that_makes_the_version_live(

@@ -15,8 +15,7 @@ from catalog.models import Event
 from deployments.models import Deployment
 from deployments.tasks import deploy_task
 from tests import models as real_models
-from tests.conftest import wait_for
-from tests.deployments.conftest import SAMPLE
+from tests.helpers import SAMPLE, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REDIS_START = (

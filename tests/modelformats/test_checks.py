@@ -9,8 +9,8 @@ import pytest
 import modelformats
 from modelformats import LoadError, Trust
 from tests import models as real_models
+from tests.helpers import SAMPLE
 
-SAMPLE = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 LIMITS = {"timeout": 60, "memory": 3 * 1024**3}
 
 

@@ -29,7 +29,7 @@ from django.db import connection
 
 from accounts.services import token_issue
 from registry_site.prepare import prepare
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 CONFIG = Path("/etc/postgresql")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.ui.conftest import ROLES
+from tests.ui.helpers import ROLES
 
 PAGES = [
     "/",

@@ -25,8 +25,7 @@ from catalog.models import ModelGroup, ModelVersion
 from deployments import services as deploy
 from deployments.models import Deployment
 from tests import models as real_models
-from tests.conftest import require_service
-from tests.ui.conftest import SAMPLE
+from tests.helpers import SAMPLE, require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHROMIUM = "/usr/bin/chromium"

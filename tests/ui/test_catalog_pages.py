@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalog import services as catalog_services
 from catalog.models import Event
-from tests.ui.conftest import add_groups, add_versions, served
+from tests.ui.helpers import add_groups, add_versions, served
 
 pytestmark = pytest.mark.django_db
 

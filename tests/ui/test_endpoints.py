@@ -8,7 +8,8 @@ import re
 import pytest
 
 from deployments.models import Deployment, DeploymentStatus
-from tests.ui.conftest import SAMPLE, served
+from tests.helpers import SAMPLE
+from tests.ui.helpers import served
 
 pytestmark = pytest.mark.django_db
 PAGE = "/endpoints/iris-prod/"

@@ -17,7 +17,7 @@ from approvals.models import ApprovalPolicy, Review
 from catalog import services as catalog_services
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
 from deployments.models import Endpoint
-from tests.ui.conftest import add_groups, add_versions, served
+from tests.ui.helpers import add_groups, add_versions, served
 
 pytestmark = pytest.mark.django_db
 _names = itertools.count(1)

@@ -11,7 +11,7 @@ from django.utils.html import escape
 from approvals import policies
 from approvals import services as approval_services
 from approvals.models import Review
-from tests.ui.conftest import register
+from tests.ui.helpers import register
 
 pytestmark = pytest.mark.django_db
 VERSION = "/models/iris/versions/1/"
@@ -264,7 +264,7 @@ def test_the_inbox_of_a_non_reviewer_is_empty(browser_for, viewer, v2):
 
 
 def test_the_inbox_paginates(browser_for, reviewer, contributor, iris):
-    from tests.ui.conftest import add_versions
+    from tests.ui.helpers import add_versions
 
     add_versions(iris, 25, by=contributor)
     client = browser_for(reviewer)

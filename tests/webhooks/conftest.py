@@ -12,8 +12,3 @@ def receiver() -> Any:
     server = Receiver().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def deployer(make_user: Any) -> Any:
-    return make_user("deployer")

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.receiver import Receiver
 from webhooks.models import Delivery, Subscription
-
-
-@pytest.fixture
-def deployer(make_user):
-    return make_user("deployer")
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from catalog import outbox, services
 from catalog.models import Event
 from registry_site import outbound
 from tests import models as real_models
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.receiver import Receiver
 from webhooks import services as hooks
 from webhooks.models import Delivery
