@@ -16,8 +16,7 @@ from rest_framework.test import APIClient
 
 from registry_site.launcher import worker_command
 from registry_site.prepare import prepare
-from tests.helpers import register_payload, require_service
-from tests.services import reachable
+from tests.helpers import reachable, register_payload, require_service
 
 _names = itertools.count(1)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -70,3 +73,16 @@ def query_count(action: Callable[[], Any]) -> int:
     with CaptureQueriesContext(connection) as queries:
         action()
     return len(queries)
+
+
+@functools.cache
+def reachable(url: str) -> bool:
+    """True if something answers on the URL's host and port (0.5 s to connect)."""
+    parts = urlsplit(url)
+    try:
+        socket.create_connection(
+            (parts.hostname, parts.port or 6379), timeout=0.5
+        ).close()
+    except OSError:
+        return False
+    return True

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import token_issue
 from registry_site import env
-from tests.services import reachable
+from tests.helpers import reachable
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
