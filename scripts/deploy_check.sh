@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+.venv/bin/python -m registry_site.prepare "$tmp" > /dev/null
 DJANGO_SECRET_KEY="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
 REGISTRY_DATA_DIR="$tmp" \
 REGISTRY_HTTPS=true \
