@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.roles import Role, require_role
 from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
-from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site.errors import Conflict, Forbidden, Invalid
 
@@ -73,7 +73,7 @@ def _record(
         status_after=version.approval_status,
     )
     event_record(
-        "review.submitted",
+        EventKind.REVIEW_SUBMITTED,
         actor=actor,
         group=version.group,
         version=version,
@@ -89,7 +89,7 @@ def _record(
 
 
 def _status_event(
-    kind: str,
+    kind: EventKind,
     version: ModelVersion,
     actor: Any,
     *,
@@ -191,7 +191,7 @@ def _approve(
             else _record(version, actor, Decision.APPROVE, text, round_)
         )
         _status_event(
-            "version.approved",
+            EventKind.VERSION_APPROVED,
             version,
             actor,
             from_=P,
@@ -215,7 +215,12 @@ def _reject(
         _transition(version, expected=A, to=R)  # revoke
         review = _record(version, actor, Decision.REJECT, text, round_)
         _status_event(
-            "version.rejected", version, actor, from_=A, comment=text, revoked=True
+            EventKind.VERSION_REJECTED,
+            version,
+            actor,
+            from_=A,
+            comment=text,
+            revoked=True,
         )
         return ReviewOutcome(review, version, True)
     rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
@@ -226,7 +231,12 @@ def _reject(
     if enough and _transition(version, expected=P, to=R):
         review = _record(version, actor, Decision.REJECT, text, round_)
         _status_event(
-            "version.rejected", version, actor, from_=P, comment=text, revoked=False
+            EventKind.VERSION_REJECTED,
+            version,
+            actor,
+            from_=P,
+            comment=text,
+            revoked=False,
         )
         return ReviewOutcome(review, version, True)
     return ReviewOutcome(
@@ -265,7 +275,12 @@ def version_resubmit(
             status_after=P,
         )
         _status_event(
-            "version.resubmitted", locked, actor, from_=R, comment=text, round=round_
+            EventKind.VERSION_RESUBMITTED,
+            locked,
+            actor,
+            from_=R,
+            comment=text,
+            round=round_,
         )
         return ReviewOutcome(review, locked, True)
 
@@ -350,7 +365,7 @@ def policy_update(
     policy.full_clean(exclude=["group"])
     policy.save()
     event_record(
-        "policy.updated",
+        EventKind.POLICY_UPDATED,
         actor=actor,
         group=group,
         payload={

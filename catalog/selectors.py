@@ -36,7 +36,14 @@ from catalog.filters import (
     Tag,
     VersionFilterSet,
 )
-from catalog.models import Alias, ApprovalStatus, Event, ModelGroup, ModelVersion
+from catalog.models import (
+    Alias,
+    ApprovalStatus,
+    Event,
+    EventKind,
+    ModelGroup,
+    ModelVersion,
+)
 from registry_site.errors import Invalid, NotFound
 
 GROUP_SORTS = {
@@ -425,7 +432,7 @@ def alias_get(group: ModelGroup, name: str) -> Alias:
 def version_edits(version: ModelVersion) -> list[Event]:
     """The metadata changes of a version, oldest first (for its timeline)."""
     return list(
-        Event.objects.filter(version_id=version.pk, kind="version.updated").order_by(
-            "id"
-        )
+        Event.objects.filter(
+            version_id=version.pk, kind=EventKind.VERSION_UPDATED
+        ).order_by("id")
     )

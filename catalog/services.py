@@ -31,6 +31,7 @@ from catalog.models import (
     Alias,
     ApprovalStatus,
     Event,
+    EventKind,
     Metric,
     ModelGroup,
     ModelVersion,
@@ -49,7 +50,7 @@ def artifact_storage() -> Any:
 
 
 def event_record(
-    kind: str,
+    kind: EventKind,
     *,
     actor: Any,
     group: ModelGroup | None = None,
@@ -113,7 +114,7 @@ def group_create(
             fields={"name": "A model group with this name already exists."},
         ) from exc
     event_record(
-        "group.created",
+        EventKind.GROUP_CREATED,
         actor=actor,
         group=group,
         payload={"name": group.name, "tags": group.tags},
@@ -142,7 +143,7 @@ def group_update(
         changed["tags"] = group.tags
     if changed:
         group.save(update_fields=[*changed, "updated_at"])
-        event_record("group.updated", actor=actor, group=group, payload=changed)
+        event_record(EventKind.GROUP_UPDATED, actor=actor, group=group, payload=changed)
     return group
 
 
@@ -164,7 +165,7 @@ def group_pickle_policy_set(
     changed = ModelGroup.objects.filter(pk=group.pk).exclude(allow_pickle=allow)
     if changed.update(allow_pickle=allow):
         event_record(
-            "group.pickle_policy",
+            EventKind.GROUP_PICKLE_POLICY,
             actor=actor,
             group=group,
             payload={"allow_pickle": allow},
@@ -183,7 +184,10 @@ def group_delete(*, actor: Any, group: ModelGroup) -> None:
             f"Model group {group.name!r} still has versions; delete them first."
         )
     event_record(
-        "group.deleted", actor=actor, group=locked, payload={"name": locked.name}
+        EventKind.GROUP_DELETED,
+        actor=actor,
+        group=locked,
+        payload={"name": locked.name},
     )
     locked.delete()
 
@@ -314,7 +318,7 @@ def version_register(
             version.save()
             _replace_metrics(version)
             event_record(
-                "version.registered",
+                EventKind.VERSION_REGISTERED,
                 actor=actor,
                 group=group,
                 version=version,
@@ -380,7 +384,7 @@ def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> Model
     if "metrics" in changed:
         _replace_metrics(locked)
     event_record(
-        "version.updated",
+        EventKind.VERSION_UPDATED,
         actor=actor,
         group=version.group,
         version=locked,
@@ -409,7 +413,7 @@ def version_delete(*, actor: Any, version: ModelVersion) -> None:
                 )
             return
         event_record(
-            "version.deleted",
+            EventKind.VERSION_DELETED,
             actor=actor,
             group=version.group,
             version=version,
@@ -479,7 +483,7 @@ def alias_set(
     else:
         return alias
     event_record(
-        "alias.set",
+        EventKind.ALIAS_SET,
         actor=actor,
         group=group,
         version=target,
@@ -497,7 +501,7 @@ def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
     if alias is None:
         return
     event_record(
-        "alias.deleted",
+        EventKind.ALIAS_DELETED,
         actor=actor,
         group=group,
         version=alias.version,
@@ -548,7 +552,9 @@ def _group_tags_save(actor: Any, group: ModelGroup, tags: dict[str, str]) -> Mod
     if tags != group.tags:
         group.tags = tags
         group.save(update_fields=["tags", "updated_at"])
-        event_record("group.updated", actor=actor, group=group, payload={"tags": tags})
+        event_record(
+            EventKind.GROUP_UPDATED, actor=actor, group=group, payload={"tags": tags}
+        )
     return group
 
 
@@ -577,7 +583,7 @@ def _version_tags_save(
         version.tags = tags
         version.save(update_fields=["tags", "updated_at"])
         event_record(
-            "version.updated",
+            EventKind.VERSION_UPDATED,
             actor=actor,
             group=version.group,
             version=version,

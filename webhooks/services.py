@@ -19,8 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Role, has_role, require_role
-from catalog import models as catalog_models
-from catalog.models import Event, ModelGroup, ModelVersion
+from catalog.models import EVENT_KINDS, Event, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site import doorbell, leases, outbound
 from registry_site.errors import Conflict, Invalid
@@ -35,7 +34,6 @@ from webhooks.models import (
 
 log = logging.getLogger(__name__)
 MANAGE_ROLES = (Role.DEPLOYER,)
-EVENT_KINDS = frozenset(catalog_models.EVENT_KINDS)
 LEASE = timedelta(seconds=60)
 
 
@@ -67,7 +65,9 @@ def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
         raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
 
 
-def _record(kind: str, actor: Any, subscription: Subscription, **extra: Any) -> None:
+def _record(
+    kind: EventKind, actor: Any, subscription: Subscription, **extra: Any
+) -> None:
     """The audit event of a subscription change. It names the URL's origin only: a
     path or query may hold a receiver's token, and the event log is widely read."""
     parts = urlsplit(subscription.url)
@@ -109,7 +109,7 @@ def subscription_create(
         created_by=actor,
     )
     _record(
-        "webhook.created",
+        EventKind.WEBHOOK_CREATED,
         actor,
         subscription,
         events=subscription.events,
@@ -147,7 +147,7 @@ def subscription_update(
     subscription.save()
     if not subscription.active:
         _cancel_pending(subscription)
-    _record("webhook.updated", actor, subscription, fields=changed)
+    _record(EventKind.WEBHOOK_UPDATED, actor, subscription, fields=changed)
     return subscription
 
 
@@ -169,7 +169,7 @@ def _cancel(deliveries: Any) -> int:
 def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
     """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
-    _record("webhook.deleted", actor, subscription)
+    _record(EventKind.WEBHOOK_DELETED, actor, subscription)
     # Redeliveries share their original's event; a cascade that first unlinks them
     # from the original would make two rows "the" delivery of one event.
     Delivery.objects.filter(subscription=subscription).update(
@@ -196,7 +196,7 @@ def _sagemaker(delivery_id: str, event: Event) -> dict[str, Any] | None:
         return None
     history = Event.objects.filter(version_id=event.version_id)
     registered = (
-        history.filter(kind="version.registered", pk__lte=event.pk)
+        history.filter(kind=EventKind.VERSION_REGISTERED, pk__lte=event.pk)
         .order_by("pk")
         .first()
     )
@@ -219,9 +219,9 @@ def _details(event: Event, history: Any) -> dict[str, Any]:
     version's value now if no later event changed it (else left out: unknown)."""
     recorded = event.payload or {}
     changed_later: set[str] = set()
-    for payload in history.filter(kind="version.updated", pk__gt=event.pk).values_list(
-        "payload", flat=True
-    ):
+    for payload in history.filter(
+        kind=EventKind.VERSION_UPDATED, pk__gt=event.pk
+    ).values_list("payload", flat=True):
         changed_later.update((payload or {}).get("fields", []))
     now = dict(
         ModelVersion.objects.filter(pk=event.version_id or 0)

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.roles import Role, has_role, require_role
-from catalog.models import ModelGroup
+from catalog.models import EventKind, ModelGroup
 from catalog.services import event_record
 from deployments.models import Endpoint, Target
 from registry_site import outbound
@@ -84,7 +84,7 @@ def endpoint_create(
     except IntegrityError as exc:  # a concurrent create of the same name won
         raise taken from exc
     event_record(
-        "endpoint.created",
+        EventKind.ENDPOINT_CREATED,
         actor=actor,
         group=group,
         payload={"endpoint": name, "target": target, "auto_deploy": auto_deploy},
@@ -114,7 +114,7 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
     _check_target(endpoint)
     endpoint.save()
     event_record(
-        "endpoint.updated",
+        EventKind.ENDPOINT_UPDATED,
         actor=actor,
         group=endpoint.group,
         payload={
@@ -130,7 +130,7 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
     """Delete an endpoint with its deployments and their logs."""
     require_role(actor, *DEPLOY_ROLES, action="delete endpoints")
     event_record(
-        "endpoint.deleted",
+        EventKind.ENDPOINT_DELETED,
         actor=actor,
         group=endpoint.group,
         payload={"endpoint": endpoint.name},
@@ -144,7 +144,7 @@ def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
         live_version=None, live_since=None, serving_message=message
     )
     event_record(
-        "endpoint.stopped",
+        EventKind.ENDPOINT_STOPPED,
         actor=None,
         group=endpoint.group,
         payload={"endpoint": endpoint.name, "message": message},

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.models import ApprovalStatus, ModelVersion
+from catalog.models import ApprovalStatus, EventKind, ModelVersion
 from catalog.services import event_record
 from deployments import backends
 from deployments.models import (
@@ -34,15 +34,17 @@ from deployments.services.endpoints import endpoint_stop
 from registry_site import doorbell, leases
 
 S = DeploymentStatus
-KINDS: dict[str, str] = {
-    S.QUEUED: "deployment.queued",
-    S.RUNNING: "deployment.running",
-    S.SUCCEEDED: "deployment.succeeded",
-    S.FAILED: "deployment.failed",
-    S.SUPERSEDED: "deployment.superseded",
-    S.CANCELLED: "deployment.cancelled",
+# The event each status change writes.
+KINDS: dict[str, EventKind] = {
+    S.QUEUED: EventKind.DEPLOYMENT_QUEUED,
+    S.RUNNING: EventKind.DEPLOYMENT_RUNNING,
+    S.SUCCEEDED: EventKind.DEPLOYMENT_SUCCEEDED,
+    S.FAILED: EventKind.DEPLOYMENT_FAILED,
+    S.SUPERSEDED: EventKind.DEPLOYMENT_SUPERSEDED,
+    S.CANCELLED: EventKind.DEPLOYMENT_CANCELLED,
 }
-RETRYING = "deployment.retrying"  # Running → Queued: a transient error, tried again
+# Running → Queued: a transient error, tried again.
+RETRYING = EventKind.DEPLOYMENT_RETRYING
 RETRY_BASE = 2.0  # seconds before the second attempt; doubled for each one after
 
 
