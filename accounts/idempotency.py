@@ -75,7 +75,7 @@ def _claim(user: Any, key: str, print_: str, path: str) -> tuple[IdempotencyKey,
 def _replay(record: IdempotencyKey, print_: str) -> Response:
     if record.fingerprint != print_:
         message = "This key was used for a different request."
-        raise Conflict(f"{HEADER}: {message}", fields={HEADER: message})
+        raise Conflict.on(HEADER, message)
     deadline = time.monotonic() + WAIT_SECONDS
     while record.status_code is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -126,7 +126,7 @@ def _wrap(
             return view(self, request, *args, **kwargs)
         if not 1 <= len(key) <= 255 or not key.isprintable():
             message = "1 to 255 printable characters."
-            raise Invalid(f"{HEADER}: {message}", fields={HEADER: message})
+            raise Invalid.on(HEADER, message)
         print_ = fingerprint(request)
         record, first = _claim(request.user, key, print_, request.path)
         if not first:

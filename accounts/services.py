@@ -48,16 +48,13 @@ def _scopes(scopes: Iterable[str] | None) -> list[str]:
     if scopes is None:
         return list(DEFAULT_SCOPES)
     if isinstance(scopes, str) or not all(isinstance(s, str) for s in scopes):
-        raise Invalid(
-            "scopes: Must be a list of scope names.",
-            fields={"scopes": "Must be a list of scope names."},
-        )
+        raise Invalid.on("scopes", "Must be a list of scope names.")
     chosen = (
         sorted(set(scopes), key=SCOPES.index) if set(scopes) <= set(SCOPES) else None
     )
     if not chosen:
         message = f"Choose one or more of {', '.join(SCOPES)}."
-        raise Invalid(f"scopes: {message}", fields={"scopes": message})
+        raise Invalid.on("scopes", message)
     return chosen
 
 
@@ -106,14 +103,14 @@ def _within_caller(
             "A token can only issue tokens with its own scopes; "
             f"this one lacks {', '.join(missing)}."
         )
-        raise Forbidden(f"scopes: {message}", fields={"scopes": message})
+        raise Forbidden.on("scopes", message)
     if caller.expires_at is None:
         return expires_at
     if expires_at is None:
         return caller.expires_at
     if expires_at > caller.expires_at:
         message = "Cannot outlive the token that issues it."
-        raise Forbidden(f"expires_at: {message}", fields={"expires_at": message})
+        raise Forbidden.on("expires_at", message)
     return expires_at
 
 
@@ -137,10 +134,7 @@ def token_issue(
         if actor.pk != user.pk:
             require_role(actor, Role.ADMIN, action="issue tokens for other users")
     if expires_at is not None and expires_at <= timezone.now():
-        raise Invalid(
-            "expires_at: Must be in the future.",
-            fields={"expires_at": "Must be in the future."},
-        )
+        raise Invalid.on("expires_at", "Must be in the future.")
     chosen = _scopes(scopes)
     expires_at = _within_caller(actor, chosen, expires_at)
     key = ApiToken.new_key()
@@ -254,7 +248,7 @@ def service_account_create(
     unknown = sorted(set(roles) - ALL_ROLES)
     if unknown:
         message = f"Unknown role(s) {', '.join(unknown)}."
-        raise Invalid(f"roles: {message}", fields={"roles": message})
+        raise Invalid.on("roles", message)
     if Role.ADMIN in roles:
         raise Forbidden("Service accounts cannot be admins.")
     user = get_user_model()(username=username)
@@ -307,7 +301,7 @@ def user_roles_set(
     unknown = sorted((wanted or set()) - ALL_ROLES)
     if unknown:
         message = f"Unknown role(s) {', '.join(unknown)}."
-        raise Invalid(f"roles: {message}", fields={"roles": message})
+        raise Invalid.on("roles", message)
     model = get_user_model()
     locked = model.objects.select_for_update().get(pk=user.pk)  # one change at a time
     before, was_superuser = _role_names(locked), locked.is_superuser

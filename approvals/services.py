@@ -47,16 +47,14 @@ def _comment(comment: Any, *, required: bool, why: str = "") -> str:
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise Invalid(
-            "comment: Must be a string.", fields={"comment": "Must be a string."}
-        )
+        raise Invalid.on("comment", "Must be a string.")
     comment = comment.strip()
     if required and not comment:
         message = f"A comment is required {why}".strip() + "."
-        raise Invalid(f"comment: {message}", fields={"comment": message})
+        raise Invalid.on("comment", message)
     if len(comment) > MAX_COMMENT:
         message = f"At most {MAX_COMMENT} characters."
-        raise Invalid(f"comment: {message}", fields={"comment": message})
+        raise Invalid.on("comment", message)
     return comment
 
 
@@ -116,10 +114,7 @@ def review_submit(
 ) -> ReviewOutcome:
     """Record a review and apply the policy: approve, reject, revoke or comment."""
     if decision not in {Decision.APPROVE, Decision.REJECT, Decision.COMMENT}:
-        raise Invalid(
-            "decision: Use approve, reject or comment.",
-            fields={"decision": "Use approve, reject or comment."},
-        )
+        raise Invalid.on("decision", "Use approve, reject or comment.")
     policy = policies.policy_for(version.group)
     allowed, reason = policies.may_review(actor, policy)
     if not allowed:
@@ -301,9 +296,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
     from catalog.validation import METRIC_NAME_RE
 
     if not isinstance(value, list):
-        raise Invalid(
-            "metric_gates: Must be a list.", fields={"metric_gates": "Must be a list."}
-        )
+        raise Invalid.on("metric_gates", "Must be a list.")
     gates = []
     for index, gate in enumerate(value):
         field = f"metric_gates[{index}]"
@@ -320,7 +313,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
             message = (
                 'Use {"metric": name, "op": one of >=, <=, >, <, ==, "value": number}.'
             )
-            raise Invalid(f"{field}: {message}", fields={field: message})
+            raise Invalid.on(field, message)
         gates.append(
             {"metric": gate["metric"], "op": gate["op"], "value": float(gate["value"])}
         )
@@ -339,10 +332,7 @@ def policy_update(
     require_role(actor, Role.ADMIN, action="edit approval policies")
     unknown = sorted(set(fields) - set(POLICY_FIELDS))
     if unknown:
-        raise Invalid(
-            f"{unknown[0]}: Not a policy field.",
-            fields={unknown[0]: "Not a policy field."},
-        )
+        raise Invalid.on(unknown[0], "Not a policy field.")
     policy = ApprovalPolicy.objects.select_for_update().filter(group=group).first()
     policy = policy or ApprovalPolicy(group=group)
     if replace:
@@ -356,7 +346,7 @@ def policy_update(
             policy.reviewers = Group.objects.filter(name=name).first()
             if policy.reviewers is None:
                 message = f"No user group named {name!r}."
-                raise Invalid(f"reviewers: {message}", fields={"reviewers": message})
+                raise Invalid.on("reviewers", message)
     if "metric_gates" in fields:
         fields["metric_gates"] = _metric_gates(fields["metric_gates"])
     for name, value in fields.items():

@@ -105,10 +105,7 @@ def group_list(
     ``with_version_stats`` then add the per-group facts for one page."""
     for key in ordering:
         if key.lstrip("-") not in GROUP_ORDERINGS:
-            raise Invalid(
-                f"ordering: Unknown ordering {key!r}.",
-                fields={"ordering": f"Unknown ordering {key!r}."},
-            )
+            raise Invalid.on("ordering", f"Unknown ordering {key!r}.")
     groups = _filtered(
         GroupFilterSet,
         ModelGroup.objects.select_related("created_by"),

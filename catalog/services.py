@@ -97,7 +97,7 @@ def group_create(
     """Create a model group."""
     require_role(actor, *WRITE_ROLES, action="create model groups")
     if not isinstance(name, str):
-        raise Invalid("name: Must be a string.", fields={"name": "Must be a string."})
+        raise Invalid.on("name", "Must be a string.")
     group = ModelGroup(
         name=name,
         description=validation.text(description, "description", max_length=10_000),
@@ -158,10 +158,7 @@ def group_pickle_policy_set(
     """
     require_role(actor, Role.ADMIN, action="change the pickle policy")
     if not isinstance(allow, bool):
-        raise Invalid(
-            "allow_pickle: Must be true or false.",
-            fields={"allow_pickle": "Must be true or false."},
-        )
+        raise Invalid.on("allow_pickle", "Must be true or false.")
     changed = ModelGroup.objects.filter(pk=group.pk).exclude(allow_pickle=allow)
     if changed.update(allow_pickle=allow):
         event_record(
@@ -228,11 +225,7 @@ def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
             return modelformats.inspect_isolated(path, trust=trust)
         return modelformats.inspect(path, trust=trust)
     except modelformats.ArtifactRefused as exc:
-        raise Invalid(
-            f"artifact: {exc.message}",
-            fields={"artifact": exc.message},
-            detected_format=exc.detected,
-        ) from exc
+        raise Invalid.on("artifact", exc.message, detected_format=exc.detected) from exc
 
 
 def _store(path: str, group: ModelGroup) -> str:
@@ -289,14 +282,11 @@ def version_register(
     clean = validation.version_fields(fields)
     expected = validation.sha256(sha256) if sha256 else None
     if artifact is None:
-        raise Invalid(
-            "artifact: A model file is required.",
-            fields={"artifact": "A model file is required."},
-        )
+        raise Invalid.on("artifact", "A model file is required.")
     with _spooled(artifact) as (path, digest, size):
         if expected and expected != digest:
             message = f"SHA-256 mismatch: the upload hashes to {digest}."
-            raise Invalid(f"sha256: {message}", fields={"sha256": message})
+            raise Invalid.on("sha256", message)
         fmt = _check_format(path, size, allow_pickle=group.allow_pickle)
         key = _store(path, group)
     try:
@@ -437,18 +427,14 @@ def _alias_name(name: str) -> str:
     from catalog.models import name_validator
 
     if len(name) > 63:
-        raise Invalid(
-            "alias: At most 63 characters.", fields={"alias": "At most 63 characters."}
-        )
+        raise Invalid.on("alias", "At most 63 characters.")
     try:
         name_validator(name)
     except ValidationError as exc:
-        raise Invalid(
-            f"alias: {exc.messages[0]}", fields={"alias": exc.messages[0]}
-        ) from exc
+        raise Invalid.on("alias", exc.messages[0]) from exc
     if name.lower() in Alias.RESERVED:
         message = f"'{name}' is reserved: it always means the highest version."
-        raise Invalid(f"alias: {message}", fields={"alias": message})
+        raise Invalid.on("alias", message)
     return name
 
 
@@ -460,14 +446,11 @@ def alias_set(
     require_role(actor, *WRITE_ROLES, action="set aliases")
     name = _alias_name(name)
     if isinstance(version_number, bool) or not isinstance(version_number, int):
-        raise Invalid(
-            "version: Must be a version number.",
-            fields={"version": "Must be a version number."},
-        )
+        raise Invalid.on("version", "Must be a version number.")
     target = group.versions.filter(version=version_number).first()
     if target is None:
         message = f"Version {version_number} does not exist in {group.name}."
-        raise Invalid(f"version: {message}", fields={"version": message})
+        raise Invalid.on("version", message)
     # Writers of one group's aliases queue on the group row, so two first writers
     # of a new alias do not both insert it: the last one wins cleanly.
     ModelGroup.objects.select_for_update().filter(pk=group.pk).exists()
@@ -517,7 +500,7 @@ def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
 
 def _tag_key(key: Any) -> str:
     if not isinstance(key, str):
-        raise Invalid("key: Must be a string.", fields={"key": "Must be a string."})
+        raise Invalid.on("key", "Must be a string.")
     validation.tags({key: ""})
     return key
 

@@ -42,27 +42,24 @@ LEASE = timedelta(seconds=60)
 
 def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
     if not isinstance(url, str) or not url:
-        raise Invalid("url: Required.", fields={"url": "Required."})
+        raise Invalid.on("url", "Required.")
     outbound.validate_url(url, "url")
     if (
         not isinstance(events, list)
         or not events
         or not all(isinstance(kind, str) for kind in events)
     ):
-        raise Invalid(
-            'events: A non-empty list of event kinds (or ["*"]).',
-            fields={"events": 'A non-empty list of event kinds (or ["*"]).'},
-        )
+        raise Invalid.on("events", 'A non-empty list of event kinds (or ["*"]).')
     unknown = sorted(set(events) - EVENT_KINDS - {"*"})
     if unknown:
         message = f"Unknown event kind(s): {', '.join(unknown)}."
-        raise Invalid(f"events: {message}", fields={"events": message})
+        raise Invalid.on("events", message)
     if not isinstance(secret, str) or len(secret) < 16:
         message = "At least 16 characters; the receiver uses it to check signatures."
-        raise Invalid(f"secret: {message}", fields={"secret": message})
+        raise Invalid.on("secret", message)
     if payload_format not in PayloadFormat.values:
         message = f"Use one of {', '.join(PayloadFormat.values)}."
-        raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
+        raise Invalid.on("payload_format", message)
 
 
 def _record(

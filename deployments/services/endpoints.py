@@ -25,25 +25,18 @@ ENDPOINT_FIELDS = (
 
 def _check_target(endpoint: Endpoint) -> None:
     if endpoint.target not in Target.values:
-        raise Invalid(
-            "target: Use builtin or webhook.",
-            fields={"target": "Use builtin or webhook."},
-        )
+        raise Invalid.on("target", "Use builtin or webhook.")
     if endpoint.target == Target.WEBHOOK:
         if not endpoint.webhook_url:
             message = "Required for the webhook target."
-            raise Invalid(f"webhook_url: {message}", fields={"webhook_url": message})
+            raise Invalid.on("webhook_url", message)
         if len(endpoint.webhook_secret) < 16:
             message = "Required for the webhook target: at least 16 characters."
-            raise Invalid(
-                f"webhook_secret: {message}", fields={"webhook_secret": message}
-            )
+            raise Invalid.on("webhook_secret", message)
         outbound.validate_url(endpoint.webhook_url, "webhook_url")
     if not 10 <= endpoint.webhook_timeout <= 86400:
         message = "Between 10 and 86400 seconds."
-        raise Invalid(
-            f"webhook_timeout: {message}", fields={"webhook_timeout": message}
-        )
+        raise Invalid.on("webhook_timeout", message)
 
 
 @transaction.atomic
@@ -98,10 +91,7 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
     require_role(actor, *DEPLOY_ROLES, action="change endpoints")
     unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
     if unknown:
-        raise Invalid(
-            f"{unknown[0]}: Cannot be changed.",
-            fields={unknown[0]: "Cannot be changed."},
-        )
+        raise Invalid.on(unknown[0], "Cannot be changed.")
     outbound.check_retarget(
         fields,
         ("webhook_url", "webhook_secret"),

@@ -46,10 +46,7 @@ def deployment_request(
     """Deploy an Approved version of the endpoint's group by hand."""
     require_role(actor, *DEPLOY_ROLES, action="deploy versions")
     if isinstance(version_number, bool) or not isinstance(version_number, int):
-        raise Invalid(
-            "version: Must be a version number.",
-            fields={"version": "Must be a version number."},
-        )
+        raise Invalid.on("version", "Must be a version number.")
     with transaction.atomic():
         Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
         version = ModelVersion.objects.filter(
@@ -59,7 +56,7 @@ def deployment_request(
             message = (
                 f"Version {version_number} does not exist in {endpoint.group.name}."
             )
-            raise Invalid(f"version: {message}", fields={"version": message})
+            raise Invalid.on("version", message)
         if version.approval_status != ApprovalStatus.APPROVED:
             raise Conflict(
                 f"Version {version.version} is {version.approval_status}; only "
