@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 import modelformats
-from accounts.roles import Role, require_role
+from accounts.roles import Actor, Role, require_role
 from catalog import feed, outbox, validation
 from catalog.models import (
     Alias,
@@ -52,7 +52,7 @@ def artifact_storage() -> Any:
 def event_record(
     kind: EventKind,
     *,
-    actor: Any,
+    actor: Actor | None,
     group: ModelGroup | None = None,
     version: ModelVersion | None = None,
     payload: dict | None = None,
