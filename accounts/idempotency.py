@@ -17,8 +17,9 @@ import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.request import Request
@@ -59,7 +60,7 @@ def _file_digest(upload: Any) -> str:
     return f"file:{sha.hexdigest()}"
 
 
-def _claim(user: Any, key: str, print_: str, path: str) -> tuple[IdempotencyKey, bool]:
+def _claim(user: User, key: str, print_: str, path: str) -> tuple[IdempotencyKey, bool]:
     IdempotencyKey.objects.filter(
         user=user, key=key, created_at__lt=timezone.now() - KEEP
     ).delete()
@@ -128,7 +129,9 @@ def _wrap(
             message = "1 to 255 printable characters."
             raise Invalid.on(HEADER, message)
         print_ = fingerprint(request)
-        record, first = _claim(request.user, key, print_, request.path)
+        # The view's authentication and permissions ran first: a signed-in user.
+        user = cast("User", request.user)
+        record, first = _claim(user, key, print_, request.path)
         if not first:
             return _replay(record, print_)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from django.db import models
 
@@ -52,7 +52,7 @@ def limit_to_scopes(user: Actor, scopes: list[str]) -> None:
         delattr(user, _CACHE_ATTR)
 
 
-def token_scopes(user: Actor) -> frozenset[str] | None:
+def token_scopes(user: Actor | None) -> frozenset[str] | None:
     return getattr(user, _SCOPES_ATTR, None)
 
 
@@ -62,7 +62,7 @@ def remember_token(user: Actor, token: Any) -> None:
     setattr(user, _TOKEN_ATTR, token)
 
 
-def token_of(user: Actor) -> Any:
+def token_of(user: Actor | None) -> Any:
     """The token the request was made with (an ``ApiToken``), or None for a session."""
     return getattr(user, _TOKEN_ATTR, None)
 
@@ -117,8 +117,9 @@ def may_invoke(user: Actor) -> bool:
     return can_read(user) or user.has_perm("deployments.invoke_endpoint")
 
 
-def has_role(user: Actor | None, *roles: str) -> bool:
-    """True if the user holds one of ``roles``; admins hold every role."""
+def has_role(user: Actor | None, *roles: str) -> TypeGuard[User]:
+    """True if the user holds one of ``roles``; admins hold every role (and a user
+    who holds a role is signed in)."""
     held = roles_of(user)
     return Role.ADMIN in held or any(role in held for role in roles)
 
@@ -127,11 +128,13 @@ def can_read(user: Actor | None) -> bool:
     return bool(roles_of(user))
 
 
-def require_role(user: Actor | None, *roles: str, action: str) -> None:
-    """Raise Forbidden unless the user holds one of ``roles``."""
+def require_role(user: Actor | None, *roles: str, action: str) -> User:
+    """Raise Forbidden unless the user holds one of ``roles``; returns the user, now
+    known to be signed in (the type that a row referring to a user needs)."""
     if not has_role(user, *roles):
         needed = " or ".join(roles) or "admin"
         raise Forbidden(f"You need the {needed} role to {action}.")
+    return user
 
 
 def forget_roles(user: Actor) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.db.models import Aggregate, CharField, OuterRef, Subquery
 from django.utils import timezone
@@ -32,6 +32,7 @@ from accounts.models import (
 )
 from accounts.roles import (
     ALL_ROLES,
+    Actor,
     Role,
     forget_roles,
     remember_role_groups,
@@ -59,7 +60,7 @@ def _scopes(scopes: Iterable[str] | None) -> list[str]:
 
 
 def _audit(
-    kind: str, *, actor: Any, subject: Any, via: str, **payload: Any
+    kind: str, *, actor: Actor | None, subject: Any, via: str, **payload: Any
 ) -> AuditEvent:
     """Record a security-relevant change (call inside the change's transaction)."""
     caller = token_of(actor)
@@ -77,7 +78,7 @@ def _audit(
     )
 
 
-def _require_token_management(actor: Any, *, action: str) -> None:
+def _require_token_management(actor: Actor, *, action: str) -> None:
     """A request made with a token needs the ``tokens`` scope to manage tokens."""
     caller = token_of(actor)
     if caller is not None and TOKENS_SCOPE not in caller.scopes:
@@ -88,7 +89,7 @@ def _require_token_management(actor: Any, *, action: str) -> None:
 
 
 def _within_caller(
-    actor: Any, scopes: list[str], expires_at: datetime | None
+    actor: Actor | None, scopes: list[str], expires_at: datetime | None
 ) -> datetime | None:
     """A token issues only tokens with its own scopes that do not outlive it.
 
@@ -117,11 +118,11 @@ def _within_caller(
 @transaction.atomic
 def token_issue(
     *,
-    user: Any,
+    user: User,
     name: str = "",
     expires_at: datetime | None = None,
     scopes: Iterable[str] | None = None,
-    actor: Any = None,
+    actor: Actor | None = None,
     via: str = "system",
 ) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the key, shown only this once.
@@ -204,7 +205,7 @@ def token_authenticate(key: str) -> ApiToken | None:
 
 @transaction.atomic
 def token_revoke(
-    *, token: ApiToken, actor: Any = None, via: str = "system"
+    *, token: ApiToken, actor: Actor | None = None, via: str = "system"
 ) -> ApiToken:
     """Revoke a token; revoking a revoked token changes nothing.
 
@@ -235,14 +236,14 @@ def token_revoke(
 @transaction.atomic
 def service_account_create(
     *,
-    actor: Any,
+    actor: Actor,
     username: str,
     roles: Iterable[str],
     description: str = "",
     via: str = "system",
 ) -> Any:
     """A user for pipelines, with the given roles and no password (admins only)."""
-    require_role(actor, Role.ADMIN, action="create service accounts")
+    actor = require_role(actor, Role.ADMIN, action="create service accounts")
     _require_token_management(actor, action="create service accounts")
     roles = list(roles)
     unknown = sorted(set(roles) - ALL_ROLES)
@@ -277,15 +278,15 @@ def service_account_create(
     return user
 
 
-def _role_names(user: Any) -> set[str]:
+def _role_names(user: Actor) -> set[str]:
     return set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
 
 
 @transaction.atomic
 def user_roles_set(
     *,
-    actor: Any,
-    user: Any,
+    actor: Actor | None,
+    user: User,
     roles: Iterable[str] | None,
     via: str,
     superuser: bool | None = None,

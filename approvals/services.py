@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role, require_role
+from accounts.roles import Actor, Role, require_role
 from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
@@ -59,7 +59,7 @@ def _comment(comment: Any, *, required: bool, why: str = "") -> str:
 
 
 def _record(
-    version: ModelVersion, actor: Any, decision: str, comment: str, round_: int
+    version: ModelVersion, actor: User, decision: str, comment: str, round_: int
 ) -> Review:
     review = Review.objects.create(
         version=version,
@@ -89,7 +89,7 @@ def _record(
 def _status_event(
     kind: EventKind,
     version: ModelVersion,
-    actor: Any,
+    actor: Actor,
     *,
     from_: str,
     comment: str,
@@ -110,11 +110,12 @@ def _status_event(
 
 
 def review_submit(
-    *, actor: Any, version: ModelVersion, decision: str, comment: Any = ""
+    *, actor: Actor, version: ModelVersion, decision: str, comment: Any = ""
 ) -> ReviewOutcome:
     """Record a review and apply the policy: approve, reject, revoke or comment."""
     if decision not in {Decision.APPROVE, Decision.REJECT, Decision.COMMENT}:
         raise Invalid.on("decision", "Use approve, reject or comment.")
+    actor = require_role(actor, Role.REVIEWER, action="review versions")
     policy = policies.policy_for(version.group)
     allowed, reason = policies.may_review(actor, policy)
     if not allowed:
@@ -140,7 +141,7 @@ def review_submit(
 
 
 def _comment_only(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     review = _record(
         version, actor, Decision.COMMENT, text, policies.current_round(version)
@@ -149,7 +150,7 @@ def _comment_only(
 
 
 def _approve(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     if version.approval_status == A:
         return ReviewOutcome(None, version, False)
@@ -201,7 +202,7 @@ def _approve(
 
 
 def _reject(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     if version.approval_status == R:
         return ReviewOutcome(None, version, False)
@@ -240,10 +241,10 @@ def _reject(
 
 
 def version_resubmit(
-    *, actor: Any, version: ModelVersion, comment: Any
+    *, actor: Actor, version: ModelVersion, comment: Any
 ) -> ReviewOutcome:
     """Send a Rejected version back for review; earlier votes no longer count."""
-    require_role(actor, Role.CONTRIBUTOR, action="resubmit versions")
+    actor = require_role(actor, Role.CONTRIBUTOR, action="resubmit versions")
     text = _comment(comment, required=True, why="to resubmit")
     with transaction.atomic():
         locked = (
@@ -322,14 +323,14 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
 
 @transaction.atomic
 def policy_update(
-    *, actor: Any, group: ModelGroup, replace: bool = False, **fields: Any
+    *, actor: Actor, group: ModelGroup, replace: bool = False, **fields: Any
 ) -> ApprovalPolicy:
     """Change the group's approval policy (admins only).
 
     With ``replace`` (an HTTP PUT) the fields not given go back to their defaults;
     otherwise (PATCH) they keep their values.
     """
-    require_role(actor, Role.ADMIN, action="edit approval policies")
+    actor = require_role(actor, Role.ADMIN, action="edit approval policies")
     unknown = sorted(set(fields) - set(POLICY_FIELDS))
     if unknown:
         raise Invalid.on(unknown[0], "Not a policy field.")

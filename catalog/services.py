@@ -92,10 +92,14 @@ def _clean_group(group: ModelGroup, *, exclude: list[str] | None = None) -> None
 
 @transaction.atomic
 def group_create(
-    *, actor: Any, name: str, description: str = "", tags: dict[str, str] | None = None
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    tags: dict[str, str] | None = None,
 ) -> ModelGroup:
     """Create a model group."""
-    require_role(actor, *WRITE_ROLES, action="create model groups")
+    actor = require_role(actor, *WRITE_ROLES, action="create model groups")
     if not isinstance(name, str):
         raise Invalid.on("name", "Must be a string.")
     group = ModelGroup(
@@ -125,7 +129,7 @@ def group_create(
 @transaction.atomic
 def group_update(
     *,
-    actor: Any,
+    actor: Actor,
     group: ModelGroup,
     description: str | None = None,
     tags: dict[str, str] | None = None,
@@ -149,7 +153,7 @@ def group_update(
 
 @transaction.atomic
 def group_pickle_policy_set(
-    *, actor: Any, group: ModelGroup, allow: bool
+    *, actor: Actor, group: ModelGroup, allow: bool
 ) -> ModelGroup:
     """Allow or refuse pickle/joblib artifacts in a group (admins only, audited).
 
@@ -172,7 +176,7 @@ def group_pickle_policy_set(
 
 
 @transaction.atomic
-def group_delete(*, actor: Any, group: ModelGroup) -> None:
+def group_delete(*, actor: Actor, group: ModelGroup) -> None:
     """Delete an empty group; a group that still has versions is refused."""
     require_role(actor, *WRITE_ROLES, action="delete model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
@@ -267,7 +271,7 @@ def _replace_metrics(version: ModelVersion) -> None:
 
 def version_register(
     *,
-    actor: Any,
+    actor: Actor,
     group: ModelGroup,
     artifact: Any,
     sha256: str | None = None,
@@ -278,7 +282,7 @@ def version_register(
     The artifact is checked and stored before the transaction; the number is taken
     inside it, so a refused upload consumes no number and leaves no file behind.
     """
-    require_role(actor, *WRITE_ROLES, action="register model versions")
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     clean = validation.version_fields(fields)
     expected = validation.sha256(sha256) if sha256 else None
     if artifact is None:
@@ -346,7 +350,9 @@ MUTABLE_AFTER_REVIEW = frozenset({"description", "tags", "customer_metadata"})
 
 
 @transaction.atomic
-def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> ModelVersion:
+def version_update(
+    *, actor: Actor, version: ModelVersion, **fields: Any
+) -> ModelVersion:
     """Change a version's metadata; what reviewers judge changes only while Pending.
 
     The status is checked on the row locked for this change, so an approval (which
@@ -388,7 +394,7 @@ def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> Model
     return locked
 
 
-def version_delete(*, actor: Any, version: ModelVersion) -> None:
+def version_delete(*, actor: Actor, version: ModelVersion) -> None:
     """Delete a version that is not Approved; its number is never given out again."""
     require_role(actor, *WRITE_ROLES, action="delete model versions")
     with transaction.atomic():
@@ -440,10 +446,10 @@ def _alias_name(name: str) -> str:
 
 @transaction.atomic
 def alias_set(
-    *, actor: Any, group: ModelGroup, name: str, version_number: Any
+    *, actor: Actor, group: ModelGroup, name: str, version_number: Any
 ) -> Alias:
     """Point alias ``name`` of ``group`` at a version, creating or moving it."""
-    require_role(actor, *WRITE_ROLES, action="set aliases")
+    actor = require_role(actor, *WRITE_ROLES, action="set aliases")
     name = _alias_name(name)
     if isinstance(version_number, bool) or not isinstance(version_number, int):
         raise Invalid.on("version", "Must be a version number.")
@@ -476,7 +482,7 @@ def alias_set(
 
 
 @transaction.atomic
-def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
+def alias_delete(*, actor: Actor, group: ModelGroup, name: str) -> None:
     require_role(actor, *WRITE_ROLES, action="delete aliases")
     alias = (
         Alias.objects.filter(group=group, name=name).select_related("version").first()
@@ -516,7 +522,9 @@ def _tags_without(tags: dict[str, str], key: Any) -> dict[str, str]:
 
 
 @transaction.atomic
-def group_tag_set(*, actor: Any, group: ModelGroup, key: str, value: str) -> ModelGroup:
+def group_tag_set(
+    *, actor: Actor, group: ModelGroup, key: str, value: str
+) -> ModelGroup:
     """Set one tag of a group, leaving its other tags as they are."""
     require_role(actor, *WRITE_ROLES, action="edit model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
@@ -524,14 +532,16 @@ def group_tag_set(*, actor: Any, group: ModelGroup, key: str, value: str) -> Mod
 
 
 @transaction.atomic
-def group_tag_delete(*, actor: Any, group: ModelGroup, key: str) -> ModelGroup:
+def group_tag_delete(*, actor: Actor, group: ModelGroup, key: str) -> ModelGroup:
     """Remove one tag of a group; removing a tag it does not have changes nothing."""
     require_role(actor, *WRITE_ROLES, action="edit model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
     return _group_tags_save(actor, locked, _tags_without(locked.tags, key))
 
 
-def _group_tags_save(actor: Any, group: ModelGroup, tags: dict[str, str]) -> ModelGroup:
+def _group_tags_save(
+    actor: Actor, group: ModelGroup, tags: dict[str, str]
+) -> ModelGroup:
     if tags != group.tags:
         group.tags = tags
         group.save(update_fields=["tags", "updated_at"])
@@ -543,7 +553,7 @@ def _group_tags_save(actor: Any, group: ModelGroup, tags: dict[str, str]) -> Mod
 
 @transaction.atomic
 def version_tag_set(
-    *, actor: Any, version: ModelVersion, key: str, value: str
+    *, actor: Actor, version: ModelVersion, key: str, value: str
 ) -> ModelVersion:
     """Set one tag of a version (tags may change after review), leaving the others."""
     require_role(actor, *WRITE_ROLES, action="edit model versions")
@@ -552,7 +562,9 @@ def version_tag_set(
 
 
 @transaction.atomic
-def version_tag_delete(*, actor: Any, version: ModelVersion, key: str) -> ModelVersion:
+def version_tag_delete(
+    *, actor: Actor, version: ModelVersion, key: str
+) -> ModelVersion:
     """Remove one tag of a version; removing a tag it does not have changes nothing."""
     require_role(actor, *WRITE_ROLES, action="edit model versions")
     locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
@@ -560,7 +572,7 @@ def version_tag_delete(*, actor: Any, version: ModelVersion, key: str) -> ModelV
 
 
 def _version_tags_save(
-    actor: Any, version: ModelVersion, tags: dict[str, str]
+    actor: Actor, version: ModelVersion, tags: dict[str, str]
 ) -> ModelVersion:
     if tags != version.tags:
         version.tags = tags

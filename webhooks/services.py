@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role, has_role, require_role
+from accounts.roles import Actor, Role, has_role, require_role
 from catalog.models import EVENT_KINDS, Event, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site import doorbell, leases, outbound
@@ -63,7 +63,7 @@ def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
 
 
 def _record(
-    kind: EventKind, actor: Any, subscription: Subscription, **extra: Any
+    kind: EventKind, actor: Actor, subscription: Subscription, **extra: Any
 ) -> None:
     """The audit event of a subscription change. It names the URL's origin only: a
     path or query may hold a receiver's token, and the event log is widely read."""
@@ -83,7 +83,7 @@ def _record(
 @transaction.atomic
 def subscription_create(
     *,
-    actor: Any,
+    actor: Actor,
     url: str,
     events: list[str],
     secret: str,
@@ -93,7 +93,7 @@ def subscription_create(
     active: bool = True,
 ) -> Subscription:
     """Subscribe ``url`` to events (deployers and admins)."""
-    require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    actor = require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _clean(url=url, events=events, secret=secret, payload_format=payload_format)
     subscription = Subscription.objects.create(
         url=url,
@@ -118,7 +118,7 @@ def subscription_create(
 
 @transaction.atomic
 def subscription_update(
-    *, actor: Any, subscription: Subscription, **fields: Any
+    *, actor: Actor, subscription: Subscription, **fields: Any
 ) -> Subscription:
     """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
@@ -163,7 +163,7 @@ def _cancel(deliveries: Any) -> int:
 
 
 @transaction.atomic
-def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
+def subscription_delete(*, actor: Actor, subscription: Subscription) -> None:
     """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _record(EventKind.WEBHOOK_DELETED, actor, subscription)
@@ -269,7 +269,7 @@ def _require_active(subscription: Subscription) -> None:
 
 
 @transaction.atomic
-def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
+def delivery_test(*, actor: Actor, subscription: Subscription) -> Delivery:
     """Queue a ``webhook.test`` delivery to this subscription only."""
     require_role(actor, *MANAGE_ROLES, action="send test events")
     _require_active(subscription)
@@ -285,7 +285,7 @@ def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
 
 
 @transaction.atomic
-def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
+def delivery_redeliver(*, actor: Actor, delivery: Delivery) -> Delivery:
     """Send a delivery again as a new delivery (same body, new delivery id)."""
     require_role(actor, *MANAGE_ROLES, action="redeliver webhooks")
     _require_active(delivery.subscription)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from accounts.roles import Role, has_role, require_role
+from accounts.roles import Actor, Role, has_role, require_role
 from catalog.models import EventKind, ModelGroup
 from catalog.services import event_record
 from deployments.models import Endpoint, Target
@@ -42,7 +42,7 @@ def _check_target(endpoint: Endpoint) -> None:
 @transaction.atomic
 def endpoint_create(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     group: ModelGroup,
     auto_deploy: bool = True,
@@ -52,7 +52,7 @@ def endpoint_create(
     webhook_timeout: int = 600,
 ) -> Endpoint:
     """Create an endpoint serving ``group`` (deployers and admins)."""
-    require_role(actor, *DEPLOY_ROLES, action="create endpoints")
+    actor = require_role(actor, *DEPLOY_ROLES, action="create endpoints")
     endpoint = Endpoint(
         name=name,
         group=group,
@@ -86,7 +86,7 @@ def endpoint_create(
 
 
 @transaction.atomic
-def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoint:
+def endpoint_update(*, actor: Actor, endpoint: Endpoint, **fields: Any) -> Endpoint:
     """Change an endpoint; its webhook URL and secret only by its owner or an admin."""
     require_role(actor, *DEPLOY_ROLES, action="change endpoints")
     unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
@@ -116,7 +116,7 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
 
 
 @transaction.atomic
-def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
+def endpoint_delete(*, actor: Actor, endpoint: Endpoint) -> None:
     """Delete an endpoint with its deployments and their logs."""
     require_role(actor, *DEPLOY_ROLES, action="delete endpoints")
     event_record(

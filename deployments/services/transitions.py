@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.roles import Actor
 from catalog.models import ApprovalStatus, EventKind, ModelVersion
 from catalog.services import event_record
 from deployments import backends
@@ -71,7 +72,7 @@ def transition(
     source: str | None,
     to: str,
     note: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     guard: Q | None = None,
     payload: dict[str, Any] | None = None,
     **changes: Any,
@@ -123,7 +124,7 @@ def _apply(rows: Any, to: str, changes: dict[str, Any]) -> int:
 # --- The transitions ----------------------------------------------------------------
 
 
-def queued(deployment: Deployment, *, actor: Any) -> None:
+def queued(deployment: Deployment, *, actor: Actor | None) -> None:
     """The event and first log line of a deployment row just created."""
     version = deployment.version
     transition(
@@ -136,7 +137,7 @@ def queued(deployment: Deployment, *, actor: Any) -> None:
     )
 
 
-def supersede_queued(endpoint: Endpoint, *, actor: Any) -> int:
+def supersede_queued(endpoint: Endpoint, *, actor: Actor | None) -> int:
     """Supersede the endpoint's queued deployments; returns how many were."""
     return _end_queued(
         Deployment.objects.filter(endpoint=endpoint, status=S.QUEUED),
@@ -156,7 +157,7 @@ def cancel_queued(version: ModelVersion, *, error: str) -> int:
     )
 
 
-def _end_queued(rows: Any, *, to: str, actor: Any, error: str) -> int:
+def _end_queued(rows: Any, *, to: str, actor: Actor | None, error: str) -> int:
     return sum(
         transition(
             deployment,
