@@ -24,13 +24,13 @@ from rest_framework.request import Request
 
 from accounts import throttling
 from accounts.models import ApiToken, hash_key
-from accounts.roles import may_invoke, remember_token
+from accounts.roles import Actor, may_invoke, remember_token
 from accounts.services import token_authenticate
 
 
 @dataclass
 class _Cached:
-    user: Any
+    user: Actor
     token: Any
     may_invoke: bool
     until: float

@@ -17,8 +17,9 @@ import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.request import Request
@@ -59,7 +60,7 @@ def _file_digest(upload: Any) -> str:
     return f"file:{sha.hexdigest()}"
 
 
-def _claim(user: Any, key: str, print_: str, path: str) -> tuple[IdempotencyKey, bool]:
+def _claim(user: User, key: str, print_: str, path: str) -> tuple[IdempotencyKey, bool]:
     IdempotencyKey.objects.filter(
         user=user, key=key, created_at__lt=timezone.now() - KEEP
     ).delete()
@@ -75,7 +76,7 @@ def _claim(user: Any, key: str, print_: str, path: str) -> tuple[IdempotencyKey,
 def _replay(record: IdempotencyKey, print_: str) -> Response:
     if record.fingerprint != print_:
         message = "This key was used for a different request."
-        raise Conflict(f"{HEADER}: {message}", fields={HEADER: message})
+        raise Conflict.on(HEADER, message)
     deadline = time.monotonic() + WAIT_SECONDS
     while record.status_code is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -126,9 +127,11 @@ def _wrap(
             return view(self, request, *args, **kwargs)
         if not 1 <= len(key) <= 255 or not key.isprintable():
             message = "1 to 255 printable characters."
-            raise Invalid(f"{HEADER}: {message}", fields={HEADER: message})
+            raise Invalid.on(HEADER, message)
         print_ = fingerprint(request)
-        record, first = _claim(request.user, key, print_, request.path)
+        # The view's authentication and permissions ran first: a signed-in user.
+        user = cast("User", request.user)
+        record, first = _claim(user, key, print_, request.path)
         if not first:
             return _replay(record, print_)
         try:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from django.db import models
 
 from registry_site.errors import Forbidden
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+# Who makes a request or calls a service: a user, or the anonymous user of a
+# request that is not signed in (``require_role`` refuses it).
+Actor: TypeAlias = "User | AnonymousUser"
 
 
 class Role(models.TextChoices):
@@ -33,34 +40,34 @@ _TOKEN_ATTR = "_registry_token"  # noqa: S105 - an attribute name
 _GROUPS_ATTR = "_registry_role_groups"
 
 
-def remember_role_groups(user: Any, names: str | None) -> None:
+def remember_role_groups(user: Actor, names: str | None) -> None:
     """Role group names fetched along with the user (comma-separated), saving a query."""
     setattr(user, _GROUPS_ATTR, frozenset(filter(None, (names or "").split(","))))
 
 
-def limit_to_scopes(user: Any, scopes: list[str]) -> None:
+def limit_to_scopes(user: Actor, scopes: list[str]) -> None:
     """Requests made with a token get only the roles that its scopes cover."""
     setattr(user, _SCOPES_ATTR, frozenset(scopes))
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
 
-def token_scopes(user: Any) -> frozenset[str] | None:
+def token_scopes(user: Actor | None) -> frozenset[str] | None:
     return getattr(user, _SCOPES_ATTR, None)
 
 
-def remember_token(user: Any, token: Any) -> None:
+def remember_token(user: Actor, token: Any) -> None:
     """The token a request was made with: limits its roles and what it may issue."""
     limit_to_scopes(user, token.scopes)
     setattr(user, _TOKEN_ATTR, token)
 
 
-def token_of(user: Any) -> Any:
+def token_of(user: Actor | None) -> Any:
     """The token the request was made with (an ``ApiToken``), or None for a session."""
     return getattr(user, _TOKEN_ATTR, None)
 
 
-def roles_of(user: Any) -> frozenset[str]:
+def roles_of(user: Actor | None) -> frozenset[str]:
     """The user's role names (narrowed by the token's scopes); one query per user
     object, then cached on it."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -75,7 +82,7 @@ def roles_of(user: Any) -> frozenset[str]:
     return cached
 
 
-def _role_groups(user: Any) -> frozenset[str]:
+def _role_groups(user: Actor) -> frozenset[str]:
     """The user's role group names, whatever the token's scopes: remembered when
     they came with the token's query, else one query, then kept on the user."""
     known = getattr(user, _GROUPS_ATTR, None)
@@ -99,7 +106,7 @@ def _narrow(held: frozenset[str], scopes: frozenset[str] | None) -> frozenset[st
     return frozenset(narrowed)
 
 
-def may_invoke(user: Any) -> bool:
+def may_invoke(user: Actor) -> bool:
     """Call endpoints: any registry role or the invoke permission, and the token's
     ``invoke`` scope when the request carries a token."""
     scopes = token_scopes(user)
@@ -110,24 +117,27 @@ def may_invoke(user: Any) -> bool:
     return can_read(user) or user.has_perm("deployments.invoke_endpoint")
 
 
-def has_role(user: Any, *roles: str) -> bool:
-    """True if the user holds one of ``roles``; admins hold every role."""
+def has_role(user: Actor | None, *roles: str) -> TypeGuard[User]:
+    """True if the user holds one of ``roles``; admins hold every role (and a user
+    who holds a role is signed in)."""
     held = roles_of(user)
     return Role.ADMIN in held or any(role in held for role in roles)
 
 
-def can_read(user: Any) -> bool:
+def can_read(user: Actor | None) -> bool:
     return bool(roles_of(user))
 
 
-def require_role(user: Any, *roles: str, action: str) -> None:
-    """Raise Forbidden unless the user holds one of ``roles``."""
+def require_role(user: Actor | None, *roles: str, action: str) -> User:
+    """Raise Forbidden unless the user holds one of ``roles``; returns the user, now
+    known to be signed in (the type that a row referring to a user needs)."""
     if not has_role(user, *roles):
         needed = " or ".join(roles) or "admin"
         raise Forbidden(f"You need the {needed} role to {action}.")
+    return user
 
 
-def forget_roles(user: Any) -> None:
+def forget_roles(user: Actor) -> None:
     """Drop what this user object remembers of its roles (after they changed)."""
     for attr in (_CACHE_ATTR, _GROUPS_ATTR):
         if hasattr(user, attr):

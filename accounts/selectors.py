@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 
 from accounts.models import TOKENS_SCOPE, ApiToken
-from accounts.roles import Role, has_role, token_scopes
+from accounts.roles import Actor, Role, has_role, token_scopes
 from registry_site.errors import Forbidden
 
 
-def tokens_visible(*, actor: Any, username: str | None = None) -> QuerySet[ApiToken]:
+def tokens_visible(*, actor: Actor, username: str | None = None) -> QuerySet[ApiToken]:
     """The actor's own tokens; an admin's view is everyone's (``username`` narrows)."""
     tokens = ApiToken.objects.select_related("user").order_by("-created_at", "-id")
     if has_role(actor, Role.ADMIN):
@@ -19,7 +17,7 @@ def tokens_visible(*, actor: Any, username: str | None = None) -> QuerySet[ApiTo
     return tokens.filter(user_id=actor.pk or 0)
 
 
-def token_list(*, actor: Any, username: str | None = None) -> QuerySet[ApiToken]:
+def token_list(*, actor: Actor, username: str | None = None) -> QuerySet[ApiToken]:
     """``tokens_visible`` to list or show: a token needs ``read`` or ``tokens``."""
     scopes = token_scopes(actor)
     if scopes is not None and not scopes & {"read", TOKENS_SCOPE}:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.db.models import Aggregate, CharField, OuterRef, Subquery
 from django.utils import timezone
@@ -32,6 +32,7 @@ from accounts.models import (
 )
 from accounts.roles import (
     ALL_ROLES,
+    Actor,
     Role,
     forget_roles,
     remember_role_groups,
@@ -48,21 +49,18 @@ def _scopes(scopes: Iterable[str] | None) -> list[str]:
     if scopes is None:
         return list(DEFAULT_SCOPES)
     if isinstance(scopes, str) or not all(isinstance(s, str) for s in scopes):
-        raise Invalid(
-            "scopes: Must be a list of scope names.",
-            fields={"scopes": "Must be a list of scope names."},
-        )
+        raise Invalid.on("scopes", "Must be a list of scope names.")
     chosen = (
         sorted(set(scopes), key=SCOPES.index) if set(scopes) <= set(SCOPES) else None
     )
     if not chosen:
         message = f"Choose one or more of {', '.join(SCOPES)}."
-        raise Invalid(f"scopes: {message}", fields={"scopes": message})
+        raise Invalid.on("scopes", message)
     return chosen
 
 
 def _audit(
-    kind: str, *, actor: Any, subject: Any, via: str, **payload: Any
+    kind: str, *, actor: Actor | None, subject: Any, via: str, **payload: Any
 ) -> AuditEvent:
     """Record a security-relevant change (call inside the change's transaction)."""
     caller = token_of(actor)
@@ -80,7 +78,7 @@ def _audit(
     )
 
 
-def _require_token_management(actor: Any, *, action: str) -> None:
+def _require_token_management(actor: Actor, *, action: str) -> None:
     """A request made with a token needs the ``tokens`` scope to manage tokens."""
     caller = token_of(actor)
     if caller is not None and TOKENS_SCOPE not in caller.scopes:
@@ -91,7 +89,7 @@ def _require_token_management(actor: Any, *, action: str) -> None:
 
 
 def _within_caller(
-    actor: Any, scopes: list[str], expires_at: datetime | None
+    actor: Actor | None, scopes: list[str], expires_at: datetime | None
 ) -> datetime | None:
     """A token issues only tokens with its own scopes that do not outlive it.
 
@@ -106,25 +104,25 @@ def _within_caller(
             "A token can only issue tokens with its own scopes; "
             f"this one lacks {', '.join(missing)}."
         )
-        raise Forbidden(f"scopes: {message}", fields={"scopes": message})
+        raise Forbidden.on("scopes", message)
     if caller.expires_at is None:
         return expires_at
     if expires_at is None:
         return caller.expires_at
     if expires_at > caller.expires_at:
         message = "Cannot outlive the token that issues it."
-        raise Forbidden(f"expires_at: {message}", fields={"expires_at": message})
+        raise Forbidden.on("expires_at", message)
     return expires_at
 
 
 @transaction.atomic
 def token_issue(
     *,
-    user: Any,
+    user: User,
     name: str = "",
     expires_at: datetime | None = None,
     scopes: Iterable[str] | None = None,
-    actor: Any = None,
+    actor: Actor | None = None,
     via: str = "system",
 ) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the key, shown only this once.
@@ -137,10 +135,7 @@ def token_issue(
         if actor.pk != user.pk:
             require_role(actor, Role.ADMIN, action="issue tokens for other users")
     if expires_at is not None and expires_at <= timezone.now():
-        raise Invalid(
-            "expires_at: Must be in the future.",
-            fields={"expires_at": "Must be in the future."},
-        )
+        raise Invalid.on("expires_at", "Must be in the future.")
     chosen = _scopes(scopes)
     expires_at = _within_caller(actor, chosen, expires_at)
     key = ApiToken.new_key()
@@ -210,7 +205,7 @@ def token_authenticate(key: str) -> ApiToken | None:
 
 @transaction.atomic
 def token_revoke(
-    *, token: ApiToken, actor: Any = None, via: str = "system"
+    *, token: ApiToken, actor: Actor | None = None, via: str = "system"
 ) -> ApiToken:
     """Revoke a token; revoking a revoked token changes nothing.
 
@@ -241,20 +236,20 @@ def token_revoke(
 @transaction.atomic
 def service_account_create(
     *,
-    actor: Any,
+    actor: Actor,
     username: str,
     roles: Iterable[str],
     description: str = "",
     via: str = "system",
 ) -> Any:
     """A user for pipelines, with the given roles and no password (admins only)."""
-    require_role(actor, Role.ADMIN, action="create service accounts")
+    actor = require_role(actor, Role.ADMIN, action="create service accounts")
     _require_token_management(actor, action="create service accounts")
     roles = list(roles)
     unknown = sorted(set(roles) - ALL_ROLES)
     if unknown:
         message = f"Unknown role(s) {', '.join(unknown)}."
-        raise Invalid(f"roles: {message}", fields={"roles": message})
+        raise Invalid.on("roles", message)
     if Role.ADMIN in roles:
         raise Forbidden("Service accounts cannot be admins.")
     user = get_user_model()(username=username)
@@ -283,15 +278,15 @@ def service_account_create(
     return user
 
 
-def _role_names(user: Any) -> set[str]:
+def _role_names(user: Actor) -> set[str]:
     return set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
 
 
 @transaction.atomic
 def user_roles_set(
     *,
-    actor: Any,
-    user: Any,
+    actor: Actor | None,
+    user: User,
     roles: Iterable[str] | None,
     via: str,
     superuser: bool | None = None,
@@ -307,7 +302,7 @@ def user_roles_set(
     unknown = sorted((wanted or set()) - ALL_ROLES)
     if unknown:
         message = f"Unknown role(s) {', '.join(unknown)}."
-        raise Invalid(f"roles: {message}", fields={"roles": message})
+        raise Invalid.on("roles", message)
     model = get_user_model()
     locked = model.objects.select_for_update().get(pk=user.pk)  # one change at a time
     before, was_superuser = _role_names(locked), locked.is_superuser

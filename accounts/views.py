@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -47,20 +48,20 @@ class SignInView(LoginView):
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
     """The user's API tokens; POST creates one and shows its key this once."""
+    user = cast("User", request.user)  # signed in: registry_page made sure
     form = TokenForm(request.POST or None)
     new_key = ""
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_days"]
         _, new_key = services.token_issue(
-            user=request.user,
+            user=user,
             name=form.cleaned_data["name"],
             expires_at=timezone.now() + timedelta(days=days) if days else None,
             scopes=form.cleaned_data["scopes"] or None,
-            actor=request.user,
+            actor=user,
             via="page",
         )
         form = TokenForm()
-    user: Any = request.user  # signed in: registry_page made sure
     rows = ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
     status = 400 if form.errors else 200
     return render(

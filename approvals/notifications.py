@@ -20,18 +20,17 @@ from django.utils import timezone
 from accounts.roles import Role
 from approvals.models import Notification, NotificationStatus
 from approvals.policies import policy_for
-from catalog.models import Event, ModelVersion
+from catalog.models import (
+    REVIEW_REQUEST_KINDS,
+    VERSION_STATUS_KINDS,
+    Event,
+    EventKind,
+    ModelVersion,
+)
 from registry_site import doorbell, leases
 
 log = logging.getLogger(__name__)
-KINDS = frozenset(
-    {
-        "version.registered",
-        "version.resubmitted",
-        "version.approved",
-        "version.rejected",
-    }
-)
+KINDS = VERSION_STATUS_KINDS
 LEASE = timedelta(minutes=2)  # held in next_attempt_at while a worker sends
 BACKOFF = 60  # seconds after the first failed attempt, doubled after each one
 
@@ -62,9 +61,13 @@ def version_link(version: ModelVersion) -> str:
 
 def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] | None:
     label = f"{version.group.name} v{version.version}"
-    if event.kind in {"version.registered", "version.resubmitted"}:
+    if event.kind in REVIEW_REQUEST_KINDS:
         recipients = [u.email for u in eligible_reviewers(version)]
-        verb = "registered" if event.kind == "version.registered" else "resubmitted"
+        verb = (
+            "registered"
+            if event.kind == EventKind.VERSION_REGISTERED
+            else "resubmitted"
+        )
         subject = f"[Model Registry] {label} awaits your review"
         body = (
             f"{event.actor_name} {verb} {label}.\n\n{version.description}\n\n"
@@ -74,7 +77,7 @@ def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] 
     registrant = version.created_by
     if not registrant.email:
         return None
-    decision = "approved" if event.kind == "version.approved" else "rejected"
+    decision = "approved" if event.kind == EventKind.VERSION_APPROVED else "rejected"
     comment = event.payload.get("comment") or ""
     subject = f"[Model Registry] {label} was {decision}"
     body = (

@@ -7,7 +7,7 @@ import operator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from accounts.roles import Role, has_role, roles_of
+from accounts.roles import Actor, Role, has_role, roles_of
 from approvals.models import ApprovalPolicy, Decision, Review
 from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
 
@@ -28,7 +28,7 @@ def policy_for(group: ModelGroup) -> ApprovalPolicy:
         return ApprovalPolicy(group=group)
 
 
-def may_review(user: Any, policy: ApprovalPolicy) -> tuple[bool, str]:
+def may_review(user: Actor, policy: ApprovalPolicy) -> tuple[bool, str]:
     """Whether ``user`` may review the policy's group, and why not."""
     if not has_role(user, Role.REVIEWER):
         return False, "You need the reviewer role to review versions."
@@ -42,7 +42,7 @@ def may_review(user: Any, policy: ApprovalPolicy) -> tuple[bool, str]:
 
 
 def self_approval_refused(
-    user: Any, version: ModelVersion, policy: ApprovalPolicy
+    user: Actor, version: ModelVersion, policy: ApprovalPolicy
 ) -> str:
     """A reason if ``user`` may not approve ``version`` because they registered it."""
     if version.created_by_id == user.pk and not policy.allow_self_approval:
@@ -143,12 +143,12 @@ def count(votes: dict[int, Review], decision: str) -> list[str]:
     return sorted(r.reviewer_name for r in votes.values() if r.decision == decision)
 
 
-def verdict(version: ModelVersion, user: Any | None = None) -> dict[str, Any]:
+def verdict(version: ModelVersion, user: Actor | None = None) -> dict[str, Any]:
     """The policy's judgement of ``version`` in words, for the API and the UI."""
     return verdicts([version], user)[version.pk]
 
 
-def verdicts(versions: list[ModelVersion], user: Any | None = None) -> dict[int, Any]:
+def verdicts(versions: list[ModelVersion], user: Actor | None = None) -> dict[int, Any]:
     """``verdict`` for many versions (a page of the inbox) with one reviews query."""
     reviews = _reviews_of([v.pk for v in versions])
     reviewable: dict[int | None, tuple[bool, str]] = {}
@@ -173,7 +173,7 @@ def _judge(
     round_: int,
     votes: dict[int, Review],
     *,
-    user: Any,
+    user: Actor | None,
     reviewable: tuple[bool, str] | None,
 ) -> dict[str, Any]:
     approvals = count(votes, Decision.APPROVE)

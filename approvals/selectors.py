@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from accounts.roles import Role, has_role, roles_of
+from accounts.roles import Actor, Role, has_role, roles_of
 from approvals.models import Decision, Review
 from catalog.models import ApprovalStatus, ModelVersion
 
 
-def inbox(user: Any) -> QuerySet[ModelVersion]:
+def inbox(user: Actor) -> QuerySet[ModelVersion]:
     """Pending versions that wait for ``user``'s review, oldest first."""
     if not has_role(user, Role.REVIEWER):
         return ModelVersion.objects.none()
@@ -39,7 +37,7 @@ def inbox(user: Any) -> QuerySet[ModelVersion]:
     return versions.exclude(Exists(voted)).order_by("created_at", "id")
 
 
-def inbox_count(user: Any, cap: int) -> int:
+def inbox_count(user: Actor, cap: int) -> int:
     """How many versions wait for ``user``, counting no further than ``cap + 1``: the
     whole inbox of a big catalog would cost every page that shows the number."""
     return inbox(user).order_by()[: cap + 1].count()

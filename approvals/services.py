@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role, require_role
+from accounts.roles import Actor, Role, require_role
 from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
-from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site.errors import Conflict, Forbidden, Invalid
 
@@ -47,21 +47,19 @@ def _comment(comment: Any, *, required: bool, why: str = "") -> str:
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise Invalid(
-            "comment: Must be a string.", fields={"comment": "Must be a string."}
-        )
+        raise Invalid.on("comment", "Must be a string.")
     comment = comment.strip()
     if required and not comment:
         message = f"A comment is required {why}".strip() + "."
-        raise Invalid(f"comment: {message}", fields={"comment": message})
+        raise Invalid.on("comment", message)
     if len(comment) > MAX_COMMENT:
         message = f"At most {MAX_COMMENT} characters."
-        raise Invalid(f"comment: {message}", fields={"comment": message})
+        raise Invalid.on("comment", message)
     return comment
 
 
 def _record(
-    version: ModelVersion, actor: Any, decision: str, comment: str, round_: int
+    version: ModelVersion, actor: User, decision: str, comment: str, round_: int
 ) -> Review:
     review = Review.objects.create(
         version=version,
@@ -73,7 +71,7 @@ def _record(
         status_after=version.approval_status,
     )
     event_record(
-        "review.submitted",
+        EventKind.REVIEW_SUBMITTED,
         actor=actor,
         group=version.group,
         version=version,
@@ -89,9 +87,9 @@ def _record(
 
 
 def _status_event(
-    kind: str,
+    kind: EventKind,
     version: ModelVersion,
-    actor: Any,
+    actor: Actor,
     *,
     from_: str,
     comment: str,
@@ -112,14 +110,12 @@ def _status_event(
 
 
 def review_submit(
-    *, actor: Any, version: ModelVersion, decision: str, comment: Any = ""
+    *, actor: Actor, version: ModelVersion, decision: str, comment: Any = ""
 ) -> ReviewOutcome:
     """Record a review and apply the policy: approve, reject, revoke or comment."""
     if decision not in {Decision.APPROVE, Decision.REJECT, Decision.COMMENT}:
-        raise Invalid(
-            "decision: Use approve, reject or comment.",
-            fields={"decision": "Use approve, reject or comment."},
-        )
+        raise Invalid.on("decision", "Use approve, reject or comment.")
+    actor = require_role(actor, Role.REVIEWER, action="review versions")
     policy = policies.policy_for(version.group)
     allowed, reason = policies.may_review(actor, policy)
     if not allowed:
@@ -145,7 +141,7 @@ def review_submit(
 
 
 def _comment_only(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     review = _record(
         version, actor, Decision.COMMENT, text, policies.current_round(version)
@@ -154,7 +150,7 @@ def _comment_only(
 
 
 def _approve(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     if version.approval_status == A:
         return ReviewOutcome(None, version, False)
@@ -191,7 +187,7 @@ def _approve(
             else _record(version, actor, Decision.APPROVE, text, round_)
         )
         _status_event(
-            "version.approved",
+            EventKind.VERSION_APPROVED,
             version,
             actor,
             from_=P,
@@ -206,7 +202,7 @@ def _approve(
 
 
 def _reject(
-    version: ModelVersion, actor: Any, text: str, policy: ApprovalPolicy
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     if version.approval_status == R:
         return ReviewOutcome(None, version, False)
@@ -215,7 +211,12 @@ def _reject(
         _transition(version, expected=A, to=R)  # revoke
         review = _record(version, actor, Decision.REJECT, text, round_)
         _status_event(
-            "version.rejected", version, actor, from_=A, comment=text, revoked=True
+            EventKind.VERSION_REJECTED,
+            version,
+            actor,
+            from_=A,
+            comment=text,
+            revoked=True,
         )
         return ReviewOutcome(review, version, True)
     rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
@@ -226,7 +227,12 @@ def _reject(
     if enough and _transition(version, expected=P, to=R):
         review = _record(version, actor, Decision.REJECT, text, round_)
         _status_event(
-            "version.rejected", version, actor, from_=P, comment=text, revoked=False
+            EventKind.VERSION_REJECTED,
+            version,
+            actor,
+            from_=P,
+            comment=text,
+            revoked=False,
         )
         return ReviewOutcome(review, version, True)
     return ReviewOutcome(
@@ -235,10 +241,10 @@ def _reject(
 
 
 def version_resubmit(
-    *, actor: Any, version: ModelVersion, comment: Any
+    *, actor: Actor, version: ModelVersion, comment: Any
 ) -> ReviewOutcome:
     """Send a Rejected version back for review; earlier votes no longer count."""
-    require_role(actor, Role.CONTRIBUTOR, action="resubmit versions")
+    actor = require_role(actor, Role.CONTRIBUTOR, action="resubmit versions")
     text = _comment(comment, required=True, why="to resubmit")
     with transaction.atomic():
         locked = (
@@ -265,7 +271,12 @@ def version_resubmit(
             status_after=P,
         )
         _status_event(
-            "version.resubmitted", locked, actor, from_=R, comment=text, round=round_
+            EventKind.VERSION_RESUBMITTED,
+            locked,
+            actor,
+            from_=R,
+            comment=text,
+            round=round_,
         )
         return ReviewOutcome(review, locked, True)
 
@@ -286,9 +297,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
     from catalog.validation import METRIC_NAME_RE
 
     if not isinstance(value, list):
-        raise Invalid(
-            "metric_gates: Must be a list.", fields={"metric_gates": "Must be a list."}
-        )
+        raise Invalid.on("metric_gates", "Must be a list.")
     gates = []
     for index, gate in enumerate(value):
         field = f"metric_gates[{index}]"
@@ -305,7 +314,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
             message = (
                 'Use {"metric": name, "op": one of >=, <=, >, <, ==, "value": number}.'
             )
-            raise Invalid(f"{field}: {message}", fields={field: message})
+            raise Invalid.on(field, message)
         gates.append(
             {"metric": gate["metric"], "op": gate["op"], "value": float(gate["value"])}
         )
@@ -314,20 +323,17 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
 
 @transaction.atomic
 def policy_update(
-    *, actor: Any, group: ModelGroup, replace: bool = False, **fields: Any
+    *, actor: Actor, group: ModelGroup, replace: bool = False, **fields: Any
 ) -> ApprovalPolicy:
     """Change the group's approval policy (admins only).
 
     With ``replace`` (an HTTP PUT) the fields not given go back to their defaults;
     otherwise (PATCH) they keep their values.
     """
-    require_role(actor, Role.ADMIN, action="edit approval policies")
+    actor = require_role(actor, Role.ADMIN, action="edit approval policies")
     unknown = sorted(set(fields) - set(POLICY_FIELDS))
     if unknown:
-        raise Invalid(
-            f"{unknown[0]}: Not a policy field.",
-            fields={unknown[0]: "Not a policy field."},
-        )
+        raise Invalid.on(unknown[0], "Not a policy field.")
     policy = ApprovalPolicy.objects.select_for_update().filter(group=group).first()
     policy = policy or ApprovalPolicy(group=group)
     if replace:
@@ -341,7 +347,7 @@ def policy_update(
             policy.reviewers = Group.objects.filter(name=name).first()
             if policy.reviewers is None:
                 message = f"No user group named {name!r}."
-                raise Invalid(f"reviewers: {message}", fields={"reviewers": message})
+                raise Invalid.on("reviewers", message)
     if "metric_gates" in fields:
         fields["metric_gates"] = _metric_gates(fields["metric_gates"])
     for name, value in fields.items():
@@ -350,7 +356,7 @@ def policy_update(
     policy.full_clean(exclude=["group"])
     policy.save()
     event_record(
-        "policy.updated",
+        EventKind.POLICY_UPDATED,
         actor=actor,
         group=group,
         payload={

@@ -49,7 +49,7 @@ def parse_cursor(value: str) -> tuple[int, int]:
     match = CURSOR_RE.match(value)
     if not match:
         message = "Use a cursor from next_cursor, 0 for the beginning, or 'now'."
-        raise Invalid(f"after: {message}", fields={"after": message})
+        raise Invalid.on("after", message)
     return int(match.group(1)), int(match.group(2))
 
 

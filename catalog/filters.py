@@ -38,15 +38,11 @@ Tag = tuple[str, str]
 Bound = tuple[str, str, float]  # ("auc", ">=", 0.9)
 
 
-def _bad(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", fields={field: message})
-
-
 def parse_tag(raw: str, field: str = "tag") -> Tag:
     """``key:value`` as ``(key, value)``."""
     key, sep, value = raw.partition(":")
     if not sep or not key:
-        raise _bad(field, f"Use {field}=key:value (got {raw[:60]!r}).")
+        raise Invalid.on(field, f"Use {field}=key:value (got {raw[:60]!r}).")
     return key, value
 
 
@@ -54,7 +50,7 @@ def parse_bound(expression: str) -> Bound:
     """``accuracy>=0.9`` as ``("accuracy", ">=", 0.9)``."""
     match = METRIC_FILTER_RE.match(expression.replace(" ", ""))
     if not match:
-        raise _bad(
+        raise Invalid.on(
             "metric",
             "Use metric=<name><op><number> with op one of "
             f">=, <=, >, <, = (got {expression[:60]!r}).",
@@ -65,7 +61,7 @@ def parse_bound(expression: str) -> Bound:
     except ValueError:
         threshold = math.nan
     if not math.isfinite(threshold):
-        raise _bad("metric", f"{number[:30]!r} is not a finite number.")
+        raise Invalid.on("metric", f"{number[:30]!r} is not a finite number.")
     return metric, op, threshold
 
 
@@ -73,7 +69,7 @@ def check_version_ordering(ordering: str) -> str:
     key = ordering.lstrip("-")
     metric = key.startswith("metric:") and METRIC_NAME_RE.match(key[7:])
     if not (key in {"version", "created_at"} or metric):
-        raise _bad("ordering", ORDERING_HELP)
+        raise Invalid.on("ordering", ORDERING_HELP)
     return ordering
 
 
@@ -161,7 +157,7 @@ def apply_metric_filters(queryset: QuerySet, bounds: list[Bound]) -> QuerySet:
     """Versions for which every ``(metric, op, threshold)`` holds."""
     for metric, op, threshold in bounds:
         if op not in OPERATORS or not math.isfinite(threshold):
-            raise _bad("metric", f"{metric}{op}{threshold} is not a bound.")
+            raise Invalid.on("metric", f"{metric}{op}{threshold} is not a bound.")
         rows = Metric.objects.filter(
             group_id=OuterRef("group_id"),
             version=OuterRef("pk"),

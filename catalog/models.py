@@ -18,43 +18,61 @@ NAME_HELP = (
 name_validator = RegexValidator(NAME_RE, NAME_HELP, code="invalid_name")
 
 
-# Every kind of Event the registry writes (the outbox and webhooks offer these).
-EVENT_KINDS = (
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "group.pickle_policy",
-    "version.registered",
-    "version.updated",
-    "version.deleted",
-    "alias.set",
-    "alias.deleted",
-    "review.submitted",
-    "version.approved",
-    "version.rejected",
-    "version.resubmitted",
-    "policy.updated",
-    "webhook.created",
-    "webhook.updated",
-    "webhook.deleted",
-    "endpoint.created",
-    "endpoint.updated",
-    "endpoint.deleted",
-    "endpoint.stopped",
-    "deployment.queued",
-    "deployment.running",
-    "deployment.retrying",
-    "deployment.succeeded",
-    "deployment.failed",
-    "deployment.superseded",
-    "deployment.cancelled",
-)
+class EventKind(models.TextChoices):
+    """Every kind of Event the registry writes (the outbox and webhooks offer these)."""
+
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_PICKLE_POLICY = "group.pickle_policy"
+    VERSION_REGISTERED = "version.registered"
+    VERSION_UPDATED = "version.updated"
+    VERSION_DELETED = "version.deleted"
+    ALIAS_SET = "alias.set"
+    ALIAS_DELETED = "alias.deleted"
+    REVIEW_SUBMITTED = "review.submitted"
+    VERSION_APPROVED = "version.approved"
+    VERSION_REJECTED = "version.rejected"
+    VERSION_RESUBMITTED = "version.resubmitted"
+    POLICY_UPDATED = "policy.updated"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
+    ENDPOINT_CREATED = "endpoint.created"
+    ENDPOINT_UPDATED = "endpoint.updated"
+    ENDPOINT_DELETED = "endpoint.deleted"
+    ENDPOINT_STOPPED = "endpoint.stopped"
+    DEPLOYMENT_QUEUED = "deployment.queued"
+    DEPLOYMENT_RUNNING = "deployment.running"
+    DEPLOYMENT_RETRYING = "deployment.retrying"
+    DEPLOYMENT_SUCCEEDED = "deployment.succeeded"
+    DEPLOYMENT_FAILED = "deployment.failed"
+    DEPLOYMENT_SUPERSEDED = "deployment.superseded"
+    DEPLOYMENT_CANCELLED = "deployment.cancelled"
 
 
 class ApprovalStatus(models.TextChoices):
     PENDING = "PendingManualApproval", "Pending manual approval"
     APPROVED = "Approved", "Approved"
     REJECTED = "Rejected", "Rejected"
+
+
+# Named groups of kinds that handlers and checks reuse.
+EVENT_KINDS = frozenset(EventKind)  # what a webhook may subscribe to
+# The kinds that set a version's approval status (and the status each leaves).
+STATUS_AFTER: dict[str, ApprovalStatus] = {
+    EventKind.VERSION_REGISTERED: ApprovalStatus.PENDING,
+    EventKind.VERSION_APPROVED: ApprovalStatus.APPROVED,
+    EventKind.VERSION_REJECTED: ApprovalStatus.REJECTED,
+    EventKind.VERSION_RESUBMITTED: ApprovalStatus.PENDING,
+}
+VERSION_STATUS_KINDS = frozenset(STATUS_AFTER)
+REVIEW_REQUEST_KINDS = frozenset(
+    {EventKind.VERSION_REGISTERED, EventKind.VERSION_RESUBMITTED}
+)  # a version now waits for reviewers
+REVIEW_DECISION_KINDS = frozenset(
+    {EventKind.VERSION_APPROVED, EventKind.VERSION_REJECTED}
+)
 
 
 class RegistrationStatus(models.TextChoices):

@@ -36,7 +36,14 @@ from catalog.filters import (
     Tag,
     VersionFilterSet,
 )
-from catalog.models import Alias, ApprovalStatus, Event, ModelGroup, ModelVersion
+from catalog.models import (
+    Alias,
+    ApprovalStatus,
+    Event,
+    EventKind,
+    ModelGroup,
+    ModelVersion,
+)
 from registry_site.errors import Invalid, NotFound
 
 GROUP_SORTS = {
@@ -98,10 +105,7 @@ def group_list(
     ``with_version_stats`` then add the per-group facts for one page."""
     for key in ordering:
         if key.lstrip("-") not in GROUP_ORDERINGS:
-            raise Invalid(
-                f"ordering: Unknown ordering {key!r}.",
-                fields={"ordering": f"Unknown ordering {key!r}."},
-            )
+            raise Invalid.on("ordering", f"Unknown ordering {key!r}.")
     groups = _filtered(
         GroupFilterSet,
         ModelGroup.objects.select_related("created_by"),
@@ -425,7 +429,7 @@ def alias_get(group: ModelGroup, name: str) -> Alias:
 def version_edits(version: ModelVersion) -> list[Event]:
     """The metadata changes of a version, oldest first (for its timeline)."""
     return list(
-        Event.objects.filter(version_id=version.pk, kind="version.updated").order_by(
-            "id"
-        )
+        Event.objects.filter(
+            version_id=version.pk, kind=EventKind.VERSION_UPDATED
+        ).order_by("id")
     )

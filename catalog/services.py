@@ -25,12 +25,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 import modelformats
-from accounts.roles import Role, require_role
+from accounts.roles import Actor, Role, require_role
 from catalog import feed, outbox, validation
 from catalog.models import (
     Alias,
     ApprovalStatus,
     Event,
+    EventKind,
     Metric,
     ModelGroup,
     ModelVersion,
@@ -49,9 +50,9 @@ def artifact_storage() -> Any:
 
 
 def event_record(
-    kind: str,
+    kind: EventKind,
     *,
-    actor: Any,
+    actor: Actor | None,
     group: ModelGroup | None = None,
     version: ModelVersion | None = None,
     payload: dict | None = None,
@@ -91,12 +92,16 @@ def _clean_group(group: ModelGroup, *, exclude: list[str] | None = None) -> None
 
 @transaction.atomic
 def group_create(
-    *, actor: Any, name: str, description: str = "", tags: dict[str, str] | None = None
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    tags: dict[str, str] | None = None,
 ) -> ModelGroup:
     """Create a model group."""
-    require_role(actor, *WRITE_ROLES, action="create model groups")
+    actor = require_role(actor, *WRITE_ROLES, action="create model groups")
     if not isinstance(name, str):
-        raise Invalid("name: Must be a string.", fields={"name": "Must be a string."})
+        raise Invalid.on("name", "Must be a string.")
     group = ModelGroup(
         name=name,
         description=validation.text(description, "description", max_length=10_000),
@@ -113,7 +118,7 @@ def group_create(
             fields={"name": "A model group with this name already exists."},
         ) from exc
     event_record(
-        "group.created",
+        EventKind.GROUP_CREATED,
         actor=actor,
         group=group,
         payload={"name": group.name, "tags": group.tags},
@@ -124,7 +129,7 @@ def group_create(
 @transaction.atomic
 def group_update(
     *,
-    actor: Any,
+    actor: Actor,
     group: ModelGroup,
     description: str | None = None,
     tags: dict[str, str] | None = None,
@@ -142,13 +147,13 @@ def group_update(
         changed["tags"] = group.tags
     if changed:
         group.save(update_fields=[*changed, "updated_at"])
-        event_record("group.updated", actor=actor, group=group, payload=changed)
+        event_record(EventKind.GROUP_UPDATED, actor=actor, group=group, payload=changed)
     return group
 
 
 @transaction.atomic
 def group_pickle_policy_set(
-    *, actor: Any, group: ModelGroup, allow: bool
+    *, actor: Actor, group: ModelGroup, allow: bool
 ) -> ModelGroup:
     """Allow or refuse pickle/joblib artifacts in a group (admins only, audited).
 
@@ -157,14 +162,11 @@ def group_pickle_policy_set(
     """
     require_role(actor, Role.ADMIN, action="change the pickle policy")
     if not isinstance(allow, bool):
-        raise Invalid(
-            "allow_pickle: Must be true or false.",
-            fields={"allow_pickle": "Must be true or false."},
-        )
+        raise Invalid.on("allow_pickle", "Must be true or false.")
     changed = ModelGroup.objects.filter(pk=group.pk).exclude(allow_pickle=allow)
     if changed.update(allow_pickle=allow):
         event_record(
-            "group.pickle_policy",
+            EventKind.GROUP_PICKLE_POLICY,
             actor=actor,
             group=group,
             payload={"allow_pickle": allow},
@@ -174,7 +176,7 @@ def group_pickle_policy_set(
 
 
 @transaction.atomic
-def group_delete(*, actor: Any, group: ModelGroup) -> None:
+def group_delete(*, actor: Actor, group: ModelGroup) -> None:
     """Delete an empty group; a group that still has versions is refused."""
     require_role(actor, *WRITE_ROLES, action="delete model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
@@ -183,7 +185,10 @@ def group_delete(*, actor: Any, group: ModelGroup) -> None:
             f"Model group {group.name!r} still has versions; delete them first."
         )
     event_record(
-        "group.deleted", actor=actor, group=locked, payload={"name": locked.name}
+        EventKind.GROUP_DELETED,
+        actor=actor,
+        group=locked,
+        payload={"name": locked.name},
     )
     locked.delete()
 
@@ -224,11 +229,7 @@ def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
             return modelformats.inspect_isolated(path, trust=trust)
         return modelformats.inspect(path, trust=trust)
     except modelformats.ArtifactRefused as exc:
-        raise Invalid(
-            f"artifact: {exc.message}",
-            fields={"artifact": exc.message},
-            detected_format=exc.detected,
-        ) from exc
+        raise Invalid.on("artifact", exc.message, detected_format=exc.detected) from exc
 
 
 def _store(path: str, group: ModelGroup) -> str:
@@ -270,7 +271,7 @@ def _replace_metrics(version: ModelVersion) -> None:
 
 def version_register(
     *,
-    actor: Any,
+    actor: Actor,
     group: ModelGroup,
     artifact: Any,
     sha256: str | None = None,
@@ -281,18 +282,15 @@ def version_register(
     The artifact is checked and stored before the transaction; the number is taken
     inside it, so a refused upload consumes no number and leaves no file behind.
     """
-    require_role(actor, *WRITE_ROLES, action="register model versions")
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     clean = validation.version_fields(fields)
     expected = validation.sha256(sha256) if sha256 else None
     if artifact is None:
-        raise Invalid(
-            "artifact: A model file is required.",
-            fields={"artifact": "A model file is required."},
-        )
+        raise Invalid.on("artifact", "A model file is required.")
     with _spooled(artifact) as (path, digest, size):
         if expected and expected != digest:
             message = f"SHA-256 mismatch: the upload hashes to {digest}."
-            raise Invalid(f"sha256: {message}", fields={"sha256": message})
+            raise Invalid.on("sha256", message)
         fmt = _check_format(path, size, allow_pickle=group.allow_pickle)
         key = _store(path, group)
     try:
@@ -314,7 +312,7 @@ def version_register(
             version.save()
             _replace_metrics(version)
             event_record(
-                "version.registered",
+                EventKind.VERSION_REGISTERED,
                 actor=actor,
                 group=group,
                 version=version,
@@ -352,7 +350,9 @@ MUTABLE_AFTER_REVIEW = frozenset({"description", "tags", "customer_metadata"})
 
 
 @transaction.atomic
-def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> ModelVersion:
+def version_update(
+    *, actor: Actor, version: ModelVersion, **fields: Any
+) -> ModelVersion:
     """Change a version's metadata; what reviewers judge changes only while Pending.
 
     The status is checked on the row locked for this change, so an approval (which
@@ -380,7 +380,7 @@ def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> Model
     if "metrics" in changed:
         _replace_metrics(locked)
     event_record(
-        "version.updated",
+        EventKind.VERSION_UPDATED,
         actor=actor,
         group=version.group,
         version=locked,
@@ -394,7 +394,7 @@ def version_update(*, actor: Any, version: ModelVersion, **fields: Any) -> Model
     return locked
 
 
-def version_delete(*, actor: Any, version: ModelVersion) -> None:
+def version_delete(*, actor: Actor, version: ModelVersion) -> None:
     """Delete a version that is not Approved; its number is never given out again."""
     require_role(actor, *WRITE_ROLES, action="delete model versions")
     with transaction.atomic():
@@ -409,7 +409,7 @@ def version_delete(*, actor: Any, version: ModelVersion) -> None:
                 )
             return
         event_record(
-            "version.deleted",
+            EventKind.VERSION_DELETED,
             actor=actor,
             group=version.group,
             version=version,
@@ -433,37 +433,30 @@ def _alias_name(name: str) -> str:
     from catalog.models import name_validator
 
     if len(name) > 63:
-        raise Invalid(
-            "alias: At most 63 characters.", fields={"alias": "At most 63 characters."}
-        )
+        raise Invalid.on("alias", "At most 63 characters.")
     try:
         name_validator(name)
     except ValidationError as exc:
-        raise Invalid(
-            f"alias: {exc.messages[0]}", fields={"alias": exc.messages[0]}
-        ) from exc
+        raise Invalid.on("alias", exc.messages[0]) from exc
     if name.lower() in Alias.RESERVED:
         message = f"'{name}' is reserved: it always means the highest version."
-        raise Invalid(f"alias: {message}", fields={"alias": message})
+        raise Invalid.on("alias", message)
     return name
 
 
 @transaction.atomic
 def alias_set(
-    *, actor: Any, group: ModelGroup, name: str, version_number: Any
+    *, actor: Actor, group: ModelGroup, name: str, version_number: Any
 ) -> Alias:
     """Point alias ``name`` of ``group`` at a version, creating or moving it."""
-    require_role(actor, *WRITE_ROLES, action="set aliases")
+    actor = require_role(actor, *WRITE_ROLES, action="set aliases")
     name = _alias_name(name)
     if isinstance(version_number, bool) or not isinstance(version_number, int):
-        raise Invalid(
-            "version: Must be a version number.",
-            fields={"version": "Must be a version number."},
-        )
+        raise Invalid.on("version", "Must be a version number.")
     target = group.versions.filter(version=version_number).first()
     if target is None:
         message = f"Version {version_number} does not exist in {group.name}."
-        raise Invalid(f"version: {message}", fields={"version": message})
+        raise Invalid.on("version", message)
     # Writers of one group's aliases queue on the group row, so two first writers
     # of a new alias do not both insert it: the last one wins cleanly.
     ModelGroup.objects.select_for_update().filter(pk=group.pk).exists()
@@ -479,7 +472,7 @@ def alias_set(
     else:
         return alias
     event_record(
-        "alias.set",
+        EventKind.ALIAS_SET,
         actor=actor,
         group=group,
         version=target,
@@ -489,7 +482,7 @@ def alias_set(
 
 
 @transaction.atomic
-def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
+def alias_delete(*, actor: Actor, group: ModelGroup, name: str) -> None:
     require_role(actor, *WRITE_ROLES, action="delete aliases")
     alias = (
         Alias.objects.filter(group=group, name=name).select_related("version").first()
@@ -497,7 +490,7 @@ def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
     if alias is None:
         return
     event_record(
-        "alias.deleted",
+        EventKind.ALIAS_DELETED,
         actor=actor,
         group=group,
         version=alias.version,
@@ -513,7 +506,7 @@ def alias_delete(*, actor: Any, group: ModelGroup, name: str) -> None:
 
 def _tag_key(key: Any) -> str:
     if not isinstance(key, str):
-        raise Invalid("key: Must be a string.", fields={"key": "Must be a string."})
+        raise Invalid.on("key", "Must be a string.")
     validation.tags({key: ""})
     return key
 
@@ -529,7 +522,9 @@ def _tags_without(tags: dict[str, str], key: Any) -> dict[str, str]:
 
 
 @transaction.atomic
-def group_tag_set(*, actor: Any, group: ModelGroup, key: str, value: str) -> ModelGroup:
+def group_tag_set(
+    *, actor: Actor, group: ModelGroup, key: str, value: str
+) -> ModelGroup:
     """Set one tag of a group, leaving its other tags as they are."""
     require_role(actor, *WRITE_ROLES, action="edit model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
@@ -537,24 +532,28 @@ def group_tag_set(*, actor: Any, group: ModelGroup, key: str, value: str) -> Mod
 
 
 @transaction.atomic
-def group_tag_delete(*, actor: Any, group: ModelGroup, key: str) -> ModelGroup:
+def group_tag_delete(*, actor: Actor, group: ModelGroup, key: str) -> ModelGroup:
     """Remove one tag of a group; removing a tag it does not have changes nothing."""
     require_role(actor, *WRITE_ROLES, action="edit model groups")
     locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
     return _group_tags_save(actor, locked, _tags_without(locked.tags, key))
 
 
-def _group_tags_save(actor: Any, group: ModelGroup, tags: dict[str, str]) -> ModelGroup:
+def _group_tags_save(
+    actor: Actor, group: ModelGroup, tags: dict[str, str]
+) -> ModelGroup:
     if tags != group.tags:
         group.tags = tags
         group.save(update_fields=["tags", "updated_at"])
-        event_record("group.updated", actor=actor, group=group, payload={"tags": tags})
+        event_record(
+            EventKind.GROUP_UPDATED, actor=actor, group=group, payload={"tags": tags}
+        )
     return group
 
 
 @transaction.atomic
 def version_tag_set(
-    *, actor: Any, version: ModelVersion, key: str, value: str
+    *, actor: Actor, version: ModelVersion, key: str, value: str
 ) -> ModelVersion:
     """Set one tag of a version (tags may change after review), leaving the others."""
     require_role(actor, *WRITE_ROLES, action="edit model versions")
@@ -563,7 +562,9 @@ def version_tag_set(
 
 
 @transaction.atomic
-def version_tag_delete(*, actor: Any, version: ModelVersion, key: str) -> ModelVersion:
+def version_tag_delete(
+    *, actor: Actor, version: ModelVersion, key: str
+) -> ModelVersion:
     """Remove one tag of a version; removing a tag it does not have changes nothing."""
     require_role(actor, *WRITE_ROLES, action="edit model versions")
     locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
@@ -571,13 +572,13 @@ def version_tag_delete(*, actor: Any, version: ModelVersion, key: str) -> ModelV
 
 
 def _version_tags_save(
-    actor: Any, version: ModelVersion, tags: dict[str, str]
+    actor: Actor, version: ModelVersion, tags: dict[str, str]
 ) -> ModelVersion:
     if tags != version.tags:
         version.tags = tags
         version.save(update_fields=["tags", "updated_at"])
         event_record(
-            "version.updated",
+            EventKind.VERSION_UPDATED,
             actor=actor,
             group=version.group,
             version=version,

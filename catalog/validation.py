@@ -27,39 +27,35 @@ LINEAGE_KEYS = (
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
-def _fail(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", fields={field: message})
-
-
 def _text(
     field: str, value: Any, *, max_length: int, allow_newlines: bool = False
 ) -> str:
     if not isinstance(value, str):
-        raise _fail(field, "Must be a string.")
+        raise Invalid.on(field, "Must be a string.")
     if len(value) > max_length:
-        raise _fail(field, f"At most {max_length} characters.")
+        raise Invalid.on(field, f"At most {max_length} characters.")
     bad = CONTROL_RE.search(value) or (
         not allow_newlines and re.search(r"[\r\n]", value)
     )
     if bad:
-        raise _fail(field, "Control characters are not allowed.")
+        raise Invalid.on(field, "Control characters are not allowed.")
     return value
 
 
 def _json_size(field: str, value: Any, limit: int) -> None:
     if len(json.dumps(value, allow_nan=False, default=str)) > limit:
-        raise _fail(field, f"At most {limit} bytes as JSON.")
+        raise Invalid.on(field, f"At most {limit} bytes as JSON.")
 
 
 def tags(value: Any, field: str = "tags") -> dict[str, str]:
     """Tags: at most 50 ``key -> value`` strings; keys may not contain ``:``."""
     if not isinstance(value, dict):
-        raise _fail(field, "Must be a JSON object of key → value strings.")
+        raise Invalid.on(field, "Must be a JSON object of key → value strings.")
     if len(value) > MAX_TAGS:
-        raise _fail(field, f"At most {MAX_TAGS} tags.")
+        raise Invalid.on(field, f"At most {MAX_TAGS} tags.")
     for key, val in value.items():
         if not TAG_KEY_RE.match(key):
-            raise _fail(
+            raise Invalid.on(
                 field,
                 f"Tag key {key[:40]!r} must be 1-128 letters, digits, "
                 "spaces or _ . / = + - @ (no ':').",
@@ -70,52 +66,52 @@ def tags(value: Any, field: str = "tags") -> dict[str, str]:
 
 def customer_metadata(value: Any, field: str = "customer_metadata") -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _fail(field, "Must be a JSON object of string → string.")
+        raise Invalid.on(field, "Must be a JSON object of string → string.")
     if len(value) > MAX_METADATA_KEYS:
-        raise _fail(field, f"At most {MAX_METADATA_KEYS} keys.")
+        raise Invalid.on(field, f"At most {MAX_METADATA_KEYS} keys.")
     for key, val in value.items():
         _text(field, key, max_length=128)
         if not key:
-            raise _fail(field, "Keys must not be empty.")
+            raise Invalid.on(field, "Keys must not be empty.")
         _text(f"{field}.{key}", val, max_length=256)
     return dict(value)
 
 
 def metrics(value: Any, field: str = "metrics") -> dict[str, float]:
     if not isinstance(value, dict):
-        raise _fail(field, "Must be a JSON object of metric name → number.")
+        raise Invalid.on(field, "Must be a JSON object of metric name → number.")
     if len(value) > MAX_METRICS:
-        raise _fail(field, f"At most {MAX_METRICS} metrics.")
+        raise Invalid.on(field, f"At most {MAX_METRICS} metrics.")
     out: dict[str, float] = {}
     for key, val in value.items():
         if not METRIC_NAME_RE.match(key):
-            raise _fail(
+            raise Invalid.on(
                 field,
                 f"Metric name {key[:40]!r} must be 1-64 letters, digits or _ . / -.",
             )
         if isinstance(val, bool) or not isinstance(val, int | float):
-            raise _fail(f"{field}.{key}", "Must be a number.")
+            raise Invalid.on(f"{field}.{key}", "Must be a number.")
         if not math.isfinite(val):
-            raise _fail(f"{field}.{key}", "Must be a finite number.")
+            raise Invalid.on(f"{field}.{key}", "Must be a finite number.")
         out[key] = float(val)
     return out
 
 
 def hyperparameters(value: Any, field: str = "hyperparameters") -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _fail(field, "Must be a JSON object.")
+        raise Invalid.on(field, "Must be a JSON object.")
     _json_size(field, value, 64 * 1024)
     return value
 
 
 def lineage(value: Any, field: str = "lineage") -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _fail(
+        raise Invalid.on(
             field, f"Must be a JSON object with keys among {', '.join(LINEAGE_KEYS)}."
         )
     unknown = sorted(set(value) - set(LINEAGE_KEYS))
     if unknown:
-        raise _fail(
+        raise Invalid.on(
             field,
             f"Unknown key(s) {', '.join(unknown)}; use {', '.join(LINEAGE_KEYS)}.",
         )
@@ -126,11 +122,11 @@ def json_document(
     value: Any, field: str, *, limit: int, object_only: bool = False
 ) -> Any:
     if object_only and value is not None and not isinstance(value, dict):
-        raise _fail(field, "Must be a JSON object.")
+        raise Invalid.on(field, "Must be a JSON object.")
     try:
         _json_size(field, value, limit)
     except ValueError as exc:
-        raise _fail(field, "Must be valid JSON without NaN or Infinity.") from exc
+        raise Invalid.on(field, "Must be valid JSON without NaN or Infinity.") from exc
     return value
 
 
@@ -140,7 +136,7 @@ def text(value: Any, field: str, *, max_length: int) -> str:
 
 def sha256(value: Any, field: str = "sha256") -> str:
     if not isinstance(value, str) or not SHA256_RE.match(value.strip().lower()):
-        raise _fail(field, "Must be 64 hexadecimal characters.")
+        raise Invalid.on(field, "Must be 64 hexadecimal characters.")
     return value.strip().lower()
 
 
@@ -166,6 +162,6 @@ def version_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validate the given version metadata fields; unknown names are a 400."""
     unknown = sorted(set(data) - set(VERSION_FIELDS))
     if unknown:
-        raise _fail(unknown[0], "Not a field that can be set.")
+        raise Invalid.on(unknown[0], "Not a field that can be set.")
     checks: dict[str, Any] = VERSION_FIELDS
     return {name: checks[name](value) for name, value in data.items()}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from catalog.models import Event, ModelVersion
+from catalog.models import REVIEW_DECISION_KINDS, Event, EventKind, ModelVersion
 from deployments import services
 
-KINDS = frozenset({"version.approved", "version.rejected"})
+KINDS = REVIEW_DECISION_KINDS
 
 
 def on_event(event: Event) -> None:
@@ -16,7 +16,7 @@ def on_event(event: Event) -> None:
     )
     if version is None:
         return
-    if event.kind == "version.approved":
+    if event.kind == EventKind.VERSION_APPROVED:
         services.on_version_approved(event.pk, version)
-    elif event.kind == "version.rejected":
+    elif event.kind == EventKind.VERSION_REJECTED:
         services.on_version_rejected(event.pk, version)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts.roles import Role, has_role, roles_of
+from accounts.roles import Actor, Role, has_role, roles_of
 from approvals.selectors import inbox_count
 
 # Counting a reviewer's whole inbox on every page would grow with the catalog;
@@ -15,7 +15,7 @@ from approvals.selectors import inbox_count
 INBOX_CAP = 100
 
 
-def inbox_badge(user: Any) -> str:
+def inbox_badge(user: Actor) -> str:
     count = inbox_count(user, INBOX_CAP)
     return f"{INBOX_CAP}+" if count > INBOX_CAP else str(count)
 

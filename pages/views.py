@@ -25,7 +25,7 @@ from approvals.forms import ReviewForm
 from catalog import filters, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
-from catalog.models import EVENT_KINDS, ApprovalStatus, ModelGroup, ModelVersion
+from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from registry_site.errors import Conflict, Invalid
 from registry_site.ui import form_errors
@@ -267,7 +267,7 @@ def activity(request: HttpRequest) -> HttpResponse:
             "before": more,
             "filters_invalid": bool(errors),
             "filter_errors": errors,
-            "kinds": EVENT_KINDS,
+            "kinds": EventKind.values,
         },
         status=400 if errors else 200,
     )

@@ -11,7 +11,7 @@ Every error answer looks like::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,6 +35,11 @@ class DomainError(Exception):
             k: v if isinstance(v, list) else [v] for k, v in (fields or {}).items()
         }
         self.extra = extra
+
+    @classmethod
+    def on(cls, field: str, message: str, **extra: Any) -> Self:
+        """The error of one input field: ``Invalid.on("name", "Required.")``."""
+        return cls(f"{field}: {message}", fields={field: message}, **extra)
 
 
 class Invalid(DomainError):

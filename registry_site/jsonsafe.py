@@ -75,7 +75,7 @@ def check_depth(value: Any, field: str) -> Any:
     """A 400 naming ``field`` if an already parsed value nests too deeply."""
     if depth_exceeded(value):
         message = f"Nested more than {MAX_DEPTH} levels deep."
-        raise Invalid(f"{field}: {message}", fields={field: message})
+        raise Invalid.on(field, message)
     return value
 
 

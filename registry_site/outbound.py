@@ -115,7 +115,7 @@ def validate_url(url: str, field: str) -> str:
     try:
         resolve(url)
     except OutboundRefused as exc:
-        raise Invalid(f"{field}: {exc}", fields={field: str(exc)}) from exc
+        raise Invalid.on(field, str(exc)) from exc
     return url
 
 
@@ -140,7 +140,7 @@ def check_retarget(
         )
     if moved and secret_field not in fields:
         message = "Set the secret again when the URL changes."
-        raise Invalid(f"{secret_field}: {message}", fields={secret_field: message})
+        raise Invalid.on(secret_field, message)
 
 
 def sign(secret: str, timestamp: int, body: bytes, scope: str = "") -> str:

@@ -7,28 +7,20 @@ from typing import Any
 
 from django.conf import settings
 
-from catalog.models import ApprovalStatus, Event
+from catalog.models import (
+    STATUS_AFTER,
+    VERSION_STATUS_KINDS,
+    ApprovalStatus,
+    Event,
+    EventKind,
+)
 from registry_site import sagemaker
 
-P, A, R = ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
+P = ApprovalStatus.PENDING
 
-SAGEMAKER_KINDS = frozenset(
-    {
-        "version.registered",
-        "version.updated",
-        "version.approved",
-        "version.rejected",
-        "version.resubmitted",
-    }
-)
-# The approval status each kind leaves a version in; ``version.updated`` leaves it
-# as the status event before it did.
-STATUS_AFTER = {
-    "version.registered": P,
-    "version.approved": A,
-    "version.rejected": R,
-    "version.resubmitted": P,
-}
+# SageMaker's "Model Package State Change": a status change, or an edit of the
+# version (which leaves it in the status the status event before it did).
+SAGEMAKER_KINDS = VERSION_STATUS_KINDS | {EventKind.VERSION_UPDATED}
 
 
 def status_after(event: Event, earlier: Event | None = None) -> str:

@@ -18,9 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role, has_role, require_role
-from catalog import models as catalog_models
-from catalog.models import Event, ModelGroup, ModelVersion
+from accounts.roles import Actor, Role, has_role, require_role
+from catalog.models import EVENT_KINDS, Event, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
 from registry_site import doorbell, leases, outbound
 from registry_site.errors import Conflict, Invalid
@@ -35,7 +34,6 @@ from webhooks.models import (
 
 log = logging.getLogger(__name__)
 MANAGE_ROLES = (Role.DEPLOYER,)
-EVENT_KINDS = frozenset(catalog_models.EVENT_KINDS)
 LEASE = timedelta(seconds=60)
 
 
@@ -44,30 +42,29 @@ LEASE = timedelta(seconds=60)
 
 def _clean(*, url: Any, events: Any, secret: Any, payload_format: Any) -> None:
     if not isinstance(url, str) or not url:
-        raise Invalid("url: Required.", fields={"url": "Required."})
+        raise Invalid.on("url", "Required.")
     outbound.validate_url(url, "url")
     if (
         not isinstance(events, list)
         or not events
         or not all(isinstance(kind, str) for kind in events)
     ):
-        raise Invalid(
-            'events: A non-empty list of event kinds (or ["*"]).',
-            fields={"events": 'A non-empty list of event kinds (or ["*"]).'},
-        )
+        raise Invalid.on("events", 'A non-empty list of event kinds (or ["*"]).')
     unknown = sorted(set(events) - EVENT_KINDS - {"*"})
     if unknown:
         message = f"Unknown event kind(s): {', '.join(unknown)}."
-        raise Invalid(f"events: {message}", fields={"events": message})
+        raise Invalid.on("events", message)
     if not isinstance(secret, str) or len(secret) < 16:
         message = "At least 16 characters; the receiver uses it to check signatures."
-        raise Invalid(f"secret: {message}", fields={"secret": message})
+        raise Invalid.on("secret", message)
     if payload_format not in PayloadFormat.values:
         message = f"Use one of {', '.join(PayloadFormat.values)}."
-        raise Invalid(f"payload_format: {message}", fields={"payload_format": message})
+        raise Invalid.on("payload_format", message)
 
 
-def _record(kind: str, actor: Any, subscription: Subscription, **extra: Any) -> None:
+def _record(
+    kind: EventKind, actor: Actor, subscription: Subscription, **extra: Any
+) -> None:
     """The audit event of a subscription change. It names the URL's origin only: a
     path or query may hold a receiver's token, and the event log is widely read."""
     parts = urlsplit(subscription.url)
@@ -86,7 +83,7 @@ def _record(kind: str, actor: Any, subscription: Subscription, **extra: Any) -> 
 @transaction.atomic
 def subscription_create(
     *,
-    actor: Any,
+    actor: Actor,
     url: str,
     events: list[str],
     secret: str,
@@ -96,7 +93,7 @@ def subscription_create(
     active: bool = True,
 ) -> Subscription:
     """Subscribe ``url`` to events (deployers and admins)."""
-    require_role(actor, *MANAGE_ROLES, action="manage webhooks")
+    actor = require_role(actor, *MANAGE_ROLES, action="manage webhooks")
     _clean(url=url, events=events, secret=secret, payload_format=payload_format)
     subscription = Subscription.objects.create(
         url=url,
@@ -109,7 +106,7 @@ def subscription_create(
         created_by=actor,
     )
     _record(
-        "webhook.created",
+        EventKind.WEBHOOK_CREATED,
         actor,
         subscription,
         events=subscription.events,
@@ -121,7 +118,7 @@ def subscription_create(
 
 @transaction.atomic
 def subscription_update(
-    *, actor: Any, subscription: Subscription, **fields: Any
+    *, actor: Actor, subscription: Subscription, **fields: Any
 ) -> Subscription:
     """Change a subscription; its URL and secret only by its owner or an admin."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
@@ -147,7 +144,7 @@ def subscription_update(
     subscription.save()
     if not subscription.active:
         _cancel_pending(subscription)
-    _record("webhook.updated", actor, subscription, fields=changed)
+    _record(EventKind.WEBHOOK_UPDATED, actor, subscription, fields=changed)
     return subscription
 
 
@@ -166,10 +163,10 @@ def _cancel(deliveries: Any) -> int:
 
 
 @transaction.atomic
-def subscription_delete(*, actor: Any, subscription: Subscription) -> None:
+def subscription_delete(*, actor: Actor, subscription: Subscription) -> None:
     """Delete a subscription and its delivery log."""
     require_role(actor, *MANAGE_ROLES, action="manage webhooks")
-    _record("webhook.deleted", actor, subscription)
+    _record(EventKind.WEBHOOK_DELETED, actor, subscription)
     # Redeliveries share their original's event; a cascade that first unlinks them
     # from the original would make two rows "the" delivery of one event.
     Delivery.objects.filter(subscription=subscription).update(
@@ -196,7 +193,7 @@ def _sagemaker(delivery_id: str, event: Event) -> dict[str, Any] | None:
         return None
     history = Event.objects.filter(version_id=event.version_id)
     registered = (
-        history.filter(kind="version.registered", pk__lte=event.pk)
+        history.filter(kind=EventKind.VERSION_REGISTERED, pk__lte=event.pk)
         .order_by("pk")
         .first()
     )
@@ -219,9 +216,9 @@ def _details(event: Event, history: Any) -> dict[str, Any]:
     version's value now if no later event changed it (else left out: unknown)."""
     recorded = event.payload or {}
     changed_later: set[str] = set()
-    for payload in history.filter(kind="version.updated", pk__gt=event.pk).values_list(
-        "payload", flat=True
-    ):
+    for payload in history.filter(
+        kind=EventKind.VERSION_UPDATED, pk__gt=event.pk
+    ).values_list("payload", flat=True):
         changed_later.update((payload or {}).get("fields", []))
     now = dict(
         ModelVersion.objects.filter(pk=event.version_id or 0)
@@ -272,7 +269,7 @@ def _require_active(subscription: Subscription) -> None:
 
 
 @transaction.atomic
-def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
+def delivery_test(*, actor: Actor, subscription: Subscription) -> Delivery:
     """Queue a ``webhook.test`` delivery to this subscription only."""
     require_role(actor, *MANAGE_ROLES, action="send test events")
     _require_active(subscription)
@@ -288,7 +285,7 @@ def delivery_test(*, actor: Any, subscription: Subscription) -> Delivery:
 
 
 @transaction.atomic
-def delivery_redeliver(*, actor: Any, delivery: Delivery) -> Delivery:
+def delivery_redeliver(*, actor: Actor, delivery: Delivery) -> Delivery:
     """Send a delivery again as a new delivery (same body, new delivery id)."""
     require_role(actor, *MANAGE_ROLES, action="redeliver webhooks")
     _require_active(delivery.subscription)

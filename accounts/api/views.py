@@ -59,7 +59,7 @@ class ApiTokenViewSet(
             )
             user = get_user_model().objects.filter(username=fields["user"]).first()
             if user is None:
-                raise Invalid("user: No such user.", fields={"user": "No such user."})
+                raise Invalid.on("user", "No such user.")
         days = fields.get("expires_in_days")
         token, key = services.token_issue(
             user=user,

@@ -258,10 +258,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
         except ValueError as exc:
-            raise Invalid(
-                "limit: Must be a whole number.",
-                fields={"limit": "Must be a whole number."},
-            ) from exc
+            raise Invalid.on("limit", "Must be a whole number.") from exc
         batch, next_cursor, more = feed.page(events, after, limit)
         return Response(
             {

@@ -55,10 +55,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         fields = dict(data.validated_data)
         group = ModelGroup.objects.filter(name=fields.pop("model_group")).first()
         if group is None:
-            raise Invalid(
-                "model_group: No such model group.",
-                fields={"model_group": "No such model group."},
-            )
+            raise Invalid.on("model_group", "No such model group.")
         endpoint = services.endpoint_create(actor=request.user, group=group, **fields)
         return Response(
             self.get_serializer(self.get_queryset().get(pk=endpoint.pk)).data,
@@ -255,5 +252,5 @@ def _read_inputs(request: Request) -> Any:
     body = jsonsafe.field_loads(raw, "body")
     if not isinstance(body, dict) or ("inputs" not in body and "instances" not in body):
         message = 'Send a JSON object {"inputs": [[...], ...]} (or "instances").'
-        raise Invalid(f"inputs: {message}", fields={"inputs": message})
+        raise Invalid.on("inputs", message)
     return body.get("inputs", body.get("instances"))

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from accounts.roles import Role, has_role, require_role
-from catalog.models import ModelGroup
+from accounts.roles import Actor, Role, has_role, require_role
+from catalog.models import EventKind, ModelGroup
 from catalog.services import event_record
 from deployments.models import Endpoint, Target
 from registry_site import outbound
@@ -25,31 +25,24 @@ ENDPOINT_FIELDS = (
 
 def _check_target(endpoint: Endpoint) -> None:
     if endpoint.target not in Target.values:
-        raise Invalid(
-            "target: Use builtin or webhook.",
-            fields={"target": "Use builtin or webhook."},
-        )
+        raise Invalid.on("target", "Use builtin or webhook.")
     if endpoint.target == Target.WEBHOOK:
         if not endpoint.webhook_url:
             message = "Required for the webhook target."
-            raise Invalid(f"webhook_url: {message}", fields={"webhook_url": message})
+            raise Invalid.on("webhook_url", message)
         if len(endpoint.webhook_secret) < 16:
             message = "Required for the webhook target: at least 16 characters."
-            raise Invalid(
-                f"webhook_secret: {message}", fields={"webhook_secret": message}
-            )
+            raise Invalid.on("webhook_secret", message)
         outbound.validate_url(endpoint.webhook_url, "webhook_url")
     if not 10 <= endpoint.webhook_timeout <= 86400:
         message = "Between 10 and 86400 seconds."
-        raise Invalid(
-            f"webhook_timeout: {message}", fields={"webhook_timeout": message}
-        )
+        raise Invalid.on("webhook_timeout", message)
 
 
 @transaction.atomic
 def endpoint_create(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     group: ModelGroup,
     auto_deploy: bool = True,
@@ -59,7 +52,7 @@ def endpoint_create(
     webhook_timeout: int = 600,
 ) -> Endpoint:
     """Create an endpoint serving ``group`` (deployers and admins)."""
-    require_role(actor, *DEPLOY_ROLES, action="create endpoints")
+    actor = require_role(actor, *DEPLOY_ROLES, action="create endpoints")
     endpoint = Endpoint(
         name=name,
         group=group,
@@ -84,7 +77,7 @@ def endpoint_create(
     except IntegrityError as exc:  # a concurrent create of the same name won
         raise taken from exc
     event_record(
-        "endpoint.created",
+        EventKind.ENDPOINT_CREATED,
         actor=actor,
         group=group,
         payload={"endpoint": name, "target": target, "auto_deploy": auto_deploy},
@@ -93,15 +86,12 @@ def endpoint_create(
 
 
 @transaction.atomic
-def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoint:
+def endpoint_update(*, actor: Actor, endpoint: Endpoint, **fields: Any) -> Endpoint:
     """Change an endpoint; its webhook URL and secret only by its owner or an admin."""
     require_role(actor, *DEPLOY_ROLES, action="change endpoints")
     unknown = sorted(set(fields) - set(ENDPOINT_FIELDS))
     if unknown:
-        raise Invalid(
-            f"{unknown[0]}: Cannot be changed.",
-            fields={unknown[0]: "Cannot be changed."},
-        )
+        raise Invalid.on(unknown[0], "Cannot be changed.")
     outbound.check_retarget(
         fields,
         ("webhook_url", "webhook_secret"),
@@ -114,7 +104,7 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
     _check_target(endpoint)
     endpoint.save()
     event_record(
-        "endpoint.updated",
+        EventKind.ENDPOINT_UPDATED,
         actor=actor,
         group=endpoint.group,
         payload={
@@ -126,11 +116,11 @@ def endpoint_update(*, actor: Any, endpoint: Endpoint, **fields: Any) -> Endpoin
 
 
 @transaction.atomic
-def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
+def endpoint_delete(*, actor: Actor, endpoint: Endpoint) -> None:
     """Delete an endpoint with its deployments and their logs."""
     require_role(actor, *DEPLOY_ROLES, action="delete endpoints")
     event_record(
-        "endpoint.deleted",
+        EventKind.ENDPOINT_DELETED,
         actor=actor,
         group=endpoint.group,
         payload={"endpoint": endpoint.name},
@@ -144,7 +134,7 @@ def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
         live_version=None, live_since=None, serving_message=message
     )
     event_record(
-        "endpoint.stopped",
+        EventKind.ENDPOINT_STOPPED,
         actor=None,
         group=endpoint.group,
         payload={"endpoint": endpoint.name, "message": message},

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
-from accounts.roles import require_role
+from accounts.roles import Actor, require_role
 from catalog.models import ApprovalStatus, ModelVersion
 from deployments.models import Deployment, Endpoint, Reason
 from deployments.services import transitions
@@ -19,7 +20,7 @@ def _request(
     endpoint: Endpoint,
     version: ModelVersion,
     reason: str,
-    actor: Any,
+    actor: User | None,
     event_id: int | None = None,
 ) -> Deployment:
     """Queue a deployment, superseding older queued ones of the same endpoint."""
@@ -41,15 +42,16 @@ def _request(
 
 
 def deployment_request(
-    *, actor: Any, endpoint: Endpoint, version_number: Any, reason: str = Reason.MANUAL
+    *,
+    actor: Actor,
+    endpoint: Endpoint,
+    version_number: Any,
+    reason: str = Reason.MANUAL,
 ) -> Deployment:
     """Deploy an Approved version of the endpoint's group by hand."""
-    require_role(actor, *DEPLOY_ROLES, action="deploy versions")
+    actor = require_role(actor, *DEPLOY_ROLES, action="deploy versions")
     if isinstance(version_number, bool) or not isinstance(version_number, int):
-        raise Invalid(
-            "version: Must be a version number.",
-            fields={"version": "Must be a version number."},
-        )
+        raise Invalid.on("version", "Must be a version number.")
     with transaction.atomic():
         Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
         version = ModelVersion.objects.filter(
@@ -59,7 +61,7 @@ def deployment_request(
             message = (
                 f"Version {version_number} does not exist in {endpoint.group.name}."
             )
-            raise Invalid(f"version: {message}", fields={"version": message})
+            raise Invalid.on("version", message)
         if version.approval_status != ApprovalStatus.APPROVED:
             raise Conflict(
                 f"Version {version.version} is {version.approval_status}; only "
@@ -84,9 +86,9 @@ def rollback_target(endpoint: Endpoint) -> ModelVersion | None:
     return first.version if first else None
 
 
-def deployment_rollback(*, actor: Any, endpoint: Endpoint) -> Deployment:
+def deployment_rollback(*, actor: Actor, endpoint: Endpoint) -> Deployment:
     """Deploy the previous version that served successfully."""
-    require_role(actor, *DEPLOY_ROLES, action="roll back endpoints")
+    actor = require_role(actor, *DEPLOY_ROLES, action="roll back endpoints")
     with transaction.atomic():
         Endpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
         endpoint.refresh_from_db()

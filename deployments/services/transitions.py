@@ -18,7 +18,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.models import ApprovalStatus, ModelVersion
+from accounts.roles import Actor
+from catalog.models import ApprovalStatus, EventKind, ModelVersion
 from catalog.services import event_record
 from deployments import backends
 from deployments.models import (
@@ -34,15 +35,17 @@ from deployments.services.endpoints import endpoint_stop
 from registry_site import doorbell, leases
 
 S = DeploymentStatus
-KINDS: dict[str, str] = {
-    S.QUEUED: "deployment.queued",
-    S.RUNNING: "deployment.running",
-    S.SUCCEEDED: "deployment.succeeded",
-    S.FAILED: "deployment.failed",
-    S.SUPERSEDED: "deployment.superseded",
-    S.CANCELLED: "deployment.cancelled",
+# The event each status change writes.
+KINDS: dict[str, EventKind] = {
+    S.QUEUED: EventKind.DEPLOYMENT_QUEUED,
+    S.RUNNING: EventKind.DEPLOYMENT_RUNNING,
+    S.SUCCEEDED: EventKind.DEPLOYMENT_SUCCEEDED,
+    S.FAILED: EventKind.DEPLOYMENT_FAILED,
+    S.SUPERSEDED: EventKind.DEPLOYMENT_SUPERSEDED,
+    S.CANCELLED: EventKind.DEPLOYMENT_CANCELLED,
 }
-RETRYING = "deployment.retrying"  # Running → Queued: a transient error, tried again
+# Running → Queued: a transient error, tried again.
+RETRYING = EventKind.DEPLOYMENT_RETRYING
 RETRY_BASE = 2.0  # seconds before the second attempt; doubled for each one after
 
 
@@ -69,7 +72,7 @@ def transition(
     source: str | None,
     to: str,
     note: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     guard: Q | None = None,
     payload: dict[str, Any] | None = None,
     **changes: Any,
@@ -121,7 +124,7 @@ def _apply(rows: Any, to: str, changes: dict[str, Any]) -> int:
 # --- The transitions ----------------------------------------------------------------
 
 
-def queued(deployment: Deployment, *, actor: Any) -> None:
+def queued(deployment: Deployment, *, actor: Actor | None) -> None:
     """The event and first log line of a deployment row just created."""
     version = deployment.version
     transition(
@@ -134,7 +137,7 @@ def queued(deployment: Deployment, *, actor: Any) -> None:
     )
 
 
-def supersede_queued(endpoint: Endpoint, *, actor: Any) -> int:
+def supersede_queued(endpoint: Endpoint, *, actor: Actor | None) -> int:
     """Supersede the endpoint's queued deployments; returns how many were."""
     return _end_queued(
         Deployment.objects.filter(endpoint=endpoint, status=S.QUEUED),
@@ -154,7 +157,7 @@ def cancel_queued(version: ModelVersion, *, error: str) -> int:
     )
 
 
-def _end_queued(rows: Any, *, to: str, actor: Any, error: str) -> int:
+def _end_queued(rows: Any, *, to: str, actor: Actor | None, error: str) -> int:
     return sum(
         transition(
             deployment,

@@ -74,10 +74,7 @@ def deployment_report(
 ) -> Deployment:
     """The external system's status callback for a webhook deployment."""
     if status not in {S.SUCCEEDED, S.FAILED}:
-        raise Invalid(
-            "status: Use Succeeded or Failed.",
-            fields={"status": "Use Succeeded or Failed."},
-        )
+        raise Invalid.on("status", "Use Succeeded or Failed.")
     if deployment.status in (S.SUCCEEDED, S.FAILED) and deployment.status == status:
         return deployment  # a repeated callback changes nothing
     if deployment.status != S.RUNNING or deployment.callback_deadline is None:

@@ -25,10 +25,7 @@ def _group(name: str | None) -> ModelGroup | None:
         return None
     group = ModelGroup.objects.filter(name=name).first()
     if group is None:
-        raise Invalid(
-            "model_group: No such model group.",
-            fields={"model_group": "No such model group."},
-        )
+        raise Invalid.on("model_group", "No such model group.")
     return group
 
 
