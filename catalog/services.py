@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 import modelformats
 from accounts.roles import Actor, Role, require_role
@@ -585,3 +587,61 @@ def _version_tags_save(
             payload={"fields": ["tags"], "tags": tags},
         )
     return version
+
+
+# --- Leftovers ------------------------------------------------------------------------
+
+SWEEP_GRACE = timedelta(hours=1)
+
+
+def artifact_sweep(*, grace: timedelta = SWEEP_GRACE) -> dict[str, int]:
+    """Remove what a crash left behind, once older than ``grace``: stored artifacts no
+    version refers to (a worker killed between storing and committing) and partial
+    uploads in the upload folder (a worker killed mid-upload).
+
+    The grace period covers a registration in flight: its file is stored before its
+    version row commits.
+    """
+    cutoff = timezone.now() - grace
+    storage = artifact_storage()
+    known = set(ModelVersion.objects.values_list("artifact_key", flat=True))
+    orphans = 0
+    for key in _stored_keys(storage, "groups"):
+        if key in known or storage.get_modified_time(key) > cutoff:
+            continue
+        with suppress(FileNotFoundError):
+            storage.delete(key)
+            orphans += 1
+    partial = _sweep_folder(settings.FILE_UPLOAD_TEMP_DIR, cutoff.timestamp())
+    if orphans or partial:
+        log.warning(
+            "Swept %d stored artifact(s) without a version and %d partial upload(s)",
+            orphans,
+            partial,
+        )
+    return {"artifacts": orphans, "uploads": partial}
+
+
+def _stored_keys(storage: Any, folder: str) -> Iterator[str]:
+    """Every file key under ``folder`` of the artifact storage."""
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for name in folders:
+        yield from _stored_keys(storage, f"{folder}/{name}")
+
+
+def _sweep_folder(folder: str | None, before: float) -> int:
+    """Delete the files of ``folder`` last changed before ``before`` (a timestamp)."""
+    removed = 0
+    if not folder or not os.path.isdir(folder):
+        return 0
+    for entry in os.scandir(folder):
+        with suppress(FileNotFoundError):
+            if entry.is_file() and entry.stat().st_mtime < before:
+                os.remove(entry.path)
+                removed += 1
+    return removed

@@ -1,4 +1,5 @@
-"""Celery entry points of the catalog: the outbox doorbell and its periodic sweep."""
+"""Celery entry points of the catalog: the outbox doorbell, its periodic sweep, and
+the sweep of what crashes leave behind."""
 
 from celery import shared_task
 
@@ -15,3 +16,10 @@ def sweep_outbox_task(**_: object) -> int:
     from catalog import outbox
 
     return outbox.sweep()
+
+
+@shared_task(name="catalog.sweep_artifacts", ignore_result=True)
+def sweep_artifacts_task(**_: object) -> dict[str, int]:
+    from catalog import services
+
+    return services.artifact_sweep()

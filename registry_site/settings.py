@@ -252,6 +252,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
     "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
+    "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------
