@@ -25,7 +25,7 @@ def _age(path, seconds: float) -> None:
 def test_old_artifacts_without_a_version_are_swept_and_the_rest_kept(
     make_group, make_version, artifact_root, settings, tmp_path
 ):
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "no-uploads")
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     version = make_version(make_group("iris"))
     kept = artifact_root / version.artifact_key
     orphan = artifact_root / "groups" / str(version.group_id) / "left-by-a-crash"
