@@ -8,12 +8,12 @@ from django.contrib import admin, messages
 
 from catalog import services
 from catalog.models import Alias, Event, HandledEvent, Metric, ModelGroup, ModelVersion
-from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
+from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 
 
 @admin.register(ModelGroup)
-class ModelGroupAdmin(admin.ModelAdmin):
+class ModelGroupAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = ["name", "created_by", "created_at", "next_version", "allow_pickle"]
     search_fields = ["name", "description"]
     readonly_fields = ["name", "next_version", "created_by", "created_at", "updated_at"]
@@ -55,10 +55,6 @@ class ModelGroupAdmin(admin.ModelAdmin):
     def delete_model(self, request: Any, obj: ModelGroup) -> None:
         services.group_delete(actor=request.user, group=obj)
 
-    def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for group in queryset:  # "delete selected" too goes through the service
-            self.delete_model(request, group)
-
 
 class MetricInline(ReadOnlyInline):
     model = Metric
@@ -66,7 +62,7 @@ class MetricInline(ReadOnlyInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = [
         "group",
         "version",
@@ -131,10 +127,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: Any, obj: ModelVersion) -> None:
         services.version_delete(actor=request.user, version=obj)
-
-    def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for version in queryset:  # "delete selected" too goes through the service
-            self.delete_model(request, version)
 
 
 @admin.register(Alias)

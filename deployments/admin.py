@@ -8,12 +8,12 @@ from django.contrib import admin, messages
 
 from deployments import services
 from deployments.models import Deployment, DeploymentLogLine, Endpoint
-from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
+from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = [
         "name",
         "group",
@@ -70,10 +70,6 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: Any, obj: Endpoint) -> None:
         services.endpoint_delete(actor=request.user, endpoint=obj)
-
-    def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for endpoint in queryset:  # "delete selected" too goes through the service
-            self.delete_model(request, endpoint)
 
 
 class LogLineInline(ReadOnlyInline):

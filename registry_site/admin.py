@@ -56,3 +56,12 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+class DeleteThroughService:
+    """An admin whose "delete selected" deletes each row through ``delete_model``,
+    which the admin points at the app's delete service (never a bulk SQL delete)."""
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)  # type: ignore[attr-defined]

@@ -2,14 +2,14 @@ from typing import Any
 
 from django.contrib import admin, messages
 
-from registry_site.admin import ReadOnlyAdmin, ReadOnlyInline
+from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from registry_site.errors import DomainError
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Subscription
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(DeleteThroughService, admin.ModelAdmin):
     list_display = [
         "id",
         "url",
@@ -41,10 +41,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: Any, obj: Subscription) -> None:
         services.subscription_delete(actor=request.user, subscription=obj)
-
-    def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for subscription in queryset:  # "delete selected" goes through the service
-            self.delete_model(request, subscription)
 
 
 class AttemptInline(ReadOnlyInline):
