@@ -6,10 +6,10 @@ from typing import Any
 
 from django.contrib import admin, messages
 
+from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
+from common.errors import DomainError
 from deployments import services
 from deployments.models import Deployment, DeploymentLogLine, Endpoint
-from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
-from registry_site.errors import DomainError
 
 
 @admin.register(Endpoint)

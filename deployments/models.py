@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import ModelGroup, ModelVersion, name_validator
-from registry_site.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 
 class Target(models.TextChoices):

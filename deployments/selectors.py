@@ -11,8 +11,8 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Su
 from django.db.models.functions import Coalesce
 
 from catalog.models import ApprovalStatus
+from common.errors import NotFound
 from deployments.models import ACTIVE_STATES, Deployment, Endpoint
-from registry_site.errors import NotFound
 
 HISTORY = 30
 

@@ -26,9 +26,9 @@ from catalog import filters, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
+from common.errors import Conflict, Invalid
+from common.ui import form_errors
 from deployments import selectors as deployment_selectors
-from registry_site.errors import Conflict, Invalid
-from registry_site.ui import form_errors
 
 GROUPS_PER_PAGE = 25
 ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")

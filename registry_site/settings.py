@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from registry_site import env
+from common import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.string("REGISTRY_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "registry_site",
+    "demo",
     "accounts",
     "catalog",
     "approvals",
@@ -62,8 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "registry_site.middleware.ContentSecurityPolicyMiddleware",
-    "registry_site.middleware.DatabaseUnavailableMiddleware",
+    "common.middleware.ContentSecurityPolicyMiddleware",
+    "common.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,12 +175,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasAnyRole"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "registry_site.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "registry_site.errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "registry_site.jsonsafe.SafeJSONParser",
+        "common.jsonsafe.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -207,8 +207,8 @@ CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_TRANSPORT: str | None = None  # kombu's choice from the URL's scheme
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's file-system transport with whole-message writes (registry_site.broker).
-    CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
+    # kombu's file-system transport with whole-message writes (common.broker).
+    CELERY_BROKER_TRANSPORT = "common.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

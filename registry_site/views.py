@@ -58,8 +58,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an unreachable database is a 503 wherever it was noticed (a
-    middleware, the session), as in a view (registry_site.middleware)."""
-    from registry_site.middleware import database_unavailable, is_database_error
+    middleware, the session), as in a view (common.middleware)."""
+    from common.middleware import database_unavailable, is_database_error
 
     exception = sys.exc_info()[1]
     if exception is not None and is_database_error(exception):

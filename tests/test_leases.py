@@ -1,4 +1,4 @@
-"""registry_site.leases: the backoff and claim-with-lease shared by notifications,
+"""common.leases: the backoff and claim-with-lease shared by notifications,
 webhook deliveries and deployments (shown here on a notification row)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from approvals.models import Notification
-from registry_site import leases
+from common import leases
 
 pytestmark = pytest.mark.django_db
 LEASE = timedelta(minutes=2)
