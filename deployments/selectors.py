@@ -6,13 +6,15 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from catalog.models import ApprovalStatus
 from common.errors import NotFound
-from deployments.models import ACTIVE_STATES, Deployment, Endpoint
+from deployments.models import ACTIVE_STATES, Deployment, Endpoint, WorkerHeartbeat
 
 HISTORY = 30
 
@@ -137,3 +139,21 @@ def approved_numbers(endpoint: Endpoint, limit: int = 50) -> list[int]:
         .order_by("-version")
         .values_list("version", flat=True)[:limit]
     )
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    beat_at: datetime | None
+    age: float | None  # seconds
+    hostname: str
+
+    def fresh(self, within: float) -> bool:
+        return self.age is not None and self.age <= within
+
+
+def heartbeat_get(lane: str = "deployments") -> Heartbeat:
+    row = WorkerHeartbeat.objects.filter(lane=lane).first()
+    if row is None:
+        return Heartbeat(None, None, "")
+    age = max(0.0, (timezone.now() - row.beat_at).total_seconds())
+    return Heartbeat(row.beat_at, age, row.hostname)

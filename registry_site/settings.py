@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from common import env
+from common import env, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.string("REGISTRY_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -225,7 +225,9 @@ else:
         "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
         "max_retries": 2,
     }
-CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_QUEUE", "registry")
+CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_QUEUE", queues.DEFAULT)
+# Deployments, webhooks and e-mail each on a queue of their own (common.queues).
+CELERY_TASK_ROUTES = queues.routes(CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -251,16 +253,21 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
     "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
+    "worker-heartbeat": {"task": "deployments.heartbeat", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------
-# Lease of a running deployment: longer than the loader's limit, so a live task is
-# never taken over; a dead worker's deployment is taken over once it expires.
+# Lease of a running deployment, renewed every third of it while its worker runs it:
+# a killed worker's deployment is taken over once it runs out.
 REGISTRY_LOADER_TIMEOUT = env.number("REGISTRY_LOADER_TIMEOUT", 120.0, minimum=0.01)
 REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
-REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 300, minimum=1)
+REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 30, minimum=3)
+# /readyz calls the worker "stale" when its last heartbeat (every 5 s) is older.
+REGISTRY_WORKER_HEARTBEAT_STALE = env.number(
+    "REGISTRY_WORKER_HEARTBEAT_STALE", 30.0, minimum=1.0
+)
 REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
     "REGISTRY_DEPLOY_STALE_QUEUED", 10, minimum=1
 )
