@@ -172,10 +172,12 @@ class Supervisor:
             time.sleep(interval)
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM every child's process group; SIGKILL what is left after ``grace``."""
+        """SIGTERM every child (which stops its own workers); SIGKILL its whole process
+        group after ``grace``, so nothing it started is left behind."""
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
-            _signal_group(child, signal.SIGTERM)
+            assert child.process is not None
+            child.process.terminate()
         deadline = time.monotonic() + grace
         for child in running:
             assert child.process is not None
