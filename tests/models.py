@@ -60,13 +60,13 @@ def iris_accuracy() -> float:
 
 
 @cache
-def slow_skops() -> bytes:
+def slow_skops(trees: int = 400) -> bytes:
     """A forest big enough that loading it takes a noticeable moment."""
     import skops.io
     from sklearn.ensemble import RandomForestClassifier
 
     _, features, target = iris_classifier()
-    model = RandomForestClassifier(n_estimators=400, random_state=0).fit(
+    model = RandomForestClassifier(n_estimators=trees, random_state=0).fit(
         features, target
     )
     return skops.io.dumps(model)

@@ -13,13 +13,16 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
 
 from registry_site.launcher import child_environment, public_url, web_command
+from registry_site.prepare import prepare
 
 HOST = "127.0.0.1"
 
@@ -148,3 +151,66 @@ def _reset(sock: socket.socket) -> None:
     """Close with an RST instead of a FIN, as a peer that dropped the connection."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
+
+
+def status_of(url: str) -> int:
+    """The HTTP status a GET of ``url`` answers, 0 when nothing answers."""
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return 0
+
+
+class Launched:
+    """``python -m registry_site.launcher`` as `make run` starts it, on the test
+    database and its own queues."""
+
+    def __init__(self, env: dict[str, str], folder: Path, cwd: str):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.prefix = f"launcher-{uuid.uuid4().hex[:8]}"
+        self.log_path = folder / "launcher.log"
+        self.env = {
+            **env,
+            "CELERY_QUEUE": self.prefix,
+            "REGISTRY_DATA_DIR": str(prepare(folder / "data")),
+            "REGISTRY_PUBLIC_URL": self.url,
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "registry_site.launcher"),
+                    *("--host", HOST, "--port", str(self.port), "--workers", "1"),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def workers(self, lane: str) -> list[int]:
+        """Process ids of the workers (main process and pool) consuming ``lane``."""
+        found = subprocess.run(
+            ["pgrep", "-f", "--", f"--queues {self.prefix}.{lane}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def anything_left(self) -> list[int]:
+        """Workers on its queues and web servers on its port still running."""
+        pattern = f"{self.prefix}|--bind {HOST}:{self.port}"
+        found = subprocess.run(
+            ["pgrep", "-f", "--", pattern], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def kill_all(self) -> None:
+        for pid in [self.process.pid, *self.anything_left()]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
