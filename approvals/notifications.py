@@ -26,11 +26,12 @@ from catalog.models import (
     Event,
     EventKind,
     ModelVersion,
+    RegistrationStatus,
 )
 from common import doorbell, leases
 
 log = logging.getLogger(__name__)
-KINDS = VERSION_STATUS_KINDS
+KINDS = VERSION_STATUS_KINDS | {EventKind.VERSION_CHECKED}
 LEASE = timedelta(minutes=2)  # held in next_attempt_at while a worker sends
 BACKOFF = 60  # seconds after the first failed attempt, doubled after each one
 
@@ -62,11 +63,13 @@ def version_link(version: ModelVersion) -> str:
 def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] | None:
     label = f"{version.group.name} v{version.version}"
     if event.kind in REVIEW_REQUEST_KINDS:
+        if event.payload.get("registration_status") == RegistrationStatus.PENDING:
+            return None  # its check is deferred: asked for when the check passes
         recipients = [u.email for u in eligible_reviewers(version)]
         verb = (
-            "registered"
-            if event.kind == EventKind.VERSION_REGISTERED
-            else "resubmitted"
+            "resubmitted"
+            if event.kind == EventKind.VERSION_RESUBMITTED
+            else "registered"
         )
         subject = f"[Model Registry] {label} awaits your review"
         body = (

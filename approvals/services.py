@@ -18,7 +18,13 @@ from django.utils import timezone
 from accounts.roles import Actor, Role, require_role
 from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
-from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
+from catalog.models import (
+    ApprovalStatus,
+    EventKind,
+    ModelGroup,
+    ModelVersion,
+    RegistrationStatus,
+)
 from catalog.services import event_record
 from common.errors import Conflict, Forbidden, Invalid
 
@@ -140,6 +146,22 @@ def review_submit(
         return handler(locked, actor, text, policy)
 
 
+def _require_checked(version: ModelVersion) -> None:
+    """Only an artifact that passed its check can be approved (a large one is checked
+    by a worker after registration)."""
+    if version.registration_status == RegistrationStatus.READY:
+        return
+    if version.registration_status == RegistrationStatus.FAILED:
+        raise Conflict(
+            f"Version {version.version} failed its artifact check and cannot be "
+            f"approved: {version.registration_error}"
+        )
+    raise Conflict(
+        f"Version {version.version}'s artifact is still being checked; approve it "
+        "once its registration status is Ready."
+    )
+
+
 def _comment_only(
     version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
@@ -159,6 +181,7 @@ def _approve(
             f"Version {version.version} is Rejected; it must be resubmitted "
             "before it can be approved."
         )
+    _require_checked(version)
     refusal = policies.self_approval_refused(actor, version, policy)
     if refusal:
         raise Forbidden(refusal)

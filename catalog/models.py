@@ -28,6 +28,8 @@ class EventKind(models.TextChoices):
     VERSION_REGISTERED = "version.registered"
     VERSION_UPDATED = "version.updated"
     VERSION_DELETED = "version.deleted"
+    VERSION_CHECKED = "version.checked"  # a deferred artifact check passed: Ready
+    VERSION_CHECK_FAILED = "version.check_failed"
     ALIAS_SET = "alias.set"
     ALIAS_DELETED = "alias.deleted"
     REVIEW_SUBMITTED = "review.submitted"
@@ -68,7 +70,11 @@ STATUS_AFTER: dict[str, ApprovalStatus] = {
 }
 VERSION_STATUS_KINDS = frozenset(STATUS_AFTER)
 REVIEW_REQUEST_KINDS = frozenset(
-    {EventKind.VERSION_REGISTERED, EventKind.VERSION_RESUBMITTED}
+    {
+        EventKind.VERSION_REGISTERED,  # unless its check is deferred: then
+        EventKind.VERSION_CHECKED,  # once the check passed
+        EventKind.VERSION_RESUBMITTED,
+    }
 )  # a version now waits for reviewers
 REVIEW_DECISION_KINDS = frozenset(
     {EventKind.VERSION_APPROVED, EventKind.VERSION_REJECTED}
@@ -152,6 +158,11 @@ class ModelVersion(models.Model):
         default=RegistrationStatus.PENDING,
         editable=False,
     )
+    # Why the artifact's check failed (registration_status Failed).
+    registration_error = models.TextField(blank=True, editable=False)
+    # The deferred check of a large artifact: claimed by a worker with a lease.
+    check_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    check_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     artifact_key = models.CharField(max_length=255, editable=False)
     artifact_sha256 = models.CharField(max_length=64, editable=False)
     artifact_size = models.BigIntegerField(editable=False)

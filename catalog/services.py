@@ -40,11 +40,16 @@ from catalog.models import (
     RegistrationStatus,
 )
 from catalog.uploads import too_large
+from common import doorbell, leases
 from common.errors import Conflict, Invalid
+from modelformats.storage import ArtifactMissing, ChecksumMismatch, local_copy
 
 log = logging.getLogger(__name__)
 
 WRITE_ROLES = (Role.CONTRIBUTOR,)
+CHECK_ATTEMPTS = 3
+# A check rung at registration is left to its doorbell this long before the sweep.
+CHECK_SWEEP_GRACE = timedelta(seconds=10)
 
 
 def artifact_storage() -> Any:
@@ -222,16 +227,30 @@ def _spooled(artifact: Any) -> Iterator[tuple[str, str, int]]:
             os.unlink(tmp.name)
 
 
-def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
-    trust = modelformats.Trust(
-        pickle=allow_pickle, skops_types=settings.REGISTRY_SKOPS_TRUSTED_TYPES
+def _trust(group: ModelGroup) -> modelformats.Trust:
+    return modelformats.Trust(
+        pickle=group.allow_pickle, skops_types=settings.REGISTRY_SKOPS_TRUSTED_TYPES
     )
+
+
+def _check_format(path: str, size: int, *, group: ModelGroup) -> tuple[str, bool]:
+    """The artifact's format, and whether the whole file was checked. Files over
+    REGISTRY_INLINE_CHECK_MAX are only identified while the client waits (empty,
+    unknown and untrusted pickle files are still refused at once); a task checks
+    the rest (``version_check``)."""
+    trust = _trust(group)
     try:
-        if size > settings.REGISTRY_INPROCESS_CHECK_MAX:
-            return modelformats.inspect_isolated(path, trust=trust)
-        return modelformats.inspect(path, trust=trust)
+        if size > settings.REGISTRY_INLINE_CHECK_MAX:
+            return modelformats.identify(path, trust=trust).name, False
+        return _inspect(path, size, trust), True
     except modelformats.ArtifactRefused as exc:
         raise Invalid.on("artifact", exc.message, detected_format=exc.detected) from exc
+
+
+def _inspect(path: str, size: int, trust: modelformats.Trust) -> str:
+    if size > settings.REGISTRY_INPROCESS_CHECK_MAX:
+        return modelformats.inspect_isolated(path, trust=trust)
+    return modelformats.inspect(path, trust=trust)
 
 
 def _store(path: str, group: ModelGroup) -> str:
@@ -293,7 +312,7 @@ def version_register(
         if expected and expected != digest:
             message = f"SHA-256 mismatch: the upload hashes to {digest}."
             raise Invalid.on("sha256", message)
-        fmt = _check_format(path, size, allow_pickle=group.allow_pickle)
+        fmt, checked = _check_format(path, size, group=group)
         key = _store(path, group)
     try:
         with transaction.atomic():
@@ -307,12 +326,16 @@ def version_register(
                 artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
                     :255
                 ],
-                registration_status=RegistrationStatus.READY,
+                registration_status=(
+                    RegistrationStatus.READY if checked else RegistrationStatus.PENDING
+                ),
                 **clean,
             )
             version.version = _allocate_number(group)
             version.save()
             _replace_metrics(version)
+            if not checked:
+                _ring_check(version)
             event_record(
                 EventKind.VERSION_REGISTERED,
                 actor=actor,
@@ -322,6 +345,7 @@ def version_register(
                     "sha256": digest,
                     "size": size,
                     "format": fmt,
+                    "registration_status": version.registration_status,
                     "metrics": version.metrics,
                     "description": version.description,
                     "customer_metadata": version.customer_metadata,
@@ -332,6 +356,95 @@ def version_register(
             artifact_storage().delete(key)
         raise
     return version
+
+
+def _ring_check(version: ModelVersion) -> None:
+    from catalog.tasks import check_artifact_task
+
+    doorbell.ring_after_commit(check_artifact_task, version.pk)
+
+
+def _unchecked(version_id: int) -> Any:
+    return ModelVersion.objects.filter(
+        pk=version_id, registration_status=RegistrationStatus.PENDING
+    )
+
+
+def version_check(version_id: int) -> str:
+    """Check a large artifact that registration only identified (a task): Pending →
+    Ready, or Failed with the reason, with its event. The claim takes a short lease,
+    renewed while the check runs, so a killed worker's check is taken over."""
+    lease = timedelta(seconds=settings.REGISTRY_CHECK_LEASE)
+    if not leases.claim(
+        _unchecked(version_id),
+        lease_field="check_lease_expires_at",
+        attempts_field="check_attempts",
+        lease=lease,
+    ):
+        return "skipped"
+    version = ModelVersion.objects.select_related("group").get(pk=version_id)
+    mine = _unchecked(version_id).filter(check_attempts=version.check_attempts)
+    if version.check_attempts > CHECK_ATTEMPTS:
+        tries = CHECK_ATTEMPTS
+        return _check_end(version, mine, f"The check did not finish in {tries} tries.")
+    with leases.renewed(mine, lease_field="check_lease_expires_at", lease=lease):
+        try:
+            with local_copy(
+                artifact_storage(),
+                version.artifact_key,
+                sha256=version.artifact_sha256,
+                temp_dir=settings.FILE_UPLOAD_TEMP_DIR,
+            ) as path:
+                fmt = _inspect(path, version.artifact_size, _trust(version.group))
+        except modelformats.ArtifactRefused as exc:
+            return _check_end(version, mine, exc.message)
+        except (ArtifactMissing, ChecksumMismatch) as exc:
+            return _check_end(version, mine, str(exc))
+    return _check_end(version, mine, "", fmt=fmt)
+
+
+def _check_end(version: ModelVersion, mine: Any, error: str, *, fmt: str = "") -> str:
+    ready = not error
+    status = RegistrationStatus.READY if ready else RegistrationStatus.FAILED
+    changes: dict[str, Any] = {"registration_error": error[:5000]}
+    if fmt:
+        changes["artifact_format"] = fmt
+    with transaction.atomic():
+        if not mine.update(
+            registration_status=status, check_lease_expires_at=None, **changes
+        ):
+            return "lost-lease"
+        event_record(
+            EventKind.VERSION_CHECKED if ready else EventKind.VERSION_CHECK_FAILED,
+            actor=None,
+            group=version.group,
+            version=version,
+            payload={"registration_status": status, "error": error[:5000]},
+        )
+    if not ready:
+        log.warning(
+            "v%s of %s failed its check: %s", version.version, version.group, error
+        )
+    return "ready" if ready else "failed"
+
+
+def checks_sweep() -> int:
+    """Ring again for deferred checks that no worker holds (a lost message, a killed
+    worker); returns how many."""
+    now = timezone.now()
+    waiting = (
+        ModelVersion.objects.filter(registration_status=RegistrationStatus.PENDING)
+        .filter(leases.free("check_lease_expires_at", now))
+        .filter(created_at__lte=now - CHECK_SWEEP_GRACE)
+        .values_list("pk", flat=True)[:500]
+    )
+    from catalog.tasks import check_artifact_task
+
+    rung = 0
+    for version_id in waiting:
+        doorbell.ring_after_commit(check_artifact_task, version_id)
+        rung += 1
+    return rung
 
 
 # What a reviewer approved: a change to any of these needs a new version.

@@ -1,5 +1,5 @@
-"""Celery entry points of the catalog: the outbox doorbell, its periodic sweep, and
-the sweep of what crashes leave behind."""
+"""Celery entry points of the catalog: the outbox doorbell, its periodic sweep, the
+sweep of what crashes leave behind, and the deferred check of large artifacts."""
 
 from celery import shared_task
 
@@ -23,3 +23,17 @@ def sweep_artifacts_task(**_: object) -> dict[str, int]:
     from catalog import services
 
     return services.artifact_sweep()
+
+
+@shared_task(name="catalog.check_artifact", acks_late=True, ignore_result=True)
+def check_artifact_task(version_id: int, **_: object) -> str:
+    from catalog import services
+
+    return services.version_check(version_id)
+
+
+@shared_task(name="catalog.sweep_checks", ignore_result=True)
+def sweep_checks_task(**_: object) -> int:
+    from catalog import services
+
+    return services.checks_sweep()

@@ -40,13 +40,16 @@ def claim(
     lease_field: str,
     lease: timedelta,
     now: datetime | None = None,
+    attempts_field: str = "attempts",
     **changes: Any,
 ) -> int:
-    """Lease the free rows of ``rows`` until ``now + lease``, counting an attempt on each,
-    and apply ``changes``, in one UPDATE; returns how many rows were claimed."""
+    """Lease the free rows of ``rows`` until ``now + lease``, counting an attempt on each
+    (in ``attempts_field``), and apply ``changes``, in one UPDATE; returns how many
+    rows were claimed."""
     now = now or timezone.now()
     return rows.filter(free(lease_field, now)).update(
-        **{lease_field: now + lease}, attempts=F("attempts") + 1, **changes
+        **{lease_field: now + lease, attempts_field: F(attempts_field) + 1},
+        **changes,
     )
 
 

@@ -1,19 +1,25 @@
 """The Celery queues, named from one prefix (``CELERY_QUEUE``, default ``registry``).
 
-Deployments, webhook deliveries and e-mail each have a queue, so a retry storm of
-failing webhook deliveries never waits in front of a deployment. The default queue
+Deployments, artifact checks, webhook deliveries and e-mail each have a queue, so a
+retry storm of failing webhook deliveries, or a long check, never waits in front of
+a deployment. The default queue
 carries the short control work (the outbox fan-out, the periodic sweeps).
 """
 
 from __future__ import annotations
 
 DEFAULT = "registry"
-LANES = ("deployments", "webhooks", "email")
+LANES = ("deployments", "checks", "webhooks", "email")
 # What one worker consuming everything takes, in order: deployments first.
-ALL: tuple[str | None, ...] = ("deployments", None, "email", "webhooks")
+ALL: tuple[str | None, ...] = ("deployments", None, "checks", "email", "webhooks")
 
 # Task name prefix → lane; every other task goes to the default queue.
-ROUTES = {"deployments.": "deployments", "webhooks.": "webhooks", "approvals.": "email"}
+ROUTES = {
+    "deployments.": "deployments",
+    "catalog.check_": "checks",  # the deferred check of a large artifact
+    "webhooks.": "webhooks",
+    "approvals.": "email",
+}
 
 
 def queue(prefix: str, lane: str | None = None) -> str:

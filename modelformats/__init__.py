@@ -3,7 +3,8 @@ load, predict, and the limited child process that does the risky part.
 
 No Django here, and nothing read from the environment: callers pass what their
 settings say (a ``Trust``, time and memory limits). The catalog accepts uploads
-with ``inspect`` (``inspect_isolated`` for large files); deployments load with
+with ``inspect`` (``inspect_isolated`` for large files; for very large ones only
+``identify`` while the client waits, the whole check later in a task); deployments load with
 ``load_and_warm_isolated`` first, then serving keeps ``load``'s ``Predictor`` in
 memory and calls ``coerce``, ``check_shape``, ``predict`` and ``jsonable`` per
 request.
@@ -26,7 +27,13 @@ deployment loader and serving pick the format up by name with no change.
 """
 
 from modelformats.base import ArtifactRefused, Format, LoadError, Trust
-from modelformats.checks import inspect, load, load_and_warm, warm_up_inputs
+from modelformats.checks import (
+    identify,
+    inspect,
+    load,
+    load_and_warm,
+    warm_up_inputs,
+)
 from modelformats.formats import FORMATS, HEAD_SIZE, by_name, detect
 from modelformats.isolated import inspect_isolated, load_and_warm_isolated
 from modelformats.predictor import (
@@ -52,6 +59,7 @@ __all__ = [
     "check_shape",
     "declared_shape",
     "detect",
+    "identify",
     "inspect",
     "inspect_isolated",
     "jsonable",

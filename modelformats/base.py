@@ -56,6 +56,10 @@ class Format:
     def sniff(self, head: bytes) -> bool:
         raise NotImplementedError
 
+    def admit(self, trust: Trust) -> None:
+        """The decision the format alone settles, before reading the file (pickle
+        without trust is refused): cheap enough to take while a client waits."""
+
     def check(self, path: str, *, trust: Trust) -> None:
         raise NotImplementedError
 

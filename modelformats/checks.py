@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from modelformats.base import ArtifactRefused, LoadError, Trust
+from modelformats.base import ArtifactRefused, Format, LoadError, Trust
 from modelformats.formats import HEAD_SIZE, by_name, detect
 from modelformats.predictor import InputError, Predictor, check_shape, jsonable
 
 
-def inspect(path: str, *, trust: Trust) -> str:
-    """Detect and check the file at ``path``; return the format name or raise
-    ``ArtifactRefused``."""
+def identify(path: str, *, trust: Trust) -> Format:
+    """The format of the file at ``path`` from its first bytes, admitted under
+    ``trust`` (what needs no more than the name: empty, unknown and untrusted
+    pickle files are refused); the whole-file check is ``inspect``'s."""
     with open(path, "rb") as handle:
         head = handle.read(HEAD_SIZE)
     if not head:
@@ -26,6 +27,14 @@ def inspect(path: str, *, trust: Trust) -> str:
             "upload an ONNX or skops model.",
             detected="unknown",
         )
+    fmt.admit(trust)
+    return fmt
+
+
+def inspect(path: str, *, trust: Trust) -> str:
+    """Detect and check the file at ``path``; return the format name or raise
+    ``ArtifactRefused``."""
+    fmt = identify(path, trust=trust)
     fmt.check(path, trust=trust)
     return fmt.name
 

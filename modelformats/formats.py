@@ -202,9 +202,12 @@ class Pickle(Format):
             and b"joblib" not in head
         )
 
-    def check(self, path: str, *, trust: Trust) -> None:
+    def admit(self, trust: Trust) -> None:
         if not trust.pickle:
             raise _refused(self)
+
+    def check(self, path: str, *, trust: Trust) -> None:
+        self.admit(trust)
 
     def load(self, path: str, *, trust: Trust) -> Predictor:
         import joblib
@@ -297,8 +300,11 @@ class Safetensors(Format):
     def sniff(self, head: bytes) -> bool:
         return len(head) > 9 and head[8:10] == b'{"'
 
-    def check(self, path: str, *, trust: Trust) -> None:
+    def admit(self, trust: Trust) -> None:
         raise _refused(self)
+
+    def check(self, path: str, *, trust: Trust) -> None:
+        self.admit(trust)
 
 
 FORMATS: list[Format] = [

@@ -253,13 +253,15 @@ def children(args: argparse.Namespace, data_dir: str) -> list[Child]:
     )
     found = [] if args.only == "workers" else [Child("web server", web)]
     if args.only != "web":
-        # Two workers, so that deployments never wait behind webhook deliveries or
-        # e-mail: one for deployments and the control work (with the beat
-        # scheduler), one for what goes out to other systems.
+        # Two workers, so that deployments never wait behind artifact checks, webhook
+        # deliveries or e-mail: one for deployments and the control work (with the
+        # beat scheduler), one for the rest.
         schedule = os.path.join(data_dir, "celerybeat-schedule")
         deploy = worker_command(schedule, ("deployments", None), name="deployments")
-        outbound = worker_command(None, ("webhooks", "email"), name="outbound")
-        found += [Child("worker", deploy), Child("outbound worker", outbound)]
+        background = worker_command(
+            None, ("checks", "email", "webhooks"), name="background"
+        )
+        found += [Child("worker", deploy), Child("background worker", background)]
     return found
 
 

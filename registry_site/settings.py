@@ -163,6 +163,12 @@ REGISTRY_MAX_ARTIFACT_SIZE = env.size("REGISTRY_MAX_ARTIFACT_SIZE", 2 * 1024**3)
 # Artifacts above this size are validated in a child process so that parsing a
 # large model never inflates the web process.
 REGISTRY_INPROCESS_CHECK_MAX = env.size("REGISTRY_INPROCESS_CHECK_MAX", 32 * 1024**2)
+# Larger artifacts are only identified while the client waits (empty, unknown and
+# untrusted pickle files are still refused at once); the version is registered
+# Pending and a worker checks the whole file: Ready, or Failed with the reason.
+REGISTRY_INLINE_CHECK_MAX = env.size("REGISTRY_INLINE_CHECK_MAX", 4 * 1024**2)
+# Lease of a deferred check, renewed while the worker runs it.
+REGISTRY_CHECK_LEASE = env.integer("REGISTRY_CHECK_LEASE", 30, minimum=3)
 # Types a skops file may name beyond skops' defaults and the registry's own list
 # (modelformats.formats.SKOPS_EXTRA_TRUSTED), comma-separated.
 REGISTRY_SKOPS_TRUSTED_TYPES = env.strings("REGISTRY_SKOPS_TRUSTED_TYPES", [])
@@ -256,6 +262,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "deployments.heartbeat", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
+    "sweep-checks": {"task": "catalog.sweep_checks", "schedule": 15.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------

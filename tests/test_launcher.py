@@ -121,19 +121,21 @@ def test_stop_ends_every_child_in_time_even_one_that_ignores_sigterm():
     assert polite.process.returncode == -signal.SIGTERM
 
 
-def test_make_run_starts_a_deployments_worker_with_beat_and_an_outbound_worker(
+def test_make_run_starts_a_deployments_worker_with_beat_and_a_background_worker(
     monkeypatch,
 ):
     monkeypatch.setenv("CELERY_QUEUE", "reg")
     args = launcher.build_parser().parse_args([])
 
-    web, deploy, outbound = launcher.children(args, "/data")
+    web, deploy, background = launcher.children(args, "/data")
 
     assert web.command[web.command.index("-m") + 1] == "gunicorn"
     assert _option(deploy.command, "--queues") == "reg.deployments,reg"
     assert "--beat" in deploy.command
-    assert _option(outbound.command, "--queues") == "reg.webhooks,reg.email"
-    assert "--beat" not in outbound.command
+    assert (
+        _option(background.command, "--queues") == "reg.checks,reg.email,reg.webhooks"
+    )
+    assert "--beat" not in background.command
 
 
 def test_one_worker_for_everything_takes_deployments_first(monkeypatch):
@@ -142,7 +144,7 @@ def test_one_worker_for_everything_takes_deployments_first(monkeypatch):
     command = launcher.worker_command("/data/beat")
 
     assert _option(command, "--queues") == (
-        "registry.deployments,registry,registry.email,registry.webhooks"
+        "registry.deployments,registry,registry.checks,registry.email,registry.webhooks"
     )
 
 
@@ -156,4 +158,4 @@ def test_make_web_and_make_worker_run_their_part_only():
         return [child.name for child in launcher.children(args, "/data")]
 
     assert names("web") == ["web server"]
-    assert names("workers") == ["worker", "outbound worker"]
+    assert names("workers") == ["worker", "background worker"]

@@ -114,6 +114,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "description",
             "approval_status",
             "registration_status",
+            "registration_error",
             "artifact",
             "metrics",
             "hyperparameters",
@@ -150,6 +151,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "description": version.description,
             "approval_status": version.approval_status,
             "registration_status": version.registration_status,
+            "registration_error": version.registration_error,
             "artifact": {
                 "filename": version.artifact_filename,
                 "format": version.artifact_format,

@@ -65,6 +65,7 @@ def test_the_registered_event_records_the_artifact(register):
         "sha256": body["artifact"]["sha256"],
         "size": body["artifact"]["size"],
         "format": "onnx",
+        "registration_status": "Ready",
         "metrics": {"accuracy": 0.9},
         "description": "",
         "customer_metadata": {},
