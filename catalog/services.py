@@ -22,8 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import modelformats
@@ -272,18 +271,29 @@ def _store(path: str, group: ModelGroup) -> str:
 
 
 def _allocate_number(group: ModelGroup) -> int:
-    """Take the group's next version number; the row lock lasts until commit."""
-    ModelGroup.objects.filter(pk=group.pk).update(next_version=F("next_version") + 1)
-    return (
-        ModelGroup.objects.filter(pk=group.pk)
-        .values_list("next_version", flat=True)
-        .get()
-        - 1
-    )
+    """Take the group's next version number in one statement; the row lock it takes
+    lasts until commit (PostgreSQL and SQLite 3.35+ both answer RETURNING)."""
+    table = connection.ops.quote_name(ModelGroup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_version = next_version + 1 "  # noqa: S608 - our table name
+            "WHERE id = %s RETURNING next_version - 1",
+            [group.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ModelGroup.DoesNotExist(f"group {group.pk} is gone")
+    return int(row[0])
 
 
 def _replace_metrics(version: ModelVersion) -> None:
     Metric.objects.filter(version=version).delete()
+    _add_metrics(version)
+
+
+def _add_metrics(version: ModelVersion) -> None:
+    if not version.metrics:
+        return
     Metric.objects.bulk_create(
         Metric(version=version, group_id=version.group_id, name=name, value=value)
         for name, value in version.metrics.items()
@@ -333,7 +343,7 @@ def version_register(
             )
             version.version = _allocate_number(group)
             version.save()
-            _replace_metrics(version)
+            _add_metrics(version)
             if not checked:
                 _ring_check(version)
             event_record(

@@ -153,7 +153,7 @@ def test_the_sweep_rings_again_only_for_checks_nobody_holds(
     small_inline, make_group, make_version
 ):
     group = make_group("iris")
-    lost, held, fresh = (make_version(group) for _ in range(3))
+    lost, held, _fresh = (make_version(group) for _ in range(3))
     old = timezone.now() - timedelta(minutes=5)
     ModelVersion.objects.filter(pk__in=[lost.pk, held.pk]).update(created_at=old)
     ModelVersion.objects.filter(pk=held.pk).update(
