@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,7 +14,7 @@ from approvals import policies, selectors, services
 from approvals.forms import ResubmitForm, ReviewForm
 from catalog import selectors as catalog_selectors
 from catalog.models import ApprovalStatus
-from registry_site.ui import act, back_url
+from registry_site.ui import act, back_url, confirmed
 
 INBOX_PAGE = 20
 
@@ -68,6 +68,17 @@ def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Approve, reject or comment (approvals.services.review_submit decides)."""
     version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
+    revoking = (
+        request.POST.get("decision") == "reject"
+        and version.approval_status == ApprovalStatus.APPROVED
+    )
+    if revoking and not confirmed(request):
+        # Revoking changes production: the revoke page says what and asks first
+        # (307 keeps the method and the form).
+        revoke = reverse(
+            "catalog:version-revoke", kwargs={"group": group, "number": number}
+        )
+        return HttpResponseRedirect(revoke, preserve_request=True)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         messages.error(

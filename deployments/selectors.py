@@ -7,11 +7,24 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
-from catalog.models import ApprovalStatus
-from deployments.models import ACTIVE_STATES, Deployment, Endpoint
+from catalog.models import ApprovalStatus, ModelVersion
+from deployments.models import (
+    ACTIVE_STATES,
+    Deployment,
+    DeploymentStatus,
+    Endpoint,
+)
 from registry_site.errors import NotFound
 
 HISTORY = 30
@@ -130,6 +143,16 @@ def deployments_of_version(version_id: int, limit: int = 20) -> list[Deployment]
     )
 
 
+def deployable(endpoint: Endpoint, number: int | None) -> bool:
+    """Whether version ``number`` of the endpoint's group is Approved (deployable)."""
+    return (
+        number is not None
+        and endpoint.group.versions.filter(
+            version=number, approval_status=ApprovalStatus.APPROVED
+        ).exists()
+    )
+
+
 def approved_numbers(endpoint: Endpoint, limit: int = 50) -> list[int]:
     """Version numbers a deployer may deploy to the endpoint, newest first."""
     return list(
@@ -137,3 +160,115 @@ def approved_numbers(endpoint: Endpoint, limit: int = 50) -> list[int]:
         .order_by("-version")
         .values_list("version", flat=True)[:limit]
     )
+
+
+# --- What a production-changing action will do (shown before it is confirmed) -------
+
+
+@dataclass(frozen=True)
+class Switch:
+    """What one endpoint will serve after an action: ``target`` None stops it."""
+
+    endpoint: str
+    current: int | None
+    target: int | None
+    cancels_queued: bool = False
+
+    @property
+    def verb(self) -> str:
+        """ "Roll back to v1", "Switch to v3", "Redeploy v3", "Deploy v3", "Stop"."""
+        if self.target is None:
+            return "Stop serving"
+        if self.current is None:
+            return f"Deploy v{self.target}"
+        if self.target == self.current:
+            return f"Redeploy v{self.target}"
+        if self.target < self.current:
+            return f"Roll back to v{self.target}"
+        return f"Switch to v{self.target}"
+
+    @property
+    def will(self) -> str:
+        """The consequence, before: "iris-prod will roll back from v3 to v1"."""
+        name = self.endpoint
+        if self.cancels_queued:
+            return f"The queued deployment to {name} will be cancelled"
+        if self.target is None:
+            return f"{name} will stop serving (it serves v{self.current} now)"
+        if self.current is None:
+            return f"{name} will start serving v{self.target}"
+        if self.target == self.current:
+            return f"{name} will load v{self.target} again"
+        move = "roll back" if self.target < self.current else "switch"
+        return f"{name} will {move} from v{self.current} to v{self.target}"
+
+    @property
+    def will_list(self) -> list[str]:
+        return [self.will]
+
+    @property
+    def done(self) -> str:
+        """The outcome, after: "iris-prod is rolling back to v1"."""
+        name = self.endpoint
+        if self.cancels_queued:
+            return f"the queued deployment to {name} is cancelled"
+        if self.target is None:
+            return f"{name} stops serving"
+        if self.current is None:
+            return f"{name} is deploying v{self.target}"
+        if self.target == self.current:
+            return f"{name} is loading v{self.target} again"
+        move = "rolling back" if self.target < self.current else "switching"
+        return f"{name} is {move} to v{self.target}"
+
+
+def revocation_fallbacks(version: ModelVersion, endpoint_ids: list[int]) -> dict:
+    """For each endpoint, the version number it falls back to if ``version`` is
+    revoked: the newest earlier Approved version that served there (absent: none).
+    One query; ``deployments.services.on_version_rejected`` applies the same rule."""
+    rows = (
+        Deployment.objects.filter(
+            endpoint_id__in=endpoint_ids,
+            status=DeploymentStatus.SUCCEEDED,
+            version__approval_status=ApprovalStatus.APPROVED,
+            version__version__lt=version.version,
+        )
+        .exclude(version_id=version.pk)
+        .order_by()
+        .values("endpoint_id")
+        .annotate(number=Max("version__version"))
+    )
+    return {row["endpoint_id"]: row["number"] for row in rows}
+
+
+def revocation_plan(version: ModelVersion) -> list[Switch]:
+    """What revoking ``version`` does to each endpoint: those serving it roll back
+    or stop; queued deployments of it are cancelled. Three queries at most."""
+    serving = list(
+        Endpoint.objects.filter(live_version_id=version.pk)
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+    fallbacks = revocation_fallbacks(version, [pk for pk, _ in serving])
+    plan = [
+        Switch(endpoint=name, current=version.version, target=fallbacks.get(pk))
+        for pk, name in serving
+    ]
+    queued = (
+        Deployment.objects.filter(version_id=version.pk, status=DeploymentStatus.QUEUED)
+        .exclude(endpoint__live_version_id=version.pk)
+        .order_by("endpoint__name")
+        .values_list("endpoint__name", flat=True)
+        .distinct()
+    )
+    plan += [
+        Switch(endpoint=name, current=None, target=None, cancels_queued=True)
+        for name in queued
+    ]
+    return plan
+
+
+def deploy_switch(endpoint: Endpoint, target: int | None) -> Switch:
+    """What deploying version ``target`` does to ``endpoint`` (no query)."""
+    live = endpoint.live_version.version if endpoint.live_version else None
+    return Switch(endpoint=endpoint.name, current=live, target=target)

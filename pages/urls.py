@@ -15,6 +15,11 @@ urlpatterns = [
     path("models/<str:group>/compare/", views.compare, name="compare"),
     path("models/<str:group>/versions/<id:number>/", views.version, name="version"),
     path(
+        "models/<str:group>/versions/<id:number>/revoke/",
+        views.version_revoke,
+        name="version-revoke",
+    ),
+    path(
         "models/<str:group>/versions/<id:number>/edit/",
         views.version_edit,
         name="version-edit",

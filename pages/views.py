@@ -21,6 +21,7 @@ from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
 from approvals import policies
 from approvals import selectors as approval_selectors
+from approvals import services as approval_services
 from approvals.forms import ReviewForm
 from catalog import filters, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
@@ -28,7 +29,7 @@ from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from registry_site.errors import Conflict, Invalid
-from registry_site.ui import form_errors
+from registry_site.ui import act, confirm_page, confirmed, form_errors
 
 GROUPS_PER_PAGE = 25
 ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")
@@ -134,6 +135,16 @@ def _timeline(version: ModelVersion) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda entry: entry["at"])
 
 
+def _revoke_dialog(version: ModelVersion) -> dict[str, Any]:
+    """What the "Revoke approval" dialog says: the consequence on each endpoint."""
+    plan = deployment_selectors.revocation_plan(version)
+    return {
+        "id": f"revoke-{version.pk}",
+        "title": f"Revoke the approval of {version.group.name} v{version.version}?",
+        "consequences": [s.will for s in plan],
+    }
+
+
 def _version_page(
     request: HttpRequest,
     version: ModelVersion,
@@ -145,11 +156,16 @@ def _version_page(
     can_edit = has_role(user, Role.CONTRIBUTOR)
     if can_edit and edit_form is None:
         edit_form = VersionEditForm(version=version)
+    verdict = policies.verdict(version, user)
+    revocable = version.approval_status == ApprovalStatus.APPROVED and verdict.get(
+        "can_review"
+    )
     context: dict[str, Any] = {
         "group": version.group,
         "version": version,
         "policy": policies.policy_for(version.group),
-        "verdict": policies.verdict(version, user),
+        "verdict": verdict,
+        "revoke_plan": _revoke_dialog(version) if revocable else None,
         "timeline": _timeline(version),
         "deployments": deployment_selectors.deployments_of_version(version.pk),
         "live_on": deployment_selectors.live_endpoints_by_version([version.pk]).get(
@@ -193,6 +209,51 @@ def version_edit(request: HttpRequest, group: str, number: int) -> HttpResponse:
             return redirect("catalog:version", group=group, number=number)
     current = selectors.version_get(group, number)
     return _version_page(request, current, edit_form=form, status=400)
+
+
+@registry_page
+@require_POST
+def version_revoke(request: HttpRequest, group: str, number: int) -> HttpResponse:
+    """Revoke an Approved version's approval, once the reviewer has seen what it does
+    to each endpoint (approvals.services.review_submit does it)."""
+    require_role(request.user, Role.REVIEWER, action="review versions")
+    version = selectors.version_get(group, number)
+    back = reverse("catalog:version", kwargs={"group": group, "number": number})
+    comment = request.POST.get("comment", "")
+    if version.approval_status != ApprovalStatus.APPROVED:
+        messages.info(
+            request,
+            f"Nothing to revoke: {group} v{number} is "
+            f"{version.get_approval_status_display()}.",
+        )
+        return redirect(back)
+    if not comment.strip():
+        messages.error(request, "Say why in the comment to revoke the approval.")
+        return redirect(back)
+    plan = deployment_selectors.revocation_plan(version)
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Revoke the approval of {group} v{number}?",
+            consequences=[s.will for s in plan]
+            or [f"No endpoint serves v{number}; nothing changes in production"],
+            button="Revoke approval",
+            cancel=back,
+            note=f"Your reason: {comment}",
+        )
+
+    def done(_: Any) -> str:
+        outcome = "; ".join(s.done for s in plan) or "no endpoint served it"
+        return f"Revoked the approval of {group} v{number}: {outcome}."
+
+    return act(
+        request,
+        lambda: approval_services.review_submit(
+            actor=request.user, version=version, decision="reject", comment=comment
+        ),
+        done=done,
+        back=back,
+    )
 
 
 def _numbers(request: HttpRequest) -> list[int]:

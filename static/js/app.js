@@ -17,6 +17,61 @@
     }
   });
 
+  // Production-changing buttons (data-confirm="<dialog id>") ask in a dialog first;
+  // the dialog names the consequence the server computed. Confirm sends the form
+  // with confirm=1; Cancel (or Escape) sends nothing. Without JavaScript, or without
+  // <dialog>, the server asks on a page of its own.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-confirm]");
+    if (!button || !button.form || event.defaultPrevented) return;
+    var dialog = document.getElementById(button.dataset.confirm);
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    if (!button.form.checkValidity()) return;  // let the browser say what is missing
+    event.preventDefault();
+    dialog.querySelectorAll("[data-will-of], [data-verb-of]").forEach(function (el) {
+      var select = document.getElementById(el.dataset.willOf || el.dataset.verbOf);
+      var option = select && select.options[select.selectedIndex];
+      if (!option) return;
+      el.textContent = el.dataset.willOf ? option.dataset.will + "." : option.dataset.verb;
+    });
+    dialog.returnValue = "";
+    dialog.showModal();
+    var yes = dialog.querySelector("[data-confirm-yes]");
+    var no = dialog.querySelector("[data-confirm-no]");
+    function close() { dialog.close(); }
+    function confirm() {
+      dialog.close();
+      var flag = button.form.querySelector("input[name=confirm]");
+      if (!flag) {
+        flag = document.createElement("input");
+        flag.type = "hidden";
+        flag.name = "confirm";
+        button.form.appendChild(flag);
+      }
+      flag.value = "1";
+      button.form.requestSubmit(button);
+    }
+    yes.onclick = confirm;
+    no.onclick = close;
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    field.focus();
+    if (typeof field.select === "function") field.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value || field.textContent).then(done, function () {
+        if (document.execCommand("copy")) done();
+      });
+    } else if (document.execCommand("copy")) {
+      done();
+    }
+  });
+
   // Switches such as "Differences only" apply at once.
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();

@@ -1,0 +1,147 @@
+"""Decisions in a real browser (headless Chromium, issue 14): production-changing
+actions ask in a dialog naming their consequence, Cancel changes nothing, the
+confirmation also works without JavaScript, and the token page never mints a
+token on reload. Harness and skip rules: tests/ui/conftest.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accounts.models import ApiToken
+from approvals.models import Review
+from approvals.services import review_submit
+from catalog import services as catalog_services
+from catalog.models import ModelVersion
+from deployments import services as deploy
+from deployments.models import Deployment, Endpoint
+from tests.ui.helpers import register, served
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def iris_live(make_user: Any) -> Endpoint:
+    """iris v1 served on iris-prod, then v2: v2 is live, v1 the fallback."""
+    contributor = make_user("contributor")
+    checker = make_user("reviewer")
+    group = catalog_services.group_create(actor=contributor, name="iris")
+    endpoint = deploy.endpoint_create(
+        actor=make_user("deployer"), name="iris-prod", group=group
+    )
+    for metrics in ({"accuracy": 0.90}, {"accuracy": 0.95}):
+        version = register(contributor, group, metrics=metrics)
+        review_submit(actor=checker, version=version, decision="approve")
+        served(endpoint, version)
+    return endpoint
+
+
+def status(number: int) -> str:
+    return ModelVersion.objects.get(group__name="iris", version=number).approval_status
+
+
+def test_revoking_a_live_version_asks_naming_the_rollback_and_cancel_changes_nothing(
+    open_page, iris_live, make_user
+):
+    page = open_page(make_user("reviewer"))
+    page.goto("/models/iris/versions/2/")
+    page.get_by_label("Comment").fill("It leaks the labels.")
+
+    page.get_by_role("button", name="Revoke approval").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "iris-prod will roll back from v2 to v1." in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+
+    assert not dialog.is_visible()
+    assert status(2) == "Approved"
+    assert not Review.objects.filter(decision="reject").exists()
+
+    page.get_by_role("button", name="Revoke approval").click()
+    dialog.get_by_role("button", name="Revoke approval").click()
+    page.get_by_text(
+        "Revoked the approval of iris v2: iris-prod is rolling back to v1."
+    ).wait_for()
+    assert status(2) == "Rejected"
+
+
+def test_revoking_without_javascript_asks_on_a_page(open_page, iris_live, make_user):
+    page = open_page(make_user("reviewer"), java_script_enabled=False)
+    page.goto("/models/iris/versions/2/")
+    page.get_by_label("Comment").fill("It leaks the labels.")
+
+    page.get_by_role("button", name="Revoke approval").click()
+    page.get_by_role("heading", name="Revoke the approval of iris v2?").wait_for()
+    assert "iris-prod will roll back from v2 to v1." in page.inner_text("main")
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url("**/models/iris/versions/2/")
+    assert status(2) == "Approved"
+
+    page.get_by_label("Comment").fill("It leaks the labels.")
+    page.get_by_role("button", name="Revoke approval").click()
+    page.get_by_role("button", name="Revoke approval").click()
+    page.get_by_text("iris-prod is rolling back to v1").wait_for()
+    assert status(2) == "Rejected"
+
+
+def test_rollback_and_deploy_ask_naming_their_target(open_page, iris_live, make_user):
+    page = open_page(make_user("deployer"))
+    page.goto("/endpoints/iris-prod/")
+    before = Deployment.objects.count()
+
+    page.get_by_role("button", name="Roll back to v1").click()
+    dialog = page.locator("#rollback-dialog")
+    assert "iris-prod will roll back from v2 to v1." in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert Deployment.objects.count() == before
+
+    page.get_by_label("Approved version").select_option("1")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    dialog = page.locator("#deploy-dialog")
+    assert "iris-prod will roll back from v2 to v1." in dialog.inner_text()
+    dialog.get_by_role("button", name="Roll back to v1").click()
+    page.get_by_text("Deployment queued: iris-prod is rolling back to v1.").wait_for()
+    assert Deployment.objects.count() == before + 1
+
+
+def test_a_reload_after_creating_a_token_creates_none(open_page, make_user):
+    user = make_user("reviewer")
+    page = open_page(user)
+    page.goto("/account/tokens/")
+    assert page.locator("input[name=scopes][value=deploy]").count() == 0
+
+    page.get_by_label("Name").fill("ci")
+    page.get_by_role("button", name="Create token").click()
+    key = page.get_by_test_id("new-key")
+    key.wait_for()
+    assert page.evaluate("document.activeElement.id") == "new-key"
+    assert key.input_value().startswith("mr_")
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_role("button", name="Copied").wait_for()
+
+    page.reload()
+    assert page.get_by_test_id("new-key").count() == 0
+    assert ApiToken.objects.filter(user=user).count() == 1
+
+
+def test_revoking_a_token_asks_and_cancel_keeps_it(open_page, make_user):
+    user = make_user("viewer")
+    page = open_page(user)
+    page.goto("/account/tokens/")
+    page.get_by_label("Name").fill("ci")
+    page.get_by_role("button", name="Create token").click()
+    token = ApiToken.objects.get(user=user)
+
+    page.get_by_role("button", name=f"Revoke token {token.prefix}").click()
+    dialog = page.get_by_role("dialog")
+    assert "Every request made with “ci”" in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+    page.get_by_role("button", name=f"Revoke token {token.prefix}").click()
+    dialog.get_by_role("button", name="Revoke token").click()
+    page.get_by_text("is revoked").wait_for()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
