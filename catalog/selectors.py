@@ -433,3 +433,17 @@ def version_edits(version: ModelVersion) -> list[Event]:
             version_id=version.pk, kind=EventKind.VERSION_UPDATED
         ).order_by("id")
     )
+
+
+def alias_targets(group_ids: Iterable[int], name: str) -> dict[int, int]:
+    """Each group's version id behind alias ``name`` (e.g. ``champion``), one query."""
+    rows = Alias.objects.filter(group_id__in=list(group_ids), name=name)
+    return dict(rows.values_list("group_id", "version_id"))
+
+
+def version_metrics(version_ids: Iterable[int]) -> dict[int, tuple[int, dict]]:
+    """Number and metrics of each version id, in one query (for baselines)."""
+    rows = ModelVersion.objects.filter(pk__in=set(version_ids)).values_list(
+        "pk", "version", "metrics"
+    )
+    return {pk: (number, metrics or {}) for pk, number, metrics in rows}

@@ -28,6 +28,7 @@ from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
+from pages.baselines import baselines, metric_rows
 from registry_site.errors import Conflict, Invalid
 from registry_site.ui import act, confirm_page, confirmed, form_errors
 
@@ -157,6 +158,7 @@ def _version_page(
     if can_edit and edit_form is None:
         edit_form = VersionEditForm(version=version)
     verdict = policies.verdict(version, user)
+    found = baselines([version])[version.pk]
     revocable = version.approval_status == ApprovalStatus.APPROVED and verdict.get(
         "can_review"
     )
@@ -166,6 +168,9 @@ def _version_page(
         "policy": policies.policy_for(version.group),
         "verdict": verdict,
         "revoke_plan": _revoke_dialog(version) if revocable else None,
+        "baselines": found,
+        "baseline_rows": metric_rows(version, found),
+        "live_baseline": next((b for b in found if b.live), None),
         "timeline": _timeline(version),
         "deployments": deployment_selectors.deployments_of_version(version.pk),
         "live_on": deployment_selectors.live_endpoints_by_version([version.pk]).get(

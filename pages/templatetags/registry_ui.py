@@ -85,3 +85,30 @@ def pairs(mapping: Any) -> list[tuple[str, Any]]:
 def lines(items: Any) -> str:
     """A list of log lines as one block of text."""
     return "\n".join(str(item) for item in items or [])
+
+
+ARROWS = {"better": "▲", "worse": "▼", "same": "="}
+
+
+@register.simple_tag
+def delta(item: Any) -> str:
+    """A baseline cell: the baseline's value, then the change marked better/worse by
+    the metric's direction (words for screen readers, not colour alone)."""
+    if item.base is None:
+        return mark_safe('<span class="muted">not reported</span>')
+    base = format_html('<span class="base">{}</span>', number(item.base))
+    if item.delta is None:
+        return base
+    direction = "higher" if item.higher_is_better else "lower"
+    percent = f" ({item.percent:+.1f}%)" if item.percent is not None else ""
+    return format_html(
+        '{} <span class="delta delta-{}" title="{} is better">{}{} {}'
+        '<span class="sr-only"> {}</span></span>',
+        base,
+        item.verdict,
+        direction,
+        f"{item.delta:+.4g}",
+        percent,
+        ARROWS[item.verdict],
+        item.verdict,
+    )
