@@ -11,6 +11,7 @@ app_name = "catalog"
 urlpatterns = [
     path("", views.catalog, name="index"),
     path("activity/", views.activity, name="activity"),
+    path("reviews/", views.inbox, name="inbox"),
     path("models/<str:group>/", views.group, name="group"),
     path("models/<str:group>/compare/", views.compare, name="compare"),
     path("models/<str:group>/versions/<id:number>/", views.version, name="version"),

@@ -33,6 +33,7 @@ from registry_site.errors import Conflict, Invalid
 from registry_site.ui import act, confirm_page, confirmed, form_errors
 
 GROUPS_PER_PAGE = 25
+INBOX_PAGE = 20
 ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")
 VERSIONS_PER_PAGE = 25
 
@@ -306,6 +307,46 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
             ],
             "differences_only": differences_only,
             "chart": chart,
+        },
+    )
+
+
+@registry_page
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Versions waiting for the user's review, oldest first: each a compact row of
+    metrics beside what is live, the verdict, and the review form; a group filter
+    and the totals per group."""
+    if not has_role(request.user, Role.REVIEWER):
+        messages.info(request, "Only reviewers have a review inbox.")
+    group_name = request.GET.get("group", "")
+    page_number = request.GET.get("page", "1")
+    page = int(page_number) if page_number.isdigit() and int(page_number) > 0 else 1
+    start = (page - 1) * INBOX_PAGE
+    versions = list(
+        approval_selectors.inbox(request.user, group=group_name)
+        .select_related("group__approval_policy", "created_by")
+        .defer(*selectors.LIST_DEFERRED)[start : start + INBOX_PAGE + 1]
+    )
+    more = len(versions) > INBOX_PAGE
+    versions = versions[:INBOX_PAGE]
+    verdicts = policies.verdicts(versions, request.user)
+    found = baselines(versions)
+    totals = approval_selectors.inbox_totals(request.user)
+    return render(
+        request,
+        "pages/inbox.html",
+        {
+            "rows": [
+                (v, verdicts[v.pk], found[v.pk], metric_rows(v, found[v.pk]))
+                for v in versions
+            ],
+            "page": page,
+            "next_page": page + 1 if more else None,
+            "previous_page": page - 1 if page > 1 else None,
+            "totals": totals,
+            "total": sum(n for _, n in totals),
+            "group": group_name,
         },
     )
 

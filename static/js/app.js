@@ -11,6 +11,8 @@
     var box = button.form.querySelector("textarea[name=comment]");
     if (box && !box.value.trim()) {
       event.preventDefault();
+      var folded = box.closest("details");
+      if (folded) folded.open = true;
       box.setCustomValidity("Write a comment to " + button.textContent.trim().toLowerCase() + ".");
       box.reportValidity();
       box.addEventListener("input", function () { box.setCustomValidity(""); }, { once: true });

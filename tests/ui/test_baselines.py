@@ -121,3 +121,58 @@ def test_the_version_page_costs_the_same_with_more_baselines(
         )
 
     assert queries(client, V3) == one <= 20
+
+
+# --- The inbox ---------------------------------------------------------------------
+
+
+def test_the_inbox_shows_each_candidate_beside_what_is_live(
+    browser_for, reviewer, candidate
+):
+    html = browser_for(reviewer).get("/reviews/").content.decode()
+
+    item = html.split('data-testid="inbox-iris-3"')[1].split("</article>")[0]
+    assert cell(item, "accuracy", 0) == "0.9 +0.05 (+5.6%) ▲ better"
+    assert cell(item, "loss", 1) == "0.25 +0.03 (+12.0%) ▼ worse"
+    assert '<details class="comment-box"><summary>Add a comment</summary>' in item
+
+
+def test_the_inbox_filters_by_group_and_shows_totals(
+    browser_for, reviewer, contributor, candidate
+):
+    from catalog import services as catalog_services
+
+    churn = catalog_services.group_create(actor=contributor, name="churn")
+    register(contributor, churn)
+    client = browser_for(reviewer)
+
+    everything = client.get("/reviews/").content.decode()
+    only_churn = client.get("/reviews/?group=churn").content.decode()
+
+    assert "3 versions in 2 groups waiting for you" in everything
+    assert '<option value="churn">churn (1)</option>' in everything
+    assert '<option value="iris">iris (2)</option>' in everything
+    assert re.findall(r'data-testid="inbox-([\w-]+)"', only_churn) == ["churn-1"]
+    assert '<option value="churn" selected>churn (1)</option>' in only_churn
+
+
+def test_the_inbox_costs_the_same_with_baselines_on_every_item(
+    browser_for, reviewer, contributor, deployer
+):
+    from tests.ui.helpers import add_groups
+
+    client = browser_for(reviewer)
+
+    def grow(count: int) -> int:
+        for group in add_groups(count, by=contributor, versions=2):
+            live, _ = group.versions.order_by("version")
+            endpoint = Endpoint.objects.create(
+                name=f"ep-{group.name}", group=group, created_by=deployer
+            )
+            served(endpoint, live)
+            Alias.objects.create(
+                group=group, name="champion", version=live, updated_by=contributor
+            )
+        return queries(client, "/reviews/")
+
+    assert grow(3) == grow(12) <= 14

@@ -96,6 +96,7 @@ def test_a_reviewer_approves_from_the_inbox_and_the_endpoint_deploys_it_live(
     reviewer = open_page(make_user("reviewer"))
     reviewer.get_by_role("link", name=re.compile("^Reviews")).click()
     item = reviewer.locator('[data-testid="inbox-iris-1"]')
+    item.get_by_text("Add a comment").click()  # the comment box opens on demand
     item.get_by_label("Comment").fill("Accuracy is fine; ship it.")
     item.get_by_role("button", name="Approve").click()
     reviewer.get_by_text("Approve recorded on iris v1; it is Approved.").wait_for()

@@ -145,3 +145,25 @@ def test_revoking_a_token_asks_and_cancel_keeps_it(open_page, make_user):
     page.get_by_text("is revoked").wait_for()
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_reviewer_sees_the_deltas_against_the_live_version(
+    open_page, iris_live, make_user
+):
+    register(
+        make_user("contributor"),
+        iris_live.group,
+        metrics={"accuracy": 0.97, "latency_ms": 12.0},
+    )
+    page = open_page(make_user("reviewer"))
+
+    page.goto("/reviews/")
+    item = page.get_by_test_id("inbox-iris-3")
+    accuracy = item.locator('tr[data-metric="accuracy"] td[data-baseline="0"]')
+    assert accuracy.inner_text().startswith("0.95 +0.02 (+2.1%) ▲")
+    assert "better" in accuracy.inner_text()
+    assert "vs iris-prod" in item.inner_text()
+
+    page.goto("/models/iris/versions/3/")
+    page.get_by_test_id("compare-live").click()
+    page.wait_for_url("**/compare/?versions=2,3")
