@@ -325,6 +325,30 @@ def _keyed(title: str, documents: list[dict[str, Any]]) -> CompareSection:
     )
 
 
+def _signature(versions: list[ModelVersion]) -> CompareSection:
+    """Input and output schemas, one row per declared field ("input shape")."""
+
+    def fields(side: str, schema: Any) -> dict[str, Any]:
+        if schema is None:
+            return {}
+        if not isinstance(schema, dict):
+            return {side: schema}
+        return {f"{side} {key}": value for key, value in schema.items()}
+
+    section = _keyed(
+        "Signature",
+        [
+            {**fields("input", v.input_schema), **fields("output", v.output_schema)}
+            for v in versions
+        ],
+    )
+    declared = [v.input_schema is not None for v in versions]
+    section.rows.insert(
+        0, CompareRow("input declared", ["yes" if d else "no" for d in declared])
+    )
+    return section
+
+
 def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     """The versions side by side, one row per fact, grouped in sections."""
 
@@ -356,6 +380,7 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     return [
         summary,
         metrics,
+        _signature(versions),
         _keyed("Hyperparameters", [v.hyperparameters for v in versions]),
         _keyed("Tags", [v.tags for v in versions]),
         _keyed("Lineage", [v.lineage for v in versions]),

@@ -29,6 +29,7 @@ from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from pages.baselines import baselines, metric_rows
+from pages.contract import contract
 from registry_site.errors import Conflict, Invalid
 from registry_site.ui import act, confirm_page, confirmed, form_errors
 
@@ -163,9 +164,17 @@ def _version_page(
     revocable = version.approval_status == ApprovalStatus.APPROVED and verdict.get(
         "can_review"
     )
+    live_on = deployment_selectors.live_endpoints_by_version([version.pk]).get(
+        version.pk, []
+    )
     context: dict[str, Any] = {
         "group": version.group,
         "version": version,
+        "contract": contract(
+            version,
+            endpoint=live_on[0] if live_on else None,
+            base_url=request.build_absolute_uri("/"),
+        ),
         "policy": policies.policy_for(version.group),
         "verdict": verdict,
         "revoke_plan": _revoke_dialog(version) if revocable else None,
@@ -174,9 +183,7 @@ def _version_page(
         "live_baseline": next((b for b in found if b.live), None),
         "timeline": _timeline(version),
         "deployments": deployment_selectors.deployments_of_version(version.pk),
-        "live_on": deployment_selectors.live_endpoints_by_version([version.pk]).get(
-            version.pk, []
-        ),
+        "live_on": live_on,
         "can_edit": can_edit,
         "edit_form": edit_form,
         "review_form": ReviewForm(),

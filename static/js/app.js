@@ -62,8 +62,15 @@
     if (!button) return;
     var field = document.getElementById(button.dataset.copy);
     if (!field) return;
-    field.focus();
-    if (typeof field.select === "function") field.select();
+    if (typeof field.select === "function") {
+      field.focus();
+      field.select();
+    } else {
+      var range = document.createRange();
+      range.selectNodeContents(field);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+    }
     var done = function () { button.textContent = "Copied"; };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(field.value || field.textContent).then(done, function () {
