@@ -472,3 +472,10 @@ def version_metrics(version_ids: Iterable[int]) -> dict[int, tuple[int, dict]]:
         "pk", "version", "metrics"
     )
     return {pk: (number, metrics or {}) for pk, number, metrics in rows}
+
+
+def group_names(*, limit: int) -> list[str]:
+    """Group names in order, at most ``limit`` (for pickers)."""
+    return list(
+        ModelGroup.objects.order_by("name").values_list("name", flat=True)[:limit]
+    )

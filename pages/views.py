@@ -28,6 +28,7 @@ from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
+from pages.activity import sentence
 from pages.baselines import baselines, metric_rows
 from pages.contract import contract
 from registry_site.errors import Conflict, Invalid
@@ -36,6 +37,7 @@ from registry_site.ui import act, confirm_page, confirmed, form_errors
 GROUPS_PER_PAGE = 25
 INBOX_PAGE = 20
 ACTIVITY_FILTERS = ("kind", "group", "actor", "since", "until")
+ACTIVITY_GROUP_CHOICES = 500
 VERSIONS_PER_PAGE = 25
 
 
@@ -377,7 +379,8 @@ def activity(request: HttpRequest) -> HttpResponse:
         request,
         "pages/activity.html",
         {
-            "events": events,
+            "events": [(event, sentence(event)) for event in events],
+            "group_names": selectors.group_names(limit=ACTIVITY_GROUP_CHOICES),
             "before": more,
             "filters_invalid": bool(errors),
             "filter_errors": errors,

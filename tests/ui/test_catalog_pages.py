@@ -330,7 +330,7 @@ def test_compare_asks_for_two_versions(browser_for, viewer, v2):
 
 
 def kinds_of(html: str) -> list[str]:
-    return re.findall(r"<td><code>([a-z._]+)</code></td>", html)
+    return re.findall(r'<li data-kind="([a-z._]+)">', html)
 
 
 def test_activity_lists_events_newest_first(browser_for, viewer, v2):
