@@ -27,6 +27,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import filesizeformat
 from django_filters import FilterSet
 
 from catalog.filters import (
@@ -365,7 +366,7 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
                 [v.created_at.strftime("%Y-%m-%d %H:%M") for v in versions],
             ),
             row("Format", [v.artifact_format for v in versions]),
-            row("Size (bytes)", [str(v.artifact_size) for v in versions]),
+            row("Size", [filesizeformat(v.artifact_size) for v in versions]),
             row("SHA-256", [v.artifact_sha256 for v in versions]),
             row(
                 "Aliases",

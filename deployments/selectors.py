@@ -109,6 +109,22 @@ class Panel:
     active: bool
     state: str
 
+    @property
+    def shown(self) -> list[Deployment]:
+        """The deployments that did or do something (superseded ones fold away)."""
+        return [d for d in self.deployments if d.status != DeploymentStatus.SUPERSEDED]
+
+    @property
+    def superseded(self) -> list[Deployment]:
+        return [d for d in self.deployments if d.status == DeploymentStatus.SUPERSEDED]
+
+    @property
+    def running(self) -> Deployment | None:
+        """The deployment running now (one at a time per endpoint), if any."""
+        return next(
+            (d for d in self.deployments if d.status == DeploymentStatus.RUNNING), None
+        )
+
 
 def endpoint_panel(endpoint: Endpoint) -> Panel:
     """The endpoint's live version and its latest deployments (newest first)."""

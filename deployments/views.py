@@ -51,6 +51,13 @@ def _panel_context(
         "rollback": selectors.deploy_switch(endpoint, target.version)
         if target
         else None,
+        # "No earlier approved version" only when there is none at all.
+        "other_approved": deployer
+        and target is None
+        and any(
+            number != getattr(endpoint.live_version, "version", None)
+            for number in selectors.approved_numbers(endpoint, limit=2)
+        ),
     }
 
 

@@ -31,6 +31,7 @@ from deployments import selectors as deployment_selectors
 from pages.activity import sentence
 from pages.baselines import baselines, metric_rows
 from pages.contract import contract
+from pages.templatetags.registry_ui import column_decimals, status_name
 from registry_site.errors import Conflict, Invalid
 from registry_site.ui import act, confirm_page, confirmed, form_errors
 
@@ -106,6 +107,7 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
         page = Paginator(ModelVersion.objects.none(), VERSIONS_PER_PAGE).get_page(1)
     live_on = deployment_selectors.live_endpoints_by_version(v.pk for v in versions)
     gated = [gate["metric"] for gate in policy.metric_gates]
+    names = selectors.key_metrics(versions, gated)
     series = selectors.metric_series(model_group)
     chosen = [m for m in request.GET.getlist("chart") if m in series["metrics"]]
     series["shown"] = chosen or list(series["metrics"])[:3]
@@ -117,7 +119,11 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
             "policy": policy,
             "page": page,
             "rows": [(v, live_on.get(v.pk, [])) for v in versions],
-            "metric_names": selectors.key_metrics(versions, gated),
+            "metric_names": names,
+            "decimals": {
+                name: column_decimals([v.metrics.get(name) for v in versions])
+                for name in names
+            },
             "series": series,
             "endpoints": deployment_selectors.endpoints_by_group([model_group.pk]).get(
                 model_group.pk, []
@@ -294,6 +300,10 @@ def compare(request: HttpRequest, group: str) -> HttpResponse:
     )
     differences_only = request.GET.get("diff") == "1"
     sections = selectors.comparison(versions) if versions else []
+    for section in sections[:1]:  # Summary: the status in the words badges use
+        for row in section.rows:
+            if row.label == "Status":
+                row.values = [status_name(v.approval_status) for v in versions]
     metrics = next((s for s in sections if s.title == "Metrics"), None)
     chart = {
         "labels": [f"v{v.version}" for v in versions],

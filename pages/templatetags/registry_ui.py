@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import markdown as md
@@ -25,7 +26,17 @@ BADGES = {
     "Cancelled": ("Cancelled", "muted"),
     "Ready": ("Ready", "ok"),
     "Pending": ("Pending", "pending"),
+    # Webhook deliveries (lower-case values), in the same words as deployments.
+    "pending": ("Pending", "pending"),
+    "succeeded": ("Succeeded", "ok"),
+    "failed": ("Failed", "bad"),
+    "cancelled": ("Cancelled", "muted"),
 }
+
+
+def status_name(status: str) -> str:
+    """The one name of a status everywhere (badges, filters, compare, messages)."""
+    return BADGES.get(status, (status, ""))[0]
 
 
 @register.filter
@@ -39,6 +50,33 @@ def markdown(text: str) -> SafeString:
 def badge(status: str) -> str:
     label, tone = BADGES.get(status, (status, "muted"))
     return format_html('<span class="badge badge-{}">{}</span>', tone, label)
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return status_name(status)
+
+
+@register.simple_tag
+def metric_cell(metrics: Any, name: str, decimals: dict[str, int]) -> str:
+    """A metric in a table column: every value of the column to the same decimals."""
+    value = metrics.get(name) if isinstance(metrics, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return number(value)
+    return f"{value:.{decimals.get(name, 4)}f}"
+
+
+def column_decimals(values: list[Any], significant: int = 4) -> int:
+    """Decimals that show ``significant`` digits of the column's largest value."""
+    numbers = [
+        abs(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    largest = max((n for n in numbers if n > 0), default=0.0)
+    if not largest or not math.isfinite(largest):
+        return 0 if all(float(n).is_integer() for n in numbers) else significant
+    if all(float(n).is_integer() for n in numbers):
+        return 0
+    return max(0, min(6, significant - 1 - math.floor(math.log10(largest))))
 
 
 @register.filter

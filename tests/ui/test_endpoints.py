@@ -278,3 +278,43 @@ def test_try_it_on_an_endpoint_that_serves_nothing(browser_for, viewer, endpoint
 
     assert response.status_code == 503
     assert b"has no deployed version yet" in response.content
+
+
+# --- One vocabulary, superseded folded, queued explained (issue 14, item 9) -----------
+
+
+def test_superseded_deployments_fold_into_a_count(browser_for, viewer, live):
+    v1 = live.group.versions.get(version=1)
+    for _ in range(3):
+        served(live, v1, status=DeploymentStatus.SUPERSEDED)
+
+    html = browser_for(viewer).get(PAGE).content.decode()
+
+    table, folded = html.split('data-testid="superseded"')
+    assert 'data-status="Superseded"' not in table
+    assert "<summary>3 superseded</summary>" in folded
+    assert folded.count('data-status="Superseded"') == 3
+
+
+def test_a_queued_deployment_says_what_it_waits_for(browser_for, viewer, live):
+    v1 = live.group.versions.get(version=1)
+    running = Deployment.objects.create(
+        endpoint=live, version=v1, reason="manual", status=DeploymentStatus.RUNNING
+    )
+    Deployment.objects.create(endpoint=live, version=v1, reason="manual")
+
+    html = browser_for(viewer).get(PAGE).content.decode()
+
+    assert f"waits for #{running.pk} to finish" in html
+
+
+def test_no_earlier_version_is_said_only_when_there_is_none(
+    browser_for, deployer, endpoint, v2, approve, reviewer
+):
+    approve(v2.group.versions.get(version=1), reviewer)
+    served(endpoint, approve(v2, reviewer))  # v1 approved but never served here
+
+    html = browser_for(deployer).get(PAGE).content.decode()
+
+    assert "No earlier approved version" not in html
+    assert "No other approved version has served here yet" in html
