@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import markdown as md
@@ -149,4 +150,28 @@ def delta(item: Any) -> str:
         percent,
         ARROWS[item.verdict],
         item.verdict,
+    )
+
+
+HASHLIKE = re.compile(r"^[0-9a-fA-F]{20,}$")
+
+
+@register.filter
+def is_hash(value: Any) -> bool:
+    """A long hexadecimal string (a commit, a digest): shown short, copied whole."""
+    return isinstance(value, str) and bool(HASHLIKE.match(value))
+
+
+@register.simple_tag
+def short_hash(value: str, label: str = "the hash", testid: str = "") -> str:
+    """The first 12 characters, the whole value in the title and the Copy button."""
+    return format_html(
+        '<code class="hash-short" title="{}"{}>{}…</code> '
+        '<button type="button" class="copy" data-copy-text="{}" '
+        'aria-label="Copy {}">Copy</button>',
+        value,
+        format_html(' data-testid="{}"', testid) if testid else "",
+        value[:12],
+        value,
+        label,
     )

@@ -57,28 +57,49 @@
     no.onclick = close;
   });
 
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("button[data-copy]");
-    if (!button) return;
-    var field = document.getElementById(button.dataset.copy);
-    if (!field) return;
+  // Copy buttons: data-copy="<id>" copies that field (selected, so a failed copy
+  // still leaves it ready for Ctrl-C); data-copy-text copies the whole value of a
+  // shortened one (a hash).
+  function selectText(field) {
     if (typeof field.select === "function") {
       field.focus();
       field.select();
-    } else {
-      var range = document.createRange();
-      range.selectNodeContents(field);
-      window.getSelection().removeAllRanges();
-      window.getSelection().addRange(range);
+      return;
     }
+    var range = document.createRange();
+    range.selectNodeContents(field);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+  }
+
+  function copyByCommand(text) {
+    var scratch = document.createElement("textarea");
+    scratch.value = text;
+    scratch.setAttribute("readonly", "");
+    scratch.className = "sr-only";
+    document.body.appendChild(scratch);
+    scratch.select();
+    var ok = document.execCommand("copy");
+    scratch.remove();
+    return ok;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy], button[data-copy-text]");
+    if (!button) return;
+    var field = button.dataset.copy ? document.getElementById(button.dataset.copy) : null;
+    var text = button.dataset.copyText != null
+      ? button.dataset.copyText : field && (field.value || field.textContent);
+    if (text == null) return;
     var done = function () { button.textContent = "Copied"; };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(field.value || field.textContent).then(done, function () {
-        if (document.execCommand("copy")) done();
+      navigator.clipboard.writeText(text).then(done, function () {
+        if (copyByCommand(text)) done();
       });
-    } else if (document.execCommand("copy")) {
+    } else if (copyByCommand(text)) {
       done();
     }
+    if (field) selectText(field);
   });
 
   // Switches such as "Differences only" apply at once.

@@ -167,3 +167,50 @@ def test_a_reviewer_sees_the_deltas_against_the_live_version(
     page.goto("/models/iris/versions/3/")
     page.get_by_test_id("compare-live").click()
     page.wait_for_url("**/compare/?versions=2,3")
+
+
+PHONE_PAGES = (
+    "/",
+    "/models/iris/",
+    "/models/iris/versions/2/",
+    "/models/iris/versions/3/",
+    "/models/iris/compare/?versions=1,2,3",
+    "/reviews/",
+    "/endpoints/",
+    "/endpoints/iris-prod/",
+    "/activity/",
+    "/account/tokens/",
+    "/webhooks/",
+)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(open_page, iris_live, make_user):
+    register(
+        make_user("contributor"),
+        iris_live.group,
+        metrics={"accuracy": 0.97, "a_rather_long_metric_name_for_phones": 0.5},
+        lineage={"commit": "3f2a9c1d4e5b6a7980123456789abcdef0123456"},
+    )
+    page = open_page(make_user("admin"), width=390)
+
+    wide = {}
+    for path in PHONE_PAGES:
+        page.goto(path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        if overflow > 0:
+            wide[path] = overflow
+    assert not wide, f"pages wider than the phone (px): {wide}"
+
+
+def test_the_review_card_comes_right_under_the_version_header_on_a_phone(
+    open_page, iris_live, make_user
+):
+    register(make_user("contributor"), iris_live.group)
+    page = open_page(make_user("reviewer"), width=390)
+    page.goto("/models/iris/versions/3/")
+
+    review = page.locator("#review-h").bounding_box()
+    description = page.locator("#desc-h").bounding_box()
+    assert review["y"] < description["y"]
