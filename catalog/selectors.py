@@ -245,12 +245,17 @@ def metric_series(group: ModelGroup, limit: int = CHART_VERSIONS) -> dict[str, A
     rows = list(
         ModelVersion.objects.filter(group=group)
         .order_by("-version")
-        .values_list("version", "metrics")[:limit]
+        .values_list("version", "metrics", "approval_status")[:limit]
     )[::-1]
-    names = sorted({name for _, metrics in rows for name in metrics})
+    names = sorted({name for _, metrics, _ in rows for name in metrics})
+    reported = {n: sum(n in metrics for _, metrics, _ in rows) for n in names}
     return {
-        "versions": [number for number, _ in rows],
-        "metrics": {n: [metrics.get(n) for _, metrics in rows] for n in names},
+        "versions": [number for number, _, _ in rows],
+        "metrics": {n: [metrics.get(n) for _, metrics, _ in rows] for n in names},
+        "approved": [
+            number for number, _, status in rows if status == ApprovalStatus.APPROVED
+        ],
+        "most_reported": sorted(names, key=lambda n: (-reported[n], n)),
     }
 
 

@@ -110,7 +110,16 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
     names = selectors.key_metrics(versions, gated)
     series = selectors.metric_series(model_group)
     chosen = [m for m in request.GET.getlist("chart") if m in series["metrics"]]
-    series["shown"] = chosen or list(series["metrics"])[:3]
+    # By default: the gated metrics, then those most versions report.
+    default = [m for m in gated if m in series["metrics"]] + [
+        m for m in series.pop("most_reported") if m not in gated
+    ]
+    series["shown"] = chosen or default[:3]
+    group_endpoints = deployment_selectors.endpoints_by_group([model_group.pk]).get(
+        model_group.pk, []
+    )
+    series["marks"] = _chart_marks(model_group, group_endpoints)
+    series["url"] = reverse("catalog:group", kwargs={"group": model_group.name})
     return render(
         request,
         "pages/group.html",
@@ -125,15 +134,25 @@ def group(request: HttpRequest, group: str) -> HttpResponse:
                 for name in names
             },
             "series": series,
-            "endpoints": deployment_selectors.endpoints_by_group([model_group.pk]).get(
-                model_group.pk, []
-            ),
+            "endpoints": group_endpoints,
             "statuses": ApprovalStatus.choices,
             "sorts": selectors.VERSION_SORTS,
             "error": error,
         },
         status=400 if error else 200,
     )
+
+
+def _chart_marks(group: ModelGroup, endpoints: list[Any]) -> dict[str, list[str]]:
+    """Labels for versions worth marking on the chart: live where, and aliases."""
+    marks: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        if endpoint.live_version is not None:
+            key = str(endpoint.live_version.version)
+            marks.setdefault(key, []).append(f"live: {endpoint.name}")
+    for alias in selectors.alias_list(group):
+        marks.setdefault(str(alias.version.version), []).append(f"@{alias.name}")
+    return marks
 
 
 def _timeline(version: ModelVersion) -> list[dict[str, Any]]:

@@ -214,3 +214,29 @@ def test_the_review_card_comes_right_under_the_version_header_on_a_phone(
     review = page.locator("#review-h").bounding_box()
     description = page.locator("#desc-h").bounding_box()
     assert review["y"] < description["y"]
+
+
+def test_charts_draw_one_small_chart_per_metric_and_a_click_opens_the_version(
+    open_page, iris_live, make_user
+):
+    contributor = make_user("contributor")
+    register(contributor, iris_live.group, metrics={"accuracy": 0.97, "loss": 120.0})
+    register(contributor, iris_live.group, metrics={"loss": 80.0})
+    page = open_page(make_user("viewer"))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto("/models/iris/")
+    page.locator('.small-chart[data-metric="accuracy"] canvas').wait_for()
+    assert page.locator('.small-chart[data-metric="loss"] canvas').count() == 1
+    page.get_by_label("loss", exact=True).uncheck()
+    assert not page.locator('.small-chart[data-metric="loss"]').is_visible()
+
+    chart = page.locator('.small-chart[data-metric="accuracy"] .u-over')
+    box = chart.bounding_box()
+    chart.click(position={"x": box["width"] - 2, "y": box["height"] / 2})
+    page.wait_for_url("**/models/iris/versions/*/")
+
+    page.goto("/models/iris/compare/?versions=1,2,3")
+    page.locator(".chart canvas").first.wait_for()
+    assert not errors, errors

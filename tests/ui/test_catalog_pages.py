@@ -420,3 +420,37 @@ def test_compare_shows_sizes_for_people(browser_for, viewer, v2):
 
     row = html.split('data-row="Summary:Size"')[1].split("</tr>")[0]
     assert re.search(r"\d+(\.\d)?\xa0(bytes|KB|MB)", row)
+
+
+# --- Charts (issue 14, item 5) ---------------------------------------------------------
+
+
+def test_the_chart_shows_gated_then_most_reported_metrics_and_marks(
+    browser_for, viewer, admin_user, contributor, iris, endpoint, reviewer, approve
+):
+    import json
+
+    from approvals import services as approval_services
+    from tests.ui.helpers import register, served
+
+    approval_services.policy_update(
+        actor=admin_user,
+        group=iris,
+        metric_gates=[{"metric": "rare", "op": ">=", "value": 0}],
+    )
+    first = register(contributor, iris, metrics={"rare": 1.0, "a": 1, "b": 1, "c": 1})
+    served(endpoint, approve(first, reviewer))
+    for _ in range(2):
+        register(contributor, iris, metrics={"b": 2, "c": 2, "z": 2})
+
+    html = browser_for(viewer).get("/models/iris/").content.decode()
+
+    data = json.loads(
+        re.search(
+            r'id="metric-series" type="application/json">(.*?)</script>', html
+        ).group(1)
+    )
+    assert data["shown"] == ["rare", "b", "c"]
+    assert data["approved"] == [1]
+    assert data["marks"] == {"1": ["live: iris-prod"]}
+    assert data["url"] == "/models/iris/"
