@@ -5,6 +5,7 @@ token on reload. Harness and skip rules: tests/ui/conftest.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +241,32 @@ def test_charts_draw_one_small_chart_per_metric_and_a_click_opens_the_version(
     page.goto("/models/iris/compare/?versions=1,2,3")
     page.locator(".chart canvas").first.wait_for()
     assert not errors, errors
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.12.1.min.js"
+SERIOUS = {"serious", "critical"}
+
+
+def test_no_page_has_serious_accessibility_violations(open_page, iris_live, make_user):
+    """axe-core (vendored) on every page, as an admin who sees every button."""
+    register(make_user("contributor"), iris_live.group, metrics={"accuracy": 0.97})
+    page = open_page(make_user("admin"))
+    script = AXE.read_text()
+
+    found = {}
+    for path in (*PHONE_PAGES, "/accounts/login/"):
+        page.goto(path)
+        page.evaluate(script)  # Playwright's evaluate is not subject to the page's CSP
+        result = page.evaluate(
+            "async () => await axe.run(document, "
+            "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+        )
+        assert result["passes"], path  # axe ran
+        serious = [
+            f"{v['id']}: {v['nodes'][0]['target']}"
+            for v in result["violations"]
+            if v["impact"] in SERIOUS
+        ]
+        if serious:
+            found[path] = serious
+    assert not found, found
