@@ -6,6 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import (
     Count,
@@ -13,6 +14,7 @@ from django.db.models import (
     IntegerField,
     Max,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -288,3 +290,57 @@ def deploy_switch(endpoint: Endpoint, target: int | None) -> Switch:
     """What deploying version ``target`` does to ``endpoint`` (no query)."""
     live = endpoint.live_version.version if endpoint.live_version else None
     return Switch(endpoint=endpoint.name, current=live, target=target)
+
+
+@dataclass(frozen=True)
+class Stint:
+    """One time a version served on an endpoint: from, until (None: still), whom it
+    replaced there and who replaced it."""
+
+    endpoint: str
+    since: Any
+    until: Any
+    replaced: int | None
+    replaced_by: int | None
+
+
+def service_history(version: ModelVersion) -> list[Stint]:
+    """Where ``version`` served and when, oldest first (one query)."""
+    rows = list(
+        Deployment.objects.filter(
+            Q(version_id=version.pk) | Q(previous_version_id=version.pk),
+            status=DeploymentStatus.SUCCEEDED,
+        )
+        .select_related("endpoint", "version", "previous_version")
+        .only(
+            "endpoint__name",
+            "version__version",
+            "previous_version__version",
+            "finished_at",
+        )
+        .order_by("finished_at", "id")
+    )
+    stints = []
+    for index, deployment in enumerate(rows):
+        if deployment.version_id != version.pk:
+            continue
+        after = next(
+            (
+                later
+                for later in rows[index + 1 :]
+                if later.endpoint_id == deployment.endpoint_id
+                and later.version_id != version.pk
+            ),
+            None,
+        )
+        previous = deployment.previous_version
+        stints.append(
+            Stint(
+                endpoint=deployment.endpoint.name,
+                since=deployment.finished_at,
+                until=after.finished_at if after else None,
+                replaced=previous.version if previous else None,
+                replaced_by=after.version.version if after else None,
+            )
+        )
+    return stints

@@ -79,3 +79,27 @@ def contract(
         "modelreg": modelreg,
         "inline": inline,
     }
+
+
+# --- Lineage: where a version came from ------------------------------------------
+
+DATASET_KEYS = ("dataset_uri", "dataset", "training_data", "data")
+RUN_KEYS = ("pipeline_run", "run_id", "run", "pipeline")
+
+
+def lineage_facts(lineage: Any) -> dict[str, Any]:
+    """The dataset, code commit (and repository) and pipeline run a version names."""
+    if not isinstance(lineage, dict):
+        return {}
+
+    def first(keys: tuple[str, ...]) -> Any:
+        return next(
+            (lineage[k] for k in keys if lineage.get(k) not in (None, "")), None
+        )
+
+    return {
+        "dataset": first(DATASET_KEYS),
+        "commit": lineage.get("commit"),
+        "repository": lineage.get("code_repository"),
+        "run": first(RUN_KEYS),
+    }

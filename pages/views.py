@@ -30,7 +30,7 @@ from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from deployments import selectors as deployment_selectors
 from pages.activity import sentence
 from pages.baselines import baselines, metric_rows
-from pages.contract import contract
+from pages.contract import contract, lineage_facts
 from pages.templatetags.registry_ui import column_decimals, status_name
 from registry_site.errors import Conflict, Invalid
 from registry_site.ui import act, confirm_page, confirmed, form_errors
@@ -206,6 +206,8 @@ def _version_page(
         "verdict": verdict,
         "revoke_plan": _revoke_dialog(version) if revocable else None,
         "baselines": found,
+        "lineage": lineage_facts(version.lineage),
+        "history": deployment_selectors.service_history(version),
         "baseline_rows": metric_rows(version, found),
         "live_baseline": next((b for b in found if b.live), None),
         "timeline": _timeline(version),
