@@ -14,6 +14,12 @@ urlpatterns = [
     path("reviews/", views.inbox, name="inbox"),
     path("models/<str:group>/", views.group, name="group"),
     path("models/<str:group>/compare/", views.compare, name="compare"),
+    path("models/<str:group>/aliases/", views.alias_set, name="alias-set"),
+    path(
+        "models/<str:group>/aliases/<str:name>/delete/",
+        views.alias_delete,
+        name="alias-delete",
+    ),
     path("models/<str:group>/versions/<id:number>/", views.version, name="version"),
     path(
         "models/<str:group>/versions/<id:number>/revoke/",

@@ -298,6 +298,41 @@ def version_revoke(request: HttpRequest, group: str, number: int) -> HttpRespons
     )
 
 
+@registry_page
+@require_POST
+def alias_set(request: HttpRequest, group: str) -> HttpResponse:
+    """Point an alias at a version, creating or moving it (catalog.services.alias_set)."""
+    model_group = selectors.group_get(group)
+    name = request.POST.get("name", "").strip()
+    number = request.POST.get("version", "")
+    version_number = int(number) if number.isdigit() else number
+    back = reverse("catalog:group", kwargs={"group": group})
+    return act(
+        request,
+        lambda: services.alias_set(
+            actor=request.user,
+            group=model_group,
+            name=name,
+            version_number=version_number,
+        ),
+        done=lambda alias: f"@{alias.name} points at {group} v{alias.version.version}.",
+        back=back,
+    )
+
+
+@registry_page
+@require_POST
+def alias_delete(request: HttpRequest, group: str, name: str) -> HttpResponse:
+    """Remove an alias (catalog.services.alias_delete); its version stays."""
+    model_group = selectors.group_get(group)
+    return act(
+        request,
+        lambda: services.alias_delete(actor=request.user, group=model_group, name=name),
+        done=f"Removed @{name} from {group}.",
+        back=reverse("catalog:group", kwargs={"group": group}),
+    )
+
+
 def _numbers(request: HttpRequest) -> list[int]:
     """``versions=1,3`` (or repeated ``versions``) as distinct numbers, in order."""
     numbers: list[int] = []
