@@ -39,7 +39,7 @@ web: migrate
 	$(BIN)/python -m registry_site.launcher --only web --host $(HOST) --port $(PORT)
 
 worker: prepare
-	$(BIN)/celery -A registry_site worker --beat --loglevel INFO --concurrency 1
+	$(BIN)/python -m registry_site.launcher --only workers
 
 test: install
 	./scripts/test.sh

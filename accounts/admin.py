@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from accounts import services
 from accounts.models import ApiToken, AuditEvent, IdempotencyKey, ServiceAccount
 from accounts.roles import ALL_ROLES, Role, has_role
-from registry_site.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)

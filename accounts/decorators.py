@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.roles import can_read
-from registry_site.errors import Forbidden, NotFound
+from common.errors import Forbidden, NotFound
 
 NO_ROLE = "You need a registry role (viewer or above) to use the registry."
 

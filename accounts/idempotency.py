@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import IdempotencyKey
-from registry_site.errors import Conflict, Invalid
+from common.errors import Conflict, Invalid
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)

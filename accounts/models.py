@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from registry_site.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 TOKEN_PREFIX = "mr_"  # noqa: S105 - a label, not a secret
 # ``tokens``: manage API tokens and service accounts. Never given by default, so a

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from django.db import models
 
-from registry_site.errors import Forbidden
+from common.errors import Forbidden
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User

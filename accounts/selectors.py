@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from accounts.models import TOKENS_SCOPE, ApiToken
 from accounts.roles import Actor, Role, has_role, token_scopes
-from registry_site.errors import Forbidden
+from common.errors import Forbidden
 
 
 def tokens_visible(*, actor: Actor, username: str | None = None) -> QuerySet[ApiToken]:

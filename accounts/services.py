@@ -39,7 +39,7 @@ from accounts.roles import (
     require_role,
     token_of,
 )
-from registry_site.errors import Conflict, Forbidden, Invalid
+from common.errors import Conflict, Forbidden, Invalid
 
 # Writing last_used_at on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

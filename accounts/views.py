@@ -21,7 +21,7 @@ from accounts.decorators import registry_page
 from accounts.forms import TokenForm
 from accounts.models import ApiToken
 from accounts.roles import scopes_allowed
-from registry_site.ui import confirm_page, confirmed
+from common.ui import confirm_page, confirmed
 
 # --- Sign-in -----------------------------------------------------------------------
 

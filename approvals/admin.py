@@ -4,8 +4,8 @@ from django.contrib import admin, messages
 
 from approvals import services
 from approvals.models import ApprovalPolicy, MetricDirection, Notification, Review
-from registry_site.admin import ReadOnlyAdmin
-from registry_site.errors import DomainError
+from common.admin import ReadOnlyAdmin
+from common.errors import DomainError
 
 
 @admin.register(ApprovalPolicy)

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import ModelGroup, ModelVersion
-from registry_site.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 
 class ApprovalPolicy(models.Model):

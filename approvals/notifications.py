@@ -27,7 +27,7 @@ from catalog.models import (
     EventKind,
     ModelVersion,
 )
-from registry_site import doorbell, leases
+from common import doorbell, leases
 
 log = logging.getLogger(__name__)
 KINDS = VERSION_STATUS_KINDS

@@ -20,7 +20,7 @@ from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
-from registry_site.errors import Conflict, Forbidden, Invalid
+from common.errors import Conflict, Forbidden, Invalid
 
 P, A, R = ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.REJECTED
 MAX_COMMENT = 10_000

@@ -14,7 +14,7 @@ from approvals import services
 from approvals.forms import ResubmitForm, ReviewForm
 from catalog import selectors as catalog_selectors
 from catalog.models import ApprovalStatus
-from registry_site.ui import act, back_url, confirmed
+from common.ui import act, back_url, confirmed
 
 
 def _outcome(outcome: services.ReviewOutcome) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from registry_site.launcher import worker_command
 from registry_site.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -291,23 +292,7 @@ def main() -> int:
         quiet = bench_reviews(url, tokens["reviewer"], 1, 105)
         procs.append(
             start(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "registry_site",
-                    "worker",
-                    "--beat",
-                    "--concurrency",
-                    "1",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel",
-                    "WARNING",
-                    "--schedule",
-                    str(work / "beat"),
-                ],
+                worker_command(str(work / "beat"), environ=env),
                 env,
                 work / "worker.log",
             )

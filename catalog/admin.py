@@ -8,8 +8,8 @@ from django.contrib import admin, messages
 
 from catalog import services
 from catalog.models import Alias, Event, HandledEvent, Metric, ModelGroup, ModelVersion
-from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
-from registry_site.errors import DomainError
+from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
+from common.errors import DomainError
 
 
 @admin.register(ModelGroup)

@@ -20,7 +20,7 @@ from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from catalog.models import Event
-from registry_site.errors import Invalid
+from common.errors import Invalid
 
 CURSOR_RE = re.compile(r"^(\d{1,20})-(\d{1,20})\Z")
 

@@ -26,8 +26,8 @@ from catalog.models import (
     ModelVersion,
     RegistrationStatus,
 )
-from registry_site.errors import Invalid
-from registry_site.filters import IdFilter, MomentFilter, query_values
+from common.errors import Invalid
+from common.filters import IdFilter, MomentFilter, query_values
 
 METRIC_FILTER_RE = re.compile(r"^([A-Za-z0-9_.\/-]{1,64})(>=|<=|>|<|=)(.+)\Z")
 METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.\/-]{1,64}\Z")

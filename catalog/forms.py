@@ -8,7 +8,7 @@ from django import forms
 
 from catalog.models import ApprovalStatus, ModelVersion
 from catalog.services import FROZEN_WHEN_APPROVED
-from registry_site.jsonsafe import SafeJSONFormField
+from common.jsonsafe import SafeJSONFormField
 
 JSON_HELP = "A JSON object, e.g. {}."
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from registry_site.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 NAME_RE = r"^[A-Za-z0-9](?:-?[A-Za-z0-9])*\Z"
 NAME_HELP = (

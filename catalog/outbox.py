@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from catalog.models import Event, HandledEvent
-from registry_site import doorbell
+from common import doorbell
 
 log = logging.getLogger(__name__)
 

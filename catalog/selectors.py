@@ -45,7 +45,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
 )
-from registry_site.errors import Invalid, NotFound
+from common.errors import Invalid, NotFound
 
 GROUP_SORTS = {
     "name": ("Name (A to Z)", ("name",)),

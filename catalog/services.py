@@ -40,7 +40,7 @@ from catalog.models import (
     RegistrationStatus,
 )
 from catalog.uploads import too_large
-from registry_site.errors import Conflict, Invalid
+from common.errors import Conflict, Invalid
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from registry_site.errors import TooLarge
+from common.errors import TooLarge
 
 
 def too_large(limit: int) -> TooLarge:

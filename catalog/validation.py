@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from registry_site.errors import Invalid
+from common.errors import Invalid
 
 TAG_KEY_RE = re.compile(r"^[A-Za-z0-9_.\/=+@ -]{1,128}\Z")
 METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9_.\/-]{1,64}\Z")

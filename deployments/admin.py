@@ -6,10 +6,15 @@ from typing import Any
 
 from django.contrib import admin, messages
 
+from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
+from common.errors import DomainError
 from deployments import services
-from deployments.models import Deployment, DeploymentLogLine, Endpoint
-from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
-from registry_site.errors import DomainError
+from deployments.models import (
+    Deployment,
+    DeploymentLogLine,
+    Endpoint,
+    WorkerHeartbeat,
+)
 
 
 @admin.register(Endpoint)
@@ -100,3 +105,8 @@ class DeploymentAdmin(ReadOnlyAdmin):
 class DeploymentLogLineAdmin(ReadOnlyAdmin):
     list_display = ["deployment", "created_at", "text"]
     search_fields = ["text"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["lane", "beat_at", "hostname", "pid"]

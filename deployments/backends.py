@@ -11,9 +11,9 @@ from django.conf import settings
 
 from catalog.models import ModelVersion
 from catalog.services import artifact_storage
+from common import outbound
 from deployments import loader
 from modelformats import storage
-from registry_site import outbound
 
 
 class PermanentError(Exception):

@@ -1,7 +1,7 @@
 import django_filters as filters
 
+from common.filters import IdFilter
 from deployments.models import Deployment, DeploymentStatus, Endpoint
-from registry_site.filters import IdFilter
 
 
 class EndpointFilterSet(filters.FilterSet):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from registry_site import jsonsafe
+from common import jsonsafe
 
 
 class TryItForm(forms.Form):

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import ModelGroup, ModelVersion, name_validator
-from registry_site.append_only import AppendOnlyModel
+from common.append_only import AppendOnlyModel
 
 
 class Target(models.TextChoices):
@@ -152,3 +152,16 @@ class DeploymentLogLine(AppendOnlyModel):
 
     def __str__(self) -> str:
         return self.text
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a worker consuming the deployments queue ran its heartbeat task
+    (every few seconds, from the beat schedule): what ``/readyz`` reports."""
+
+    lane = models.CharField(max_length=40, primary_key=True)
+    beat_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.lane} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

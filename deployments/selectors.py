@@ -6,6 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import (
@@ -19,15 +20,17 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from catalog.models import ApprovalStatus, ModelVersion
+from common.errors import NotFound
 from deployments.models import (
     ACTIVE_STATES,
     Deployment,
     DeploymentStatus,
     Endpoint,
+    WorkerHeartbeat,
 )
-from registry_site.errors import NotFound
 
 HISTORY = 30
 
@@ -178,6 +181,24 @@ def approved_numbers(endpoint: Endpoint, limit: int = 50) -> list[int]:
         .order_by("-version")
         .values_list("version", flat=True)[:limit]
     )
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    beat_at: datetime | None
+    age: float | None  # seconds
+    hostname: str
+
+    def fresh(self, within: float) -> bool:
+        return self.age is not None and self.age <= within
+
+
+def heartbeat_get(lane: str = "deployments") -> Heartbeat:
+    row = WorkerHeartbeat.objects.filter(lane=lane).first()
+    if row is None:
+        return Heartbeat(None, None, "")
+    age = max(0.0, (timezone.now() - row.beat_at).total_seconds())
+    return Heartbeat(row.beat_at, age, row.hostname)
 
 
 # --- What a production-changing action will do (shown before it is confirmed) -------

@@ -20,3 +20,10 @@ def reconcile_task(**_: object) -> dict[str, int]:
     from deployments import services
 
     return services.reconcile()
+
+
+@shared_task(name="deployments.heartbeat", ignore_result=True)
+def heartbeat_task(**_: object) -> None:
+    from deployments import services
+
+    services.heartbeat_record()

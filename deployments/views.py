@@ -13,13 +13,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
+from common.errors import NotFound
+from common.ui import act, confirm_page, confirmed
 from deployments import selectors, services, serving
 from deployments.forms import DeployForm, TryItForm
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint
 from deployments.services.endpoints import DEPLOY_ROLES
-from registry_site.errors import NotFound
-from registry_site.ui import act, confirm_page, confirmed
 
 ENDPOINTS_PER_PAGE = 50
 

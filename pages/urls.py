@@ -3,7 +3,7 @@ names say what a page is about, not which app composes it."""
 
 from django.urls import path
 
-import registry_site.converters  # noqa: F401  (registers <id:…>)
+import common.converters  # noqa: F401  (registers <id:…>)
 from pages import views
 
 app_name = "catalog"

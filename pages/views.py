@@ -27,13 +27,13 @@ from catalog import filters, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
+from common.errors import Conflict, Invalid
+from common.ui import act, confirm_page, confirmed, form_errors
 from deployments import selectors as deployment_selectors
 from pages.activity import sentence
 from pages.baselines import baselines, metric_rows
 from pages.contract import contract, lineage_facts
 from pages.templatetags.registry_ui import column_decimals, status_name
-from registry_site.errors import Conflict, Invalid
-from registry_site.ui import act, confirm_page, confirmed, form_errors
 
 GROUPS_PER_PAGE = 25
 INBOX_PAGE = 20

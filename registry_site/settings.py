@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from registry_site import env
+from common import env, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.string("REGISTRY_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "registry_site",
+    "demo",
     "accounts",
     "catalog",
     "approvals",
@@ -62,8 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "registry_site.middleware.ContentSecurityPolicyMiddleware",
-    "registry_site.middleware.DatabaseUnavailableMiddleware",
+    "common.middleware.ContentSecurityPolicyMiddleware",
+    "common.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,12 +175,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasAnyRole"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "registry_site.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "registry_site.errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "registry_site.jsonsafe.SafeJSONParser",
+        "common.jsonsafe.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -207,8 +207,8 @@ CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_TRANSPORT: str | None = None  # kombu's choice from the URL's scheme
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's file-system transport with whole-message writes (registry_site.broker).
-    CELERY_BROKER_TRANSPORT = "registry_site.broker:Transport"
+    # kombu's file-system transport with whole-message writes (common.broker).
+    CELERY_BROKER_TRANSPORT = "common.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -225,7 +225,9 @@ else:
         "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
         "max_retries": 2,
     }
-CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_QUEUE", "registry")
+CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_QUEUE", queues.DEFAULT)
+# Deployments, webhooks and e-mail each on a queue of their own (common.queues).
+CELERY_TASK_ROUTES = queues.routes(CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -251,16 +253,21 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
     "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
+    "worker-heartbeat": {"task": "deployments.heartbeat", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------
-# Lease of a running deployment: longer than the loader's limit, so a live task is
-# never taken over; a dead worker's deployment is taken over once it expires.
+# Lease of a running deployment, renewed every third of it while its worker runs it:
+# a killed worker's deployment is taken over once it runs out.
 REGISTRY_LOADER_TIMEOUT = env.number("REGISTRY_LOADER_TIMEOUT", 120.0, minimum=0.01)
 REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
-REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 300, minimum=1)
+REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 30, minimum=3)
+# /readyz calls the worker "stale" when its last heartbeat (every 5 s) is older.
+REGISTRY_WORKER_HEARTBEAT_STALE = env.number(
+    "REGISTRY_WORKER_HEARTBEAT_STALE", 30.0, minimum=1.0
+)
 REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
     "REGISTRY_DEPLOY_STALE_QUEUED", 10, minimum=1
 )

@@ -2,6 +2,7 @@
 
 import os
 
+from common import queues
 from registry_site.settings import *  # noqa: F403
 from registry_site.settings import DATA_DIR, DATABASES
 
@@ -36,6 +37,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
     "CELERY_QUEUE", f"registry-test-{os.getpid()}"
 )
+CELERY_TASK_ROUTES = queues.routes(CELERY_TASK_DEFAULT_QUEUE)
 REGISTRY_DEPLOY_LEASE = 6
 REGISTRY_DEPLOY_STALE_QUEUED = 3
 REGISTRY_LOADER_TIMEOUT = 30.0

@@ -33,4 +33,4 @@ urlpatterns = [
     path("", include("registry_site.ui_urls")),
 ]
 
-handler404 = "registry_site.handlers.not_found"
+handler404 = "common.handlers.not_found"

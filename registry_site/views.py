@@ -35,7 +35,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to take traffic: database reachable, migrations applied, storage writable."""
+    """Ready to take traffic: database reachable, migrations applied, storage
+    writable; also reports the deployments worker's last heartbeat."""
     from django.db.migrations.executor import MigrationExecutor
 
     checks: dict[str, str] = {}
@@ -45,6 +46,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         checks["migrations"] = "ok" if not plan else f"{len(plan)} unapplied"
         ok = not plan
+    if ok:
+        checks.update(_worker())
     if not settings.S3_BUCKET:
         writable = (
             settings.ARTIFACT_ROOT.exists() or settings.ARTIFACT_ROOT.parent.exists()
@@ -56,10 +59,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _worker() -> dict[str, str]:
+    """The deployments worker's last heartbeat. Reported, not required: the web
+    serves (and queues deployments) while a worker restarts."""
+    from deployments.selectors import heartbeat_get
+
+    beat = heartbeat_get()
+    if beat.beat_at is None or beat.age is None:
+        return {"worker": "no heartbeat yet"}
+    fresh = beat.fresh(settings.REGISTRY_WORKER_HEARTBEAT_STALE)
+    return {
+        "worker": "ok" if fresh else "stale",
+        "worker_heartbeat": beat.beat_at.isoformat(),
+        "worker_heartbeat_age": f"{beat.age:.1f}",
+    }
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an unreachable database is a 503 wherever it was noticed (a
-    middleware, the session), as in a view (registry_site.middleware)."""
-    from registry_site.middleware import database_unavailable, is_database_error
+    middleware, the session), as in a view (common.middleware)."""
+    from common.middleware import database_unavailable, is_database_error
 
     exception = sys.exc_info()[1]
     if exception is not None and is_database_error(exception):

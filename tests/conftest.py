@@ -162,7 +162,9 @@ class Worker:
         log = self.log_path.open("ab")
         # The very command `make run` starts.
         self.process = subprocess.Popen(
-            worker_command(str(self.log_path.parent / "beat-schedule")),
+            worker_command(
+                str(self.log_path.parent / "beat-schedule"), environ=self.env
+            ),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import IdempotencyKey, ServiceAccount
 from accounts.services import token_issue
@@ -21,7 +22,12 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
 )
-from deployments.models import Deployment, DeploymentLogLine, Endpoint
+from deployments.models import (
+    Deployment,
+    DeploymentLogLine,
+    Endpoint,
+    WorkerHeartbeat,
+)
 from webhooks.models import Attempt, Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +93,7 @@ def rows(make_user: Any, superuser: Any) -> None:
         endpoint=endpoint, version=version, reason="manual"
     )
     DeploymentLogLine.objects.create(deployment=deployment, text="queued")
+    WorkerHeartbeat.objects.create(lane="deployments", beat_at=timezone.now())
     subscription = Subscription.objects.create(
         url="http://127.0.0.1:9/hook", secret="s", created_by=owner
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry_site import env
+from common import env
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 ``catalog`` depends on no other app of ours; ``approvals``, ``deployments`` and
 ``webhooks`` depend on ``catalog`` (and ``accounts``), never on each other; only
-``pages`` composes them. The helper modules of ``registry_site`` import no app.
+``pages`` composes them. ``common`` (helpers) imports no app; ``registry_site`` is
+only the wiring, which no app imports.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ FORBIDDEN = {
     "accounts": DOMAIN | {"pages"},
 }
 
-# registry_site is the wiring (which includes every app) plus helpers that anyone
-# may import and that therefore import no app. Every module is one or the other.
+# registry_site is only the wiring (settings, URLs, Celery, WSGI, the launcher and the
+# data-folder command); ``common`` holds helpers that anyone may import and that
+# therefore import no app and no wiring; ``demo`` seeds the demo catalog.
 WIRING = {
     "registry_site/__init__.py",
     "registry_site/celery.py",
@@ -35,31 +37,8 @@ WIRING = {
     "registry_site/ui_urls.py",
     "registry_site/wsgi.py",
     "registry_site/views.py",
-    "registry_site/demo.py",
     "registry_site/launcher.py",
-    "registry_site/management/__init__.py",
-    "registry_site/management/commands/__init__.py",
-    "registry_site/management/commands/seed_demo.py",
-}
-HELPERS = {
-    "registry_site/admin.py",
-    "registry_site/append_only.py",
-    "registry_site/broker.py",
-    "registry_site/converters.py",
-    "registry_site/doorbell.py",
-    "registry_site/env.py",
-    "registry_site/errors.py",
-    "registry_site/filters.py",
-    "registry_site/handlers.py",
-    "registry_site/jsonsafe.py",
-    "registry_site/leases.py",
     "registry_site/prepare.py",
-    "registry_site/middleware.py",
-    "registry_site/outbound.py",
-    "registry_site/pagination.py",
-    "registry_site/routers.py",
-    "registry_site/sagemaker.py",
-    "registry_site/ui.py",
 }
 
 
@@ -98,19 +77,25 @@ def test_an_app_imports_no_app_beside_or_above_it(package):
     assert offences(package, FORBIDDEN[package]) == []
 
 
-@pytest.mark.parametrize("helper", sorted(HELPERS))
-def test_a_registry_site_helper_imports_no_app(helper):
-    names = imported(ROOT / helper, "registry_site")
+@pytest.mark.parametrize("helper", modules("common"), ids=lambda path: path.name)
+def test_a_common_helper_imports_no_app_and_no_wiring(helper):
+    names = imported(helper, "common")
 
-    assert names & APPS == set(), f"{helper} imports {sorted(names & APPS)}"
+    assert names & (APPS | {"registry_site", "demo"}) == set(), (
+        f"{helper.name} imports {sorted(names & (APPS | {'registry_site', 'demo'}))}"
+    )
 
 
-def test_every_registry_site_module_is_wiring_or_a_helper():
+def test_registry_site_holds_only_the_wiring():
     found = {str(path.relative_to(ROOT)) for path in modules("registry_site")}
-    found = {name for name in found if "/migrations/" not in name}
 
-    assert found - WIRING - HELPERS == set(), "classify the new module above"
-    assert (WIRING | HELPERS) - found == set(), "a listed module is gone"
+    assert found - WIRING == set(), "a helper belongs in common/, the demo in demo/"
+    assert WIRING - found == set(), "a listed module is gone"
+
+
+@pytest.mark.parametrize("package", sorted(APPS | {"common", "modelformats"}))
+def test_no_app_imports_the_wiring_or_the_demo(package):
+    assert offences(package, {"registry_site", "demo"}) == []
 
 
 def test_the_check_sees_imports_inside_functions(tmp_path):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from registry_site import outbound
-from registry_site.errors import Invalid
+from common import outbound
+from common.errors import Invalid
 from webhooks import services as hooks
 from webhooks.models import Delivery
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry_site import sagemaker
+from common import sagemaker
 
 
 def test_a_model_package_arn_names_the_group_version_region_and_account(settings):

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 
-from registry_site.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
-from registry_site.errors import DomainError
+from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
+from common.errors import DomainError
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Subscription
 

@@ -14,7 +14,7 @@ from catalog.models import (
     Event,
     EventKind,
 )
-from registry_site import sagemaker
+from common import sagemaker
 
 P = ApprovalStatus.PENDING
 

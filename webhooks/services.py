@@ -21,8 +21,8 @@ from django.utils import timezone
 from accounts.roles import Actor, Role, has_role, require_role
 from catalog.models import EVENT_KINDS, Event, EventKind, ModelGroup, ModelVersion
 from catalog.services import event_record
-from registry_site import doorbell, leases, outbound
-from registry_site.errors import Conflict, Invalid
+from common import doorbell, leases, outbound
+from common.errors import Conflict, Invalid
 from webhooks import payloads
 from webhooks.models import (
     Attempt,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-import registry_site.converters  # noqa: F401  (registers <id:…>)
+import common.converters  # noqa: F401  (registers <id:…>)
 from webhooks import views
 
 app_name = "webhooks"

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import registry_page
 from accounts.roles import require_role
-from registry_site.ui import act
+from common.ui import act
 from webhooks import services
 from webhooks.models import Attempt, Delivery, Subscription
 

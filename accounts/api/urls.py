@@ -1,5 +1,5 @@
 from accounts.api import views
-from registry_site.routers import OptionalSlashRouter
+from common.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("tokens", views.ApiTokenViewSet, basename="token")

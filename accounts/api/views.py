@@ -21,7 +21,7 @@ from accounts.api import serializers as s
 from accounts.idempotency import idempotent, idempotent_without
 from accounts.models import ApiToken, ServiceAccount
 from accounts.roles import Role, require_role
-from registry_site.errors import Invalid, NotFound
+from common.errors import Invalid, NotFound
 
 
 class ApiTokenViewSet(

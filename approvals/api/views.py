@@ -20,7 +20,7 @@ from catalog import selectors as catalog_selectors
 from catalog.api.serializers import ModelVersionSerializer
 from catalog.api.views import GroupChildMixin
 from catalog.models import Alias, ModelVersion
-from registry_site.errors import Forbidden
+from common.errors import Forbidden
 
 
 class VersionChildMixin(GroupChildMixin):

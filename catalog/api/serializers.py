@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
-from registry_site import jsonsafe
+from common import jsonsafe
 
 API = "/api/v1"
 

@@ -1,7 +1,7 @@
 from django.urls import re_path
 
 from catalog.api import tags, views
-from registry_site.routers import ID_REGEX, OptionalSlashRouter
+from common.routers import ID_REGEX, OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("model-groups", views.ModelGroupViewSet, basename="group")

@@ -17,9 +17,9 @@ from catalog import feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
-from registry_site.errors import Invalid, NotFound
-from registry_site.jsonsafe import SafeJSONParser
-from registry_site.pagination import CursorPagination
+from common.errors import Invalid, NotFound
+from common.jsonsafe import SafeJSONParser
+from common.pagination import CursorPagination
 
 
 class ModelGroupViewSet(viewsets.ModelViewSet):

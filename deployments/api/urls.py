@@ -1,7 +1,7 @@
 from django.urls import re_path
 
+from common.routers import OptionalSlashRouter
 from deployments.api import views
-from registry_site.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("endpoints", views.EndpointViewSet, basename="endpoint")

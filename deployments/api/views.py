@@ -21,13 +21,13 @@ from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
 from accounts.throttling import InvocationThrottle
 from catalog.models import ModelGroup
+from common import jsonsafe, outbound
+from common.errors import Forbidden, Invalid, NotFound, TooLarge
 from deployments import selectors, services, serving
 from deployments.api import serializers as s
 from deployments.filters import DeploymentFilterSet, EndpointFilterSet
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint
-from registry_site import jsonsafe, outbound
-from registry_site.errors import Forbidden, Invalid, NotFound, TooLarge
 
 
 class EndpointViewSet(viewsets.ModelViewSet):

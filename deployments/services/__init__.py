@@ -10,6 +10,7 @@ from deployments.services.endpoints import (
     endpoint_stop,
     endpoint_update,
 )
+from deployments.services.heartbeat import heartbeat_record
 from deployments.services.reconciler import reconcile
 from deployments.services.requests import (
     deployment_request,
@@ -30,6 +31,7 @@ __all__ = [
     "endpoint_delete",
     "endpoint_stop",
     "endpoint_update",
+    "heartbeat_record",
     "on_version_approved",
     "on_version_rejected",
     "reconcile",

@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from accounts.roles import Actor, Role, has_role, require_role
 from catalog.models import EventKind, ModelGroup
 from catalog.services import event_record
+from common import outbound
+from common.errors import Conflict, Invalid
 from deployments.models import Endpoint, Target
-from registry_site import outbound
-from registry_site.errors import Conflict, Invalid
 
 DEPLOY_ROLES = (Role.DEPLOYER,)
 ENDPOINT_FIELDS = (

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from common import leases
 from deployments.models import Deployment
 from deployments.services import transitions
 from deployments.services.transitions import S
-from registry_site import leases
 
 
 def reconcile() -> dict[str, int]:

@@ -9,12 +9,12 @@ from django.db import transaction
 
 from accounts.roles import Actor, require_role
 from catalog.models import ApprovalStatus, ModelVersion
+from common.errors import Conflict, Invalid
 from deployments.models import Deployment, Endpoint, Reason
 from deployments.selectors import revocation_fallbacks
 from deployments.services import transitions
 from deployments.services.endpoints import DEPLOY_ROLES, endpoint_stop
 from deployments.services.transitions import S
-from registry_site.errors import Conflict, Invalid
 
 
 def _request(

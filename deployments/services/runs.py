@@ -1,8 +1,9 @@
 """Running a deployment: claim it, check and load the model, then switch or fail.
 
 A deployment's row is the truth. ``deployment_run`` claims it with a compare-and-set
-(Queued → Running, with a lease), so a duplicate delivery exits quietly and a dead
-worker's deployment is taken over once its lease expires. The endpoint's live
+(Queued → Running, with a lease), so a duplicate delivery exits quietly. The lease is
+short and renewed while the run goes on, so a dead worker's deployment is taken over
+within one lease. The endpoint's live
 version changes only after the new model loaded and answered its warm-up.
 """
 
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import ApprovalStatus, ModelVersion
+from common import leases
 from deployments import backends
 from deployments.models import ACTIVE_STATES, Deployment, Endpoint, Target
 from deployments.services import transitions
@@ -56,6 +61,25 @@ def deployment_run(deployment_id: int) -> str:
     deployment = _claim(deployment_id)
     if deployment is None:
         return "skipped"
+    with leases.renewed(
+        _still_mine(deployment),
+        lease_field="lease_expires_at",
+        lease=timedelta(seconds=settings.REGISTRY_DEPLOY_LEASE),
+    ):
+        return _run(deployment)
+
+
+def _still_mine(deployment: Deployment) -> QuerySet[Deployment]:
+    """The row while this worker's attempt runs it (and no webhook call is pending)."""
+    return Deployment.objects.filter(
+        pk=deployment.pk,
+        status=S.RUNNING,
+        attempts=deployment.attempts,
+        callback_deadline__isnull=True,
+    )
+
+
+def _run(deployment: Deployment) -> str:
     log_line = _logger(deployment)
     try:
         version = ModelVersion.objects.get(pk=deployment.version_id)
@@ -72,7 +96,7 @@ def deployment_run(deployment_id: int) -> str:
     except backends.PermanentError as exc:
         return _outcome(transitions.fail(deployment, str(exc)), "failed")
     except Exception as exc:  # unexpected: record it, retry within the attempt budget
-        log.exception("deployment %s failed unexpectedly", deployment_id)
+        log.exception("deployment %s failed unexpectedly", deployment.pk)
         return _retry_or_fail(deployment, f"{type(exc).__name__}: {exc}")
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.roles import Actor
 from catalog.models import ApprovalStatus, EventKind, ModelVersion
 from catalog.services import event_record
+from common import doorbell, leases
 from deployments import backends
 from deployments.models import (
     ACTIVE_STATES,
@@ -32,7 +33,6 @@ from deployments.models import (
     Reason,
 )
 from deployments.services.endpoints import endpoint_stop
-from registry_site import doorbell, leases
 
 S = DeploymentStatus
 # The event each status change writes.

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import ModelVersion
+from common.errors import Conflict, Invalid
 from deployments import backends
 from deployments.models import Deployment
 from deployments.services import transitions
 from deployments.services.transitions import S
-from registry_site.errors import Conflict, Invalid
 
 
 def webhook_payload(deployment: Deployment, version: ModelVersion) -> dict[str, Any]:

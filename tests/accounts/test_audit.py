@@ -100,7 +100,7 @@ def test_setting_the_same_roles_again_is_not_an_event(make_user, admin_user):
 
 
 def test_only_admins_change_roles(make_user, reviewer):
-    from registry_site.errors import Forbidden
+    from common.errors import Forbidden
 
     user = make_user("viewer")
 

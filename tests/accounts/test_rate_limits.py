@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import token_issue
-from registry_site import env
+from common import env
 from tests.helpers import reachable
 
 pytestmark = pytest.mark.django_db

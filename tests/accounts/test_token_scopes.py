@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import service_account_create, token_issue
-from registry_site.errors import Forbidden
+from common.errors import Forbidden
 
 ADMIN_LEVEL = {"read", "write", "review", "deploy"}
 DEFAULT = ["read", "write", "review", "deploy", "invoke"]

@@ -7,7 +7,7 @@ import pytest
 
 from catalog import services as catalog_services
 from catalog.models import Event, ModelVersion
-from registry_site.errors import Conflict
+from common.errors import Conflict
 from tests.approvals.helpers import (
     APPROVED,
     PENDING,

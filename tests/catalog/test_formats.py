@@ -16,7 +16,7 @@ from onnx import helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from catalog.models import Event, ModelGroup, ModelVersion
-from registry_site.errors import TooLarge
+from common.errors import TooLarge
 from tests import models as real_models
 from tests.catalog.helpers import fields_of, files_in
 from tests.helpers import onnx_upload

@@ -6,7 +6,7 @@ import pytest
 
 from catalog import services
 from catalog.models import Event, ModelGroup
-from registry_site.errors import Forbidden
+from common.errors import Forbidden
 
 pytestmark = pytest.mark.django_db
 

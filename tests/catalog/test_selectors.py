@@ -7,7 +7,7 @@ from django.http import QueryDict
 
 from catalog import selectors
 from catalog.filters import VersionFilterSet, arguments
-from registry_site.errors import Invalid, NotFound
+from common.errors import Invalid, NotFound
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 
 from catalog import services
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
-from registry_site.errors import Conflict, Forbidden, Invalid
+from common.errors import Conflict, Forbidden, Invalid
 from tests import models as real_models
 from tests.catalog.helpers import approve, files_in
 

@@ -9,7 +9,7 @@ from django.db import connection
 from approvals.services import review_submit
 from catalog import services
 from catalog.models import ApprovalStatus, Event, ModelGroup, ModelVersion
-from registry_site.errors import Forbidden, Invalid
+from common.errors import Forbidden, Invalid
 from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db

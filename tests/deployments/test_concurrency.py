@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from common.errors import Conflict
 from deployments import services as deploy
 from deployments.models import Endpoint
-from registry_site.errors import Conflict
 from tests.concurrency import run_at_once
 
 

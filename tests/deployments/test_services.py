@@ -7,9 +7,9 @@ import pytest
 
 from catalog.models import Event
 from catalog.services import artifact_storage
+from common.errors import Conflict
 from deployments import services as deploy
 from deployments.models import Deployment, Endpoint
-from registry_site.errors import Conflict
 from tests import models as real_models
 from tests.helpers import SAMPLE
 
@@ -206,7 +206,7 @@ def test_a_skops_type_the_site_trusts_loads_in_the_child_and_serves(
 
 
 def test_endpoints_are_created_only_by_deployers(contributor, iris_group):
-    from registry_site.errors import Forbidden
+    from common.errors import Forbidden
 
     with pytest.raises(Forbidden):
         deploy.endpoint_create(actor=contributor, name="x", group=iris_group)

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from catalog import outbox
+from common import outbound
 from deployments import services as deploy
 from deployments.models import Deployment
-from registry_site import outbound
 from tests.receiver import Receiver
 
 SECRET = "s3cret-webhook-key-0123456789"

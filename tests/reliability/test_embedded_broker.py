@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from registry_site.broker import Transport
+from common.broker import Transport
 
 MESSAGES = 1500
 
@@ -108,7 +108,7 @@ def test_an_undecodable_message_is_quarantined_and_the_next_one_delivered(
         (tmp_path / "queue" / f"01_garbage.{name}.msg").write_bytes(b"{not json")
         simple.put({"ok": True})
 
-        with caplog.at_level(logging.ERROR, logger="registry_site.broker"):
+        with caplog.at_level(logging.ERROR, logger="common.broker"):
             message = simple.get(block=True, timeout=5)
 
     assert message.payload == {"ok": True}

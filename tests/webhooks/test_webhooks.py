@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 
 from catalog import outbox, services
 from catalog.models import Event
-from registry_site import outbound
+from common import outbound
 from tests import models as real_models
 from tests.helpers import wait_for
 from tests.receiver import Receiver

@@ -1,4 +1,4 @@
-from registry_site.routers import OptionalSlashRouter
+from common.routers import OptionalSlashRouter
 from webhooks.api import views
 
 router = OptionalSlashRouter()

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from accounts.idempotency import idempotent
 from accounts.roles import require_role
 from catalog.models import ModelGroup
-from registry_site.errors import Invalid, NotFound
+from common.errors import Invalid, NotFound
 from webhooks import services
 from webhooks.api import serializers as s
 from webhooks.models import Attempt, Delivery, Subscription

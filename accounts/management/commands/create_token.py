@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import DEFAULT_SCOPES
 from accounts.services import token_issue
-from registry_site.errors import Invalid
+from common.errors import Invalid
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from registry_site.errors import error_body
+from common.errors import error_body
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from registry_site.errors import error_body
+from common.errors import error_body
 
 
 def _is_api(request: HttpRequest) -> bool:

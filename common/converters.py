@@ -7,7 +7,7 @@ uses ``<id:…>``.
 
 from django.urls import register_converter
 
-from registry_site.routers import ID_REGEX
+from common.routers import ID_REGEX
 
 
 class IdConverter:

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from registry_site.errors import Conflict, Invalid
+from common.errors import Conflict, Invalid
 
 
 def back_url(request: HttpRequest, fallback: str) -> str:

@@ -15,9 +15,9 @@ from accounts.roles import Role
 from approvals.services import policy_update, review_submit
 from catalog import services
 from catalog.models import ApprovalStatus, ModelGroup
+from demo import trainer as demo
 from deployments import services as deployments
 from deployments.models import Endpoint
-from registry_site import demo
 
 GROUPS = {
     "iris-classifier": (

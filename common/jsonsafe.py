@@ -16,7 +16,7 @@ from django.forms.fields import InvalidJSONInput
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from registry_site.errors import Invalid
+from common.errors import Invalid
 
 MAX_DEPTH = 64
 

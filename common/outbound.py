@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import urllib3
 from django.conf import settings
 
-from registry_site.errors import Forbidden, Invalid
+from common.errors import Forbidden, Invalid
 
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept a timestamp for
 

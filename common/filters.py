@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django_filters.fields import IsoDateTimeField
 
-from registry_site.errors import Invalid
+from common.errors import Invalid
 
 # The largest id or number any column holds; larger is a 400, not a database overflow.
 MAX_ID = 2**63 - 1

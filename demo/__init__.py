@@ -1,0 +1,1 @@
+"""The demo: tiny real models and ``manage.py seed_demo``, which ``make run`` uses."""
