@@ -116,6 +116,10 @@
   }
 
   function fit(el, plot, height) {
+    // The frame may have settled narrower than it was when the chart was drawn.
+    window.requestAnimationFrame(function () {
+      if (el.clientWidth) plot.setSize({ width: el.clientWidth, height: height });
+    });
     if (!window.ResizeObserver) return;
     new ResizeObserver(function () {
       if (el.clientWidth) plot.setSize({ width: el.clientWidth, height: height });
