@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from accounts.models import DEFAULT_SCOPES, SCOPES
@@ -26,6 +28,21 @@ class TokenForm(forms.Form):
         initial=list(DEFAULT_SCOPES),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="What the token may do (none ticked: all but tokens), never more "
-        "than your roles allow. “tokens” lets it manage your tokens.",
+        help_text="What the token may do (none ticked: all of these but tokens). "
+        "Only the scopes your roles allow are offered. “tokens” lets it manage "
+        "your tokens.",
     )
+
+    def __init__(self, *args: Any, allowed: list[str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.allowed = list(SCOPES) if allowed is None else allowed
+        field = self.fields["scopes"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(scope, scope) for scope in self.allowed]
+        field.initial = [s for s in DEFAULT_SCOPES if s in self.allowed]
+
+    def chosen_scopes(self) -> list[str]:
+        """The ticked scopes, or the default ones the user's roles allow."""
+        return list(self.cleaned_data["scopes"]) or [
+            s for s in DEFAULT_SCOPES if s in self.allowed
+        ]

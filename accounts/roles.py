@@ -117,6 +117,25 @@ def may_invoke(user: Actor) -> bool:
     return can_read(user) or user.has_perm("deployments.invoke_endpoint")
 
 
+def scopes_allowed(user: Actor) -> list[str]:
+    """The token scopes the user's roles give meaning to, in ``SCOPES`` order: a
+    token never does more than its user's roles, so the page offers no others."""
+    held = roles_of(user)
+    if not held and not user.is_authenticated:
+        return []
+    everything = Role.ADMIN in held
+    allowed = {
+        scope
+        for role, scope in SCOPE_OF_ROLE.items()
+        if everything or role in held or (held and scope == "read")
+    }
+    if may_invoke(user):
+        allowed.add("invoke")
+    allowed.add("tokens")
+    order = ("read", "write", "review", "deploy", "invoke", "tokens")
+    return [scope for scope in order if scope in allowed]
+
+
 def has_role(user: Actor | None, *roles: str) -> TypeGuard[User]:
     """True if the user holds one of ``roles``; admins hold every role (and a user
     who holds a role is signed in)."""

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,6 +20,8 @@ from accounts import services, throttling
 from accounts.decorators import registry_page
 from accounts.forms import TokenForm
 from accounts.models import ApiToken
+from accounts.roles import scopes_allowed
+from common.ui import confirm_page, confirmed
 
 # --- Sign-in -----------------------------------------------------------------------
 
@@ -43,25 +46,32 @@ class SignInView(LoginView):
 # --- API tokens ---------------------------------------------------------------------
 
 
+# The new key waits in the session for the one page view that shows it.
+NEW_KEY = "accounts.new_token_key"
+
+
 @never_cache
 @registry_page
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    """The user's API tokens; POST creates one and shows its key this once."""
+    """The user's API tokens. POST creates one and redirects (a reload creates
+    nothing); the page after the redirect shows its key this once."""
     user = cast("User", request.user)  # signed in: registry_page made sure
-    form = TokenForm(request.POST or None)
-    new_key = ""
+    form = TokenForm(request.POST or None, allowed=scopes_allowed(user))
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_days"]
-        _, new_key = services.token_issue(
+        token, key = services.token_issue(
             user=user,
             name=form.cleaned_data["name"],
             expires_at=timezone.now() + timedelta(days=days) if days else None,
-            scopes=form.cleaned_data["scopes"] or None,
+            scopes=form.chosen_scopes(),
             actor=user,
             via="page",
         )
-        form = TokenForm()
+        request.session[NEW_KEY] = key
+        messages.success(request, f"Created token {token.prefix}….")
+        return redirect("accounts:tokens")
+    new_key = request.session.pop(NEW_KEY, "") if request.method == "GET" else ""
     rows = ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
     status = 400 if form.errors else 200
     return render(
@@ -75,8 +85,25 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @registry_page
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's tokens, once they confirmed (a page or a dialog)."""
     user: Any = request.user
     token = get_object_or_404(ApiToken, pk=pk, user=user)
+    if token.revoked_at is None and not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Revoke token {token.prefix}…?",
+            consequences=[revoke_consequence(token)],
+            button="Revoke token",
+            cancel=reverse("accounts:tokens"),
+        )
     services.token_revoke(token=token, actor=user, via="page")
-    messages.success(request, f"Token {token.prefix}… is revoked.")
+    messages.success(
+        request, f"Token {token.prefix}… is revoked; requests made with it fail."
+    )
     return redirect("accounts:tokens")
+
+
+def revoke_consequence(token: ApiToken) -> str:
+    """What revoking ``token`` does, for the confirmation."""
+    what = f"“{token.name}” ({token.prefix}…)" if token.name else f"{token.prefix}…"
+    return f"Every request made with {what} will be refused from now on"

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin, messages
 
 from approvals import services
-from approvals.models import ApprovalPolicy, Notification, Review
+from approvals.models import ApprovalPolicy, MetricDirection, Notification, Review
 from common.admin import ReadOnlyAdmin
 from common.errors import DomainError
 
@@ -57,3 +57,14 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     list_display = ["kind", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
+
+
+@admin.register(MetricDirection)
+class MetricDirectionAdmin(admin.ModelAdmin):
+    """Which way a group's metric is better, where the rule of names guesses wrong."""
+
+    list_display = ["group", "metric", "higher_is_better"]
+    list_filter = ["higher_is_better"]
+    list_select_related = ["group"]
+    search_fields = ["group__name", "metric"]
+    autocomplete_fields = ["group"]

@@ -135,3 +135,28 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {len(self.recipients)} recipient(s)"
+
+
+class MetricDirection(models.Model):
+    """Whether a higher value of one metric of a group is better; metrics without a
+    row follow ``approvals.directions.higher_is_better``'s rule of names."""
+
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.CASCADE, related_name="metric_directions"
+    )
+    metric = models.CharField(max_length=64)
+    higher_is_better = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "metric"],
+                name="one_direction_per_metric",
+                violation_error_message="This metric already has a direction.",
+            )
+        ]
+        ordering = ["group", "metric"]
+
+    def __str__(self) -> str:
+        arrow = "higher" if self.higher_is_better else "lower"
+        return f"{self.group.name}: {self.metric} ({arrow} is better)"

@@ -6,7 +6,6 @@ from approvals import views
 app_name = "approvals"
 
 urlpatterns = [
-    path("reviews/", views.inbox, name="inbox"),
     path(
         "models/<str:group>/versions/<id:number>/review/",
         views.review,

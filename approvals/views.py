@@ -1,52 +1,20 @@
-"""Web UI of the review workflow: the inbox, and the review and resubmit forms."""
+"""Web UI of the review workflow: the review and resubmit forms (the inbox, which
+shows what is live beside each candidate, is a page of ``pages``)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import registry_page
-from accounts.roles import Role, has_role
-from approvals import policies, selectors, services
+from approvals import services
 from approvals.forms import ResubmitForm, ReviewForm
 from catalog import selectors as catalog_selectors
 from catalog.models import ApprovalStatus
-from common.ui import act, back_url
-
-INBOX_PAGE = 20
-
-
-@registry_page
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    """Versions waiting for the user's review, oldest first, with the review form."""
-    if not has_role(request.user, Role.REVIEWER):
-        messages.info(request, "Only reviewers have a review inbox.")
-    page_number = request.GET.get("page", "1")
-    page = int(page_number) if page_number.isdigit() and int(page_number) > 0 else 1
-    start = (page - 1) * INBOX_PAGE
-    versions = list(
-        selectors.inbox(request.user)
-        .select_related("group__approval_policy", "created_by")
-        .defer(*catalog_selectors.LIST_DEFERRED)[start : start + INBOX_PAGE + 1]
-    )
-    more = len(versions) > INBOX_PAGE
-    versions = versions[:INBOX_PAGE]
-    verdicts = policies.verdicts(versions, request.user)
-    return render(
-        request,
-        "approvals/inbox.html",
-        {
-            "rows": [(v, verdicts[v.pk]) for v in versions],
-            "page": page,
-            "next_page": page + 1 if more else None,
-            "previous_page": page - 1 if page > 1 else None,
-            "review_form": ReviewForm(),
-        },
-    )
+from common.ui import act, back_url, confirmed
 
 
 def _outcome(outcome: services.ReviewOutcome) -> str:
@@ -68,6 +36,17 @@ def review(request: HttpRequest, group: str, number: int) -> HttpResponse:
     """Approve, reject or comment (approvals.services.review_submit decides)."""
     version = catalog_selectors.version_get(group, number)
     back = reverse("catalog:version", kwargs={"group": group, "number": number})
+    revoking = (
+        request.POST.get("decision") == "reject"
+        and version.approval_status == ApprovalStatus.APPROVED
+    )
+    if revoking and not confirmed(request):
+        # Revoking changes production: the revoke page says what and asks first
+        # (307 keeps the method and the form).
+        revoke = reverse(
+            "catalog:version-revoke", kwargs={"group": group, "number": number}
+        )
+        return HttpResponseRedirect(revoke, preserve_request=True)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         messages.error(

@@ -27,6 +27,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import filesizeformat
 from django_filters import FilterSet
 
 from catalog.filters import (
@@ -244,12 +245,17 @@ def metric_series(group: ModelGroup, limit: int = CHART_VERSIONS) -> dict[str, A
     rows = list(
         ModelVersion.objects.filter(group=group)
         .order_by("-version")
-        .values_list("version", "metrics")[:limit]
+        .values_list("version", "metrics", "approval_status")[:limit]
     )[::-1]
-    names = sorted({name for _, metrics in rows for name in metrics})
+    names = sorted({name for _, metrics, _ in rows for name in metrics})
+    reported = {n: sum(n in metrics for _, metrics, _ in rows) for n in names}
     return {
-        "versions": [number for number, _ in rows],
-        "metrics": {n: [metrics.get(n) for _, metrics in rows] for n in names},
+        "versions": [number for number, _, _ in rows],
+        "metrics": {n: [metrics.get(n) for _, metrics, _ in rows] for n in names},
+        "approved": [
+            number for number, _, status in rows if status == ApprovalStatus.APPROVED
+        ],
+        "most_reported": sorted(names, key=lambda n: (-reported[n], n)),
     }
 
 
@@ -325,6 +331,30 @@ def _keyed(title: str, documents: list[dict[str, Any]]) -> CompareSection:
     )
 
 
+def _signature(versions: list[ModelVersion]) -> CompareSection:
+    """Input and output schemas, one row per declared field ("input shape")."""
+
+    def fields(side: str, schema: Any) -> dict[str, Any]:
+        if schema is None:
+            return {}
+        if not isinstance(schema, dict):
+            return {side: schema}
+        return {f"{side} {key}": value for key, value in schema.items()}
+
+    section = _keyed(
+        "Signature",
+        [
+            {**fields("input", v.input_schema), **fields("output", v.output_schema)}
+            for v in versions
+        ],
+    )
+    declared = [v.input_schema is not None for v in versions]
+    section.rows.insert(
+        0, CompareRow("input declared", ["yes" if d else "no" for d in declared])
+    )
+    return section
+
+
 def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     """The versions side by side, one row per fact, grouped in sections."""
 
@@ -341,7 +371,7 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
                 [v.created_at.strftime("%Y-%m-%d %H:%M") for v in versions],
             ),
             row("Format", [v.artifact_format for v in versions]),
-            row("Size (bytes)", [str(v.artifact_size) for v in versions]),
+            row("Size", [filesizeformat(v.artifact_size) for v in versions]),
             row("SHA-256", [v.artifact_sha256 for v in versions]),
             row(
                 "Aliases",
@@ -356,6 +386,7 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     return [
         summary,
         metrics,
+        _signature(versions),
         _keyed("Hyperparameters", [v.hyperparameters for v in versions]),
         _keyed("Tags", [v.tags for v in versions]),
         _keyed("Lineage", [v.lineage for v in versions]),
@@ -432,4 +463,25 @@ def version_edits(version: ModelVersion) -> list[Event]:
         Event.objects.filter(
             version_id=version.pk, kind=EventKind.VERSION_UPDATED
         ).order_by("id")
+    )
+
+
+def alias_targets(group_ids: Iterable[int], name: str) -> dict[int, int]:
+    """Each group's version id behind alias ``name`` (e.g. ``champion``), one query."""
+    rows = Alias.objects.filter(group_id__in=list(group_ids), name=name)
+    return dict(rows.values_list("group_id", "version_id"))
+
+
+def version_metrics(version_ids: Iterable[int]) -> dict[int, tuple[int, dict]]:
+    """Number and metrics of each version id, in one query (for baselines)."""
+    rows = ModelVersion.objects.filter(pk__in=set(version_ids)).values_list(
+        "pk", "version", "metrics"
+    )
+    return {pk: (number, metrics or {}) for pk, number, metrics in rows}
+
+
+def group_names(*, limit: int) -> list[str]:
+    """Group names in order, at most ``limit`` (for pickers)."""
+    return list(
+        ModelGroup.objects.order_by("name").values_list("name", flat=True)[:limit]
     )

@@ -1,4 +1,5 @@
-"""What every page's forms share: the way back, outcome messages, field errors.
+"""What every page's forms share: the way back, outcome messages, field errors,
+and the confirmation that production-changing actions ask for.
 
 The access rule of pages is ``accounts.decorators.registry_page``: this module
 imports no app.
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from common.errors import Conflict, Invalid
@@ -59,3 +60,43 @@ def form_errors(form: Any, exc: Invalid | Conflict) -> None:
             placed = True
     if not placed:
         form.add_error(None, exc.message)
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """True when the form says the user confirmed (the dialog or the confirm page)."""
+    return request.POST.get("confirm") == "1"
+
+
+def confirm_page(
+    request: HttpRequest,
+    *,
+    title: str,
+    consequences: list[str],
+    button: str,
+    cancel: str,
+    note: str = "",
+) -> HttpResponse:
+    """Ask before a production-changing POST runs (the page a browser without
+    JavaScript sees; with it, a dialog asks first and the form arrives confirmed).
+
+    The page posts the same fields back to the same address with ``confirm=1``.
+    """
+    fields = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in {"csrfmiddlewaretoken", "confirm"}
+        for value in values
+    ]
+    return render(
+        request,
+        "partials/confirm_page.html",
+        {
+            "title": title,
+            "consequences": consequences,
+            "button": button,
+            "cancel": back_url(request, cancel),
+            "action": request.path,
+            "fields": fields,
+            "note": note,
+        },
+    )

@@ -12,13 +12,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import registry_page
-from accounts.roles import Role, has_role
+from accounts.roles import Role, has_role, require_role
 from common.errors import NotFound
-from common.ui import act
+from common.ui import act, confirm_page, confirmed
 from deployments import selectors, services, serving
 from deployments.forms import DeployForm, TryItForm
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint
+from deployments.services.endpoints import DEPLOY_ROLES
 
 ENDPOINTS_PER_PAGE = 50
 
@@ -41,11 +42,22 @@ def _panel_context(
 ) -> dict[str, Any]:
     """The live part of the page: live version, history, rollback (for deployers)."""
     deployer = has_role(request.user, Role.DEPLOYER)
+    target = services.rollback_target(endpoint) if deployer else None
     return {
         "endpoint": endpoint,
         "panel": panel or selectors.endpoint_panel(endpoint),
         "is_deployer": deployer,
-        "rollback_target": services.rollback_target(endpoint) if deployer else None,
+        "rollback_target": target,
+        "rollback": selectors.deploy_switch(endpoint, target.version)
+        if target
+        else None,
+        # "No earlier approved version" only when there is none at all.
+        "other_approved": deployer
+        and target is None
+        and any(
+            number != getattr(endpoint.live_version, "version", None)
+            for number in selectors.approved_numbers(endpoint, limit=2)
+        ),
     }
 
 
@@ -62,7 +74,12 @@ def _detail(
         try_form=try_form,
         result=result,
         error=error,
-        approved=selectors.approved_numbers(endpoint) if context["is_deployer"] else [],
+        approved=[
+            selectors.deploy_switch(endpoint, number)
+            for number in selectors.approved_numbers(endpoint)
+        ]
+        if context["is_deployer"]
+        else [],
     )
     return render(request, "deployments/endpoint_detail.html", context, status=status)
 
@@ -93,11 +110,23 @@ def endpoint_panel(request: HttpRequest, name: str) -> HttpResponse:
 @registry_page
 @require_POST
 def endpoint_rollback(request: HttpRequest, name: str) -> HttpResponse:
-    """Deploy the previous version that served (deployments.services.deployment_rollback)."""
+    """Deploy the previous version that served (deployments.services.deployment_rollback),
+    once the deployer has confirmed the switch it names."""
+    require_role(request.user, *DEPLOY_ROLES, action="roll back endpoints")
     endpoint = selectors.endpoint_get(name)
+    target = services.rollback_target(endpoint)
+    if target is not None and not confirmed(request):
+        switch = selectors.deploy_switch(endpoint, target.version)
+        return confirm_page(
+            request,
+            title=f"{switch.verb} on {name}?",
+            consequences=[switch.will],
+            button=switch.verb,
+            cancel=reverse("deployments:endpoint", kwargs={"name": name}),
+        )
 
     def done(deployment: Deployment) -> str:
-        return f"Rolling {name} back to v{deployment.version.version}."
+        return _said(selectors.deploy_switch(endpoint, deployment.version.version))
 
     return act(
         request,
@@ -110,18 +139,34 @@ def endpoint_rollback(request: HttpRequest, name: str) -> HttpResponse:
 @registry_page
 @require_POST
 def endpoint_deploy(request: HttpRequest, name: str) -> HttpResponse:
-    """Deploy an Approved version by hand (deployments.services.deployment_request)."""
+    """Deploy an Approved version by hand (deployments.services.deployment_request),
+    once the deployer has confirmed the switch it names."""
+    require_role(request.user, *DEPLOY_ROLES, action="deploy versions")
     endpoint = selectors.endpoint_get(name)
     form = DeployForm(request.POST)
     number = form.cleaned_data["version"] if form.is_valid() else None
+    switch = selectors.deploy_switch(endpoint, number)
+    if selectors.deployable(endpoint, number) and not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"{switch.verb} on {name}?",
+            consequences=[switch.will],
+            button=switch.verb,
+            cancel=reverse("deployments:endpoint", kwargs={"name": name}),
+        )
     return act(
         request,
         lambda: services.deployment_request(
             actor=request.user, endpoint=endpoint, version_number=number
         ),
-        done=f"Deploying v{number} to {name}.",
+        done=_said(switch),
         back=reverse("deployments:endpoint", kwargs={"name": name}),
     )
+
+
+def _said(switch: selectors.Switch) -> str:
+    """The success message: what happens to the endpoint, as a sentence."""
+    return f"Deployment queued: {switch.done}."
 
 
 def _predict(name: str, inputs: Any) -> tuple[dict[str, Any] | None, str, int]:

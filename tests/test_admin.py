@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import IdempotencyKey, ServiceAccount
 from accounts.services import token_issue
-from approvals.models import ApprovalPolicy, Notification, Review
+from approvals.models import ApprovalPolicy, MetricDirection, Notification, Review
 from catalog.models import (
     Alias,
     Event,
@@ -83,6 +83,7 @@ def rows(make_user: Any, superuser: Any) -> None:
     event = Event.objects.create(kind="group.created", group=group, group_name="iris")
     HandledEvent.objects.create(consumer="deployments", event=event)
     ApprovalPolicy.objects.create(group=group)
+    MetricDirection.objects.create(group=group, metric="loss", higher_is_better=False)
     Review.objects.create(
         version=version, reviewer=superuser, reviewer_name="root", decision="approve"
     )

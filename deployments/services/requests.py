@@ -11,6 +11,7 @@ from accounts.roles import Actor, require_role
 from catalog.models import ApprovalStatus, ModelVersion
 from common.errors import Conflict, Invalid
 from deployments.models import Deployment, Endpoint, Reason
+from deployments.selectors import revocation_fallbacks
 from deployments.services import transitions
 from deployments.services.endpoints import DEPLOY_ROLES, endpoint_stop
 from deployments.services.transitions import S
@@ -117,22 +118,18 @@ def on_version_rejected(event_id: int, version: ModelVersion) -> None:
     transitions.cancel_queued(
         version, error=f"v{version.version} was rejected before it deployed."
     )
-    for endpoint in Endpoint.objects.select_for_update().filter(live_version=version):
-        fallback = (
-            Deployment.objects.filter(
-                endpoint=endpoint,
-                status=S.SUCCEEDED,
-                version__approval_status=ApprovalStatus.APPROVED,
-                version__version__lt=version.version,
-            )
-            .select_related("version")
-            .order_by("-version__version")
-            .first()
+    serving = list(Endpoint.objects.select_for_update().filter(live_version=version))
+    fallbacks = revocation_fallbacks(version, [endpoint.pk for endpoint in serving])
+    earlier = {
+        v.version: v
+        for v in ModelVersion.objects.filter(
+            group_id=version.group_id, version__in=set(fallbacks.values())
         )
+    }
+    for endpoint in serving:
+        fallback = earlier.get(fallbacks.get(endpoint.pk, 0))
         if fallback is not None:
-            _request(
-                endpoint, fallback.version, Reason.REVOCATION, None, event_id=event_id
-            )
+            _request(endpoint, fallback, Reason.REVOCATION, None, event_id=event_id)
         else:
             endpoint_stop(
                 endpoint=endpoint,

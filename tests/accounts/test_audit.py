@@ -52,7 +52,7 @@ def test_the_tokens_page_is_audited(client, viewer):
     client.force_login(viewer)
     client.post("/account/tokens/", {"name": "ci"})
     token = ApiToken.objects.get()
-    client.post(f"/account/tokens/{token.pk}/revoke/")
+    client.post(f"/account/tokens/{token.pk}/revoke/", {"confirm": "1"})
 
     events = list(AuditEvent.objects.order_by("id"))
     assert [(e.kind, e.via, e.actor) for e in events] == [

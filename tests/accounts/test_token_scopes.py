@@ -224,9 +224,9 @@ def test_the_tokens_page_still_issues_and_revokes_with_a_session(client, viewer)
 
     page = client.post("/account/tokens/", {"name": "ci", "scopes": ["read", "tokens"]})
     token = ApiToken.objects.get(user=viewer)
-    revoked = client.post(f"/account/tokens/{token.pk}/revoke/")
+    revoked = client.post(f"/account/tokens/{token.pk}/revoke/", {"confirm": "1"})
 
-    assert page.status_code == 200
+    assert page.status_code == 302
     assert token.scopes == ["read", "tokens"]
     assert revoked.status_code == 302
     token.refresh_from_db()

@@ -8,10 +8,13 @@ ONNX model (``iris``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from approvals.services import review_submit
@@ -20,6 +23,7 @@ from catalog.models import ModelGroup, ModelVersion
 from deployments import services as deploy
 from deployments import serving
 from deployments.models import Endpoint
+from tests.helpers import require_service
 from tests.ui.helpers import register
 
 
@@ -90,6 +94,76 @@ def approve() -> Callable[..., ModelVersion]:
         return version
 
     return do
+
+
+# --- A real browser (tests/ui/test_browser*.py) ---------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    require_service(os.path.exists(CHROMIUM), f"chromium ({CHROMIUM})")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM
+    # calls are plain synchronous code all the same.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def open_page(
+    chromium: Any, live_server: Any, request: Any, monkeypatch: Any
+) -> Iterator[Callable[..., Any]]:
+    """A new browser session signed in as ``user``; screenshots if the test fails."""
+    # The live server answers each browser connection in a thread of its own that
+    # would keep its database connection open (CONN_MAX_AGE) after the test, and
+    # then the test database could not be dropped: close them after each request.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    pages: list[tuple[str, Any]] = []
+
+    def open_(user: Any, *, width: int = 1280, **options: Any) -> Any:
+        context = chromium.new_context(
+            viewport={"width": width, "height": 900},
+            base_url=live_server.url,
+            **options,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        pages.append((user.username, page))
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill("pw")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield open_
+    report = getattr(request.node, "report_call", None)
+    for username, page in pages:
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            path = ARTIFACTS / f"{request.node.name}-{username}.png"
+            page.screenshot(path=str(path), full_page=True)
+            print(f"screenshot of {username}'s page saved to {path}")
+        page.context.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

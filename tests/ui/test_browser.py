@@ -1,5 +1,6 @@
 """The web UI in a real browser (headless Chromium) against a live server, with the
-real Celery worker on Redis deploying what reviewers approve.
+real Celery worker on Redis deploying what reviewers approve. The browser fixtures
+(``chromium``, ``open_page``) are in tests/ui/conftest.py.
 
 Chromium is Debian's package (scripts/browser.sh installs it); outside CI these tests
 skip with a printed reason when it is missing. On failure each open page is saved as
@@ -9,15 +10,12 @@ a screenshot under test-artifacts/ and its path printed.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from django.db import connections
 
 from accounts.services import token_issue
 from approvals import policies
@@ -25,73 +23,9 @@ from catalog.models import ModelGroup, ModelVersion
 from deployments import services as deploy
 from deployments.models import Deployment
 from tests import models as real_models
-from tests.helpers import SAMPLE, require_service
+from tests.helpers import SAMPLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_service(os.path.exists(CHROMIUM), f"chromium ({CHROMIUM})")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the tests' own ORM
-    # calls are plain synchronous code all the same.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def open_page(
-    chromium: Any, live_server: Any, request: Any, monkeypatch: Any
-) -> Iterator[Callable[..., Any]]:
-    """A new browser session signed in as ``user``; screenshots if the test fails."""
-    # The live server answers each browser connection in a thread of its own that
-    # would keep its database connection open (CONN_MAX_AGE) after the test, and
-    # then the test database could not be dropped: close them after each request.
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    pages: list[tuple[str, Any]] = []
-
-    def open_(user: Any, *, width: int = 1280) -> Any:
-        context = chromium.new_context(
-            viewport={"width": width, "height": 900}, base_url=live_server.url
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        pages.append((user.username, page))
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill("pw")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server.url}/")
-        return page
-
-    yield open_
-    report = getattr(request.node, "report_call", None)
-    for username, page in pages:
-        if report is not None and report.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            path = ARTIFACTS / f"{request.node.name}-{username}.png"
-            page.screenshot(path=str(path), full_page=True)
-            print(f"screenshot of {username}'s page saved to {path}")
-        page.context.close()
 
 
 class Api:
@@ -162,6 +96,7 @@ def test_a_reviewer_approves_from_the_inbox_and_the_endpoint_deploys_it_live(
     reviewer = open_page(make_user("reviewer"))
     reviewer.get_by_role("link", name=re.compile("^Reviews")).click()
     item = reviewer.locator('[data-testid="inbox-iris-1"]')
+    item.get_by_text("Add a comment").click()  # the comment box opens on demand
     item.get_by_label("Comment").fill("Accuracy is fine; ship it.")
     item.get_by_role("button", name="Approve").click()
     reviewer.get_by_text("Approve recorded on iris v1; it is Approved.").wait_for()

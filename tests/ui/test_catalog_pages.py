@@ -330,7 +330,7 @@ def test_compare_asks_for_two_versions(browser_for, viewer, v2):
 
 
 def kinds_of(html: str) -> list[str]:
-    return re.findall(r"<td><code>([a-z._]+)</code></td>", html)
+    return re.findall(r'<li data-kind="([a-z._]+)">', html)
 
 
 def test_activity_lists_events_newest_first(browser_for, viewer, v2):
@@ -382,3 +382,75 @@ def test_activity_pages_by_id(browser_for, viewer, contributor):
     assert len(kinds_of(second)) == 10
     assert "g59</a>" in first
     assert "g0</a>" in second
+
+
+# --- One vocabulary (issue 14, item 9) ---------------------------------------------------
+
+
+def test_one_name_per_status_in_badges_filters_and_compare(browser_for, viewer, v2):
+    client = browser_for(viewer)
+
+    group = client.get("/models/iris/").content.decode()
+    compare = client.get("/models/iris/compare/?versions=1,2").content.decode()
+
+    assert '<option value="PendingManualApproval">Pending review</option>' in group
+    assert "Pending manual approval" not in group
+    assert "Pending manual approval" not in compare
+    assert "Pending review" in compare
+
+
+def test_metrics_share_a_precision_per_column(browser_for, viewer, contributor, iris):
+    from tests.ui.helpers import register
+
+    register(contributor, iris, metrics={"accuracy": 0.9, "loss": 12.5})
+    register(contributor, iris, metrics={"accuracy": 0.95123, "loss": 3.0})
+
+    html = browser_for(viewer).get("/models/iris/").content.decode()
+
+    assert '<td class="num">0.9000</td>' in html
+    assert '<td class="num">0.9512</td>' in html
+    assert '<td class="num">12.50</td>' in html
+    assert '<td class="num">3.00</td>' in html
+
+
+def test_compare_shows_sizes_for_people(browser_for, viewer, v2):
+    html = (
+        browser_for(viewer).get("/models/iris/compare/?versions=1,2").content.decode()
+    )
+
+    row = html.split('data-row="Summary:Size"')[1].split("</tr>")[0]
+    assert re.search(r"\d+(\.\d)?\xa0(bytes|KB|MB)", row)
+
+
+# --- Charts (issue 14, item 5) ---------------------------------------------------------
+
+
+def test_the_chart_shows_gated_then_most_reported_metrics_and_marks(
+    browser_for, viewer, admin_user, contributor, iris, endpoint, reviewer, approve
+):
+    import json
+
+    from approvals import services as approval_services
+    from tests.ui.helpers import register, served
+
+    approval_services.policy_update(
+        actor=admin_user,
+        group=iris,
+        metric_gates=[{"metric": "rare", "op": ">=", "value": 0}],
+    )
+    first = register(contributor, iris, metrics={"rare": 1.0, "a": 1, "b": 1, "c": 1})
+    served(endpoint, approve(first, reviewer))
+    for _ in range(2):
+        register(contributor, iris, metrics={"b": 2, "c": 2, "z": 2})
+
+    html = browser_for(viewer).get("/models/iris/").content.decode()
+
+    data = json.loads(
+        re.search(
+            r'id="metric-series" type="application/json">(.*?)</script>', html
+        ).group(1)
+    )
+    assert data["shown"] == ["rare", "b", "c"]
+    assert data["approved"] == [1]
+    assert data["marks"] == {"1": ["live: iris-prod"]}
+    assert data["url"] == "/models/iris/"

@@ -82,18 +82,44 @@ def test_only_deployers_see_rollback_and_deploy(
 ):
     html = browser_for(persona(role)).get(PAGE).content.decode()
 
-    assert (">Rollback</button>" in html) is shown
-    assert ("to v1, the version that served before" in html) is shown
+    assert (">Roll back to v1</button>" in html) is shown
+    assert ("iris-prod will roll back from v2 to v1." in html) is shown
     assert ('action="/endpoints/iris-prod/deploy/"' in html) is shown
 
 
+def test_a_rollback_asks_first_naming_the_target(browser_for, deployer, live):
+    response = browser_for(deployer).post("/endpoints/iris-prod/rollback/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Roll back to v1 on iris-prod?" in html
+    assert "iris-prod will roll back from v2 to v1." in html
+    assert '<a class="button" href="/endpoints/iris-prod/">Cancel</a>' in html
+    assert Deployment.objects.count() == 2
+
+
 def test_a_deployer_rolls_back(browser_for, deployer, live):
-    response = browser_for(deployer).post("/endpoints/iris-prod/rollback/", follow=True)
+    response = browser_for(deployer).post(
+        "/endpoints/iris-prod/rollback/", {"confirm": "1"}, follow=True
+    )
 
     deployment = Deployment.objects.latest("id")
     assert (deployment.reason, deployment.version.version) == ("rollback", 1)
     assert deployment.requested_by == deployer
-    assert b"Rolling iris-prod back to v1." in response.content
+    assert b"Deployment queued: iris-prod is rolling back to v1." in response.content
+
+
+def test_a_move_to_a_newer_version_is_a_switch_not_a_rollback(
+    browser_for, deployer, live, reviewer
+):
+    v1 = live.group.versions.get(version=1)
+    served(live, v1, reason="manual")  # v2 served, then v1 by hand
+
+    html = browser_for(deployer).get(PAGE).content.decode()
+
+    assert ">Switch to v2</button>" in html
+    assert "iris-prod will switch from v1 to v2." in html
+    assert "Roll back" not in html
 
 
 def test_rollback_without_an_earlier_version_is_explained(
@@ -117,10 +143,28 @@ def test_a_forged_rollback_is_refused(browser_for, reviewer, live):
 
 
 def test_a_deployer_deploys_an_approved_version(browser_for, deployer, live):
-    browser_for(deployer).post("/endpoints/iris-prod/deploy/", {"version": "1"})
+    client = browser_for(deployer)
+    asked = client.post("/endpoints/iris-prod/deploy/", {"version": "1"})
+    assert "iris-prod will roll back from v2 to v1." in asked.content.decode()
+    assert Deployment.objects.count() == 2
+
+    response = client.post(
+        "/endpoints/iris-prod/deploy/", {"version": "1", "confirm": "1"}, follow=True
+    )
 
     deployment = Deployment.objects.latest("id")
     assert (deployment.reason, deployment.status) == ("manual", "Queued")
+    assert b"Deployment queued: iris-prod is rolling back to v1." in response.content
+
+
+def test_the_deploy_select_marks_the_live_version(browser_for, deployer, live):
+    html = browser_for(deployer).get(PAGE).content.decode()
+
+    assert re.search(
+        r'<option value="2" data-will="iris-prod will load v2 again"', html
+    )
+    assert ">v2 (live)</option>" in html
+    assert 'data-verb="Roll back to v1">v1</option>' in html
 
 
 def test_deploying_a_pending_version_is_refused_with_a_message(
@@ -234,3 +278,43 @@ def test_try_it_on_an_endpoint_that_serves_nothing(browser_for, viewer, endpoint
 
     assert response.status_code == 503
     assert b"has no deployed version yet" in response.content
+
+
+# --- One vocabulary, superseded folded, queued explained (issue 14, item 9) -----------
+
+
+def test_superseded_deployments_fold_into_a_count(browser_for, viewer, live):
+    v1 = live.group.versions.get(version=1)
+    for _ in range(3):
+        served(live, v1, status=DeploymentStatus.SUPERSEDED)
+
+    html = browser_for(viewer).get(PAGE).content.decode()
+
+    table, folded = html.split('data-testid="superseded"')
+    assert 'data-status="Superseded"' not in table
+    assert "<summary>3 superseded</summary>" in folded
+    assert folded.count('data-status="Superseded"') == 3
+
+
+def test_a_queued_deployment_says_what_it_waits_for(browser_for, viewer, live):
+    v1 = live.group.versions.get(version=1)
+    running = Deployment.objects.create(
+        endpoint=live, version=v1, reason="manual", status=DeploymentStatus.RUNNING
+    )
+    Deployment.objects.create(endpoint=live, version=v1, reason="manual")
+
+    html = browser_for(viewer).get(PAGE).content.decode()
+
+    assert f"waits for #{running.pk} to finish" in html
+
+
+def test_no_earlier_version_is_said_only_when_there_is_none(
+    browser_for, deployer, endpoint, v2, approve, reviewer
+):
+    approve(v2.group.versions.get(version=1), reviewer)
+    served(endpoint, approve(v2, reviewer))  # v1 approved but never served here
+
+    html = browser_for(deployer).get(PAGE).content.decode()
+
+    assert "No earlier approved version" not in html
+    assert "No other approved version has served here yet" in html

@@ -20,7 +20,7 @@ REVIEW = "/models/iris/versions/1/review/"
 
 def buttons(html: str) -> list[str]:
     return re.findall(
-        r'<button type="submit" name="decision" value="\w+"[^>]*>(\w+)<', html
+        r'<button type="submit" name="decision" value="\w+"[^>]*>([\w ]+)<', html
     )
 
 
@@ -137,7 +137,7 @@ def test_the_outcome_is_reported_on_the_next_page(browser_for, reviewer, v1):
     )
 
     assert b"Approve recorded on iris v1; it is Approved." in response.content
-    assert buttons(response.content.decode()) == ["Reject", "Comment"]
+    assert buttons(response.content.decode()) == ["Revoke approval", "Comment"]
 
 
 def test_rejecting_needs_a_comment(browser_for, reviewer, v1):

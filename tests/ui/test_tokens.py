@@ -17,8 +17,9 @@ PAGE = "/account/tokens/"
 def test_creating_a_token_shows_its_key_once(browser_for, contributor):
     client = browser_for(contributor)
 
-    response = client.post(PAGE, {"name": "ci", "expires_days": "30"})
+    response = client.post(PAGE, {"name": "ci", "expires_days": "30"}, follow=True)
 
+    assert response.redirect_chain == [(PAGE, 302)]
     key = re.search(r'value="(mr_[^"]+)"', response.content.decode()).group(1)
     token = ApiToken.objects.get(user=contributor)
     assert token.name == "ci"
@@ -29,7 +30,8 @@ def test_creating_a_token_shows_its_key_once(browser_for, contributor):
 
 
 def test_the_new_key_works_on_the_api(browser_for, client, contributor):
-    html = browser_for(contributor).post(PAGE, {"name": "ci"}).content.decode()
+    response = browser_for(contributor).post(PAGE, {"name": "ci"}, follow=True)
+    html = response.content.decode()
     key = re.search(r'value="(mr_[^"]+)"', html).group(1)
 
     response = client.get("/api/v1/model-groups/", HTTP_AUTHORIZATION=f"Token {key}")
@@ -62,11 +64,55 @@ def test_the_page_lists_only_the_users_own_tokens(browser_for, viewer, contribut
     assert "Active" in html
 
 
+def test_reloading_after_creating_a_token_creates_none(browser_for, contributor):
+    client = browser_for(contributor)
+    client.post(PAGE, {"name": "ci"}, follow=True)
+
+    again = client.get(PAGE)
+
+    assert ApiToken.objects.filter(user=contributor).count() == 1
+    assert b'data-testid="new-key"' not in again.content
+
+
+def test_only_the_scopes_the_roles_allow_are_offered(browser_for, make_user):
+    html = browser_for(make_user("reviewer")).get(PAGE).content.decode()
+
+    offered = re.findall(r'name="scopes" value="(\w+)"', html)
+    assert offered == ["read", "review", "invoke", "tokens"]
+
+
+def test_a_scope_the_roles_do_not_allow_is_refused(browser_for, viewer):
+    response = browser_for(viewer).post(PAGE, {"name": "x", "scopes": ["deploy"]})
+
+    assert response.status_code == 400
+    assert not ApiToken.objects.exists()
+
+
+def test_an_admin_is_offered_every_scope(browser_for, make_user):
+    html = browser_for(make_user("admin")).get(PAGE).content.decode()
+
+    offered = re.findall(r'name="scopes" value="(\w+)"', html)
+    assert offered == ["read", "write", "review", "deploy", "invoke", "tokens"]
+
+
+def test_revoking_a_token_asks_first(browser_for, viewer):
+    token, _ = token_issue(user=viewer, name="old")
+
+    response = browser_for(viewer).post(f"/account/tokens/{token.pk}/revoke/")
+
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    html = response.content.decode()
+    assert "Revoke token mr_" in html
+    assert "Every request made with “old”" in html
+    assert 'name="confirm" value="1"' in html
+
+
 def test_revoking_a_token(browser_for, viewer):
     token, _ = token_issue(user=viewer, name="old")
 
     response = browser_for(viewer).post(
-        f"/account/tokens/{token.pk}/revoke/", follow=True
+        f"/account/tokens/{token.pk}/revoke/", {"confirm": "1"}, follow=True
     )
 
     token.refresh_from_db()
@@ -99,5 +145,5 @@ def test_a_token_made_on_the_page_carries_the_chosen_scopes(client, make_user):
         {"name": "ci", "expires_days": "30", "scopes": ["read", "write"]},
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 302
     assert ApiToken.objects.get(user=user).scopes == ["read", "write"]
