@@ -289,6 +289,13 @@ REGISTRY_WEBHOOK_RETRY_WINDOW = env.integer(
 REGISTRY_WEBHOOK_TIMEOUT = env.number("REGISTRY_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 REGISTRY_SAGEMAKER_REGION = env.string("REGISTRY_SAGEMAKER_REGION", "us-east-1")
 REGISTRY_SAGEMAKER_ACCOUNT = env.string("REGISTRY_SAGEMAKER_ACCOUNT", "000000000000")
+# Encrypts the stored secrets of access keys (SigV4 needs them back); derived from
+# SECRET_KEY when unset. Changing it invalidates every access key issued before.
+REGISTRY_ACCESS_KEY_ENCRYPTION_KEY = env.raw("REGISTRY_ACCESS_KEY_ENCRYPTION_KEY") or ""
+# How far a SigV4 request's X-Amz-Date may be from the server's clock (seconds).
+REGISTRY_SAGEMAKER_CLOCK_SKEW = env.integer(
+    "REGISTRY_SAGEMAKER_CLOCK_SKEW", 900, minimum=1
+)
 REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
     "/"
 )
