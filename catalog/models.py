@@ -81,6 +81,9 @@ class RegistrationStatus(models.TextChoices):
     PENDING = "Pending", "Pending"
     READY = "Ready", "Ready"
     FAILED = "Failed", "Failed"
+    # Recorded without bytes (a client named a model it keeps elsewhere): it can be
+    # reviewed, never deployed.
+    ABSENT = "Absent", "Absent"
 
 
 class ArtifactFormat(models.TextChoices):
@@ -205,6 +208,11 @@ class ModelVersion(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.approval_status == ApprovalStatus.APPROVED
+
+    @property
+    def artifact_absent(self) -> bool:
+        """Recorded without a model file: nothing to load or deploy."""
+        return self.registration_status == RegistrationStatus.ABSENT
 
 
 class Metric(models.Model):

@@ -296,42 +296,72 @@ def version_register(
         fmt = _check_format(path, size, allow_pickle=group.allow_pickle)
         key = _store(path, group)
     try:
-        with transaction.atomic():
-            version = ModelVersion(
-                group=group,
-                artifact_key=key,
-                artifact_sha256=digest,
-                artifact_size=size,
-                artifact_format=fmt,
-                created_by=actor,
-                artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
-                    :255
-                ],
-                registration_status=RegistrationStatus.READY,
-                **clean,
-            )
-            version.version = _allocate_number(group)
-            version.save()
-            _replace_metrics(version)
-            event_record(
-                EventKind.VERSION_REGISTERED,
-                actor=actor,
-                group=group,
-                version=version,
-                payload={
-                    "sha256": digest,
-                    "size": size,
-                    "format": fmt,
-                    "metrics": version.metrics,
-                    "description": version.description,
-                    "customer_metadata": version.customer_metadata,
-                },
-            )
+        version = _insert_version(
+            actor,
+            group,
+            clean,
+            artifact_key=key,
+            artifact_sha256=digest,
+            artifact_size=size,
+            artifact_format=fmt,
+            artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
+                :255
+            ],
+            registration_status=RegistrationStatus.READY,
+        )
     except BaseException:
         with suppress(Exception):
             artifact_storage().delete(key)
         raise
     return version
+
+
+@transaction.atomic
+def _insert_version(
+    actor: Any, group: ModelGroup, clean: dict[str, Any], **artifact: Any
+) -> ModelVersion:
+    """The version row with the next number, its metrics and its event."""
+    version = ModelVersion(group=group, created_by=actor, **artifact, **clean)
+    version.version = _allocate_number(group)
+    version.save()
+    _replace_metrics(version)
+    event_record(
+        EventKind.VERSION_REGISTERED,
+        actor=actor,
+        group=group,
+        version=version,
+        payload={
+            "sha256": version.artifact_sha256 or None,
+            "size": version.artifact_size,
+            "format": version.artifact_format or None,
+            "metrics": version.metrics,
+            "description": version.description,
+            "customer_metadata": version.customer_metadata,
+            **({"artifact": "absent"} if version.artifact_absent else {}),
+        },
+    )
+    return version
+
+
+def version_register_without_artifact(
+    *, actor: Actor, group: ModelGroup, **fields: Any
+) -> ModelVersion:
+    """Register the next version of ``group`` with metadata only, its artifact marked
+    absent: it can be reviewed like any version, but never deployed (there is nothing
+    the registry checked to load). For faces whose clients keep the model elsewhere
+    and send only an inert reference to it (the SageMaker API's ``ModelDataUrl``)."""
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    clean = validation.version_fields(fields)
+    return _insert_version(
+        actor,
+        group,
+        clean,
+        artifact_key="",
+        artifact_sha256="",
+        artifact_size=0,
+        artifact_format="",
+        registration_status=RegistrationStatus.ABSENT,
+    )
 
 
 # What a reviewer approved: a change to any of these needs a new version.
@@ -419,7 +449,8 @@ def version_delete(*, actor: Actor, version: ModelVersion) -> None:
         )
         row.delete()
     key = version.artifact_key
-    transaction.on_commit(lambda: artifact_storage().delete(key))
+    if key:  # a version recorded without an artifact has no file
+        transaction.on_commit(lambda: artifact_storage().delete(key))
 
 
 def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:

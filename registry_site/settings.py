@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "deployments",
     "webhooks",
     "pages",
+    "sagemaker_api",
 ]
 
 MIDDLEWARE = [
