@@ -21,6 +21,7 @@ from botocore.credentials import Credentials
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts import throttling
 from accounts.services import access_key_authenticate
 from sagemaker_api.protocol import AwsError
 
@@ -65,8 +66,16 @@ def authenticate(request: HttpRequest) -> Any:
             "IncompleteSignatureException",
             "SignedHeaders must include host and x-amz-date.",
         )
+    # Failed signatures count against the address like failed tokens, so secrets
+    # cannot be guessed at speed.
+    if throttling.token_failures_wait(request) is not None:
+        raise AwsError(
+            "ThrottlingException",
+            "Too many failed authentications from this address; try again later.",
+        )
     found = access_key_authenticate(parts["key"])
     if found is None:
+        throttling.token_failed(request)
         raise _refused(
             "UnrecognizedClientException",
             "The access key is unknown, revoked, or its user is inactive.",
@@ -74,6 +83,7 @@ def authenticate(request: HttpRequest) -> Any:
     user, secret = found
     expected = _signature(request, parts, signed, stamp, secret)
     if not hmac.compare_digest(expected, parts["signature"]):
+        throttling.token_failed(request)
         raise _refused(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you "
