@@ -12,6 +12,7 @@ that outlives it. The caller's token comes with ``actor`` (see ``roles.token_of`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -306,9 +307,18 @@ def access_key_revoke(
     return key
 
 
-def access_key_authenticate(access_key_id: str) -> tuple[Any, str] | None:
-    """The user of an active access key and its secret (to check a signature), or
-    None. The user's roles are then narrowed to the key's scopes."""
+@dataclass
+class AccessKeyMatch:
+    """An active access key's user (roles narrowed to its scopes) and its secret."""
+
+    key_id: int
+    user: Any
+    secret: str
+
+
+def access_key_authenticate(access_key_id: str) -> AccessKeyMatch | None:
+    """The user and secret of the active access key ``access_key_id`` (to check a
+    signature with), or None. The user's roles are narrowed to the key's scopes."""
     key = (
         AccessKey.objects.select_related("user")
         .annotate(role_groups=_role_groups())
@@ -326,7 +336,14 @@ def access_key_authenticate(access_key_id: str) -> tuple[Any, str] | None:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return user, secret
+    return AccessKeyMatch(key.pk, user, secret)
+
+
+def access_key_still_active(key_id: int) -> bool:
+    """Unrevoked, its user active: one small query, for a face that remembers keys."""
+    return AccessKey.objects.filter(
+        pk=key_id, revoked_at__isnull=True, user__is_active=True
+    ).exists()
 
 
 @transaction.atomic

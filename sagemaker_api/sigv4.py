@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +24,11 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts import throttling
-from accounts.services import access_key_authenticate
+from accounts.services import (
+    AccessKeyMatch,
+    access_key_authenticate,
+    access_key_still_active,
+)
 from sagemaker_api.protocol import AwsError
 
 SERVICE = "sagemaker"
@@ -73,15 +79,14 @@ def authenticate(request: HttpRequest) -> Any:
             "ThrottlingException",
             "Too many failed authentications from this address; try again later.",
         )
-    found = access_key_authenticate(parts["key"])
+    found = _remembered(parts["key"]) or access_key_authenticate(parts["key"])
     if found is None:
         throttling.token_failed(request)
         raise _refused(
             "UnrecognizedClientException",
             "The access key is unknown, revoked, or its user is inactive.",
         )
-    user, secret = found
-    expected = _signature(request, parts, signed, stamp, secret)
+    expected = _signature(request, parts, signed, stamp, found.secret)
     if not hmac.compare_digest(expected, parts["signature"]):
         throttling.token_failed(request)
         raise _refused(
@@ -89,7 +94,41 @@ def authenticate(request: HttpRequest) -> Any:
             "The request signature we calculated does not match the signature you "
             "provided. Check your secret access key and signing method.",
         )
-    return user
+    _remember(parts["key"], found)
+    return found.user
+
+
+# Like tokens (accounts.authentication), a web process remembers a key that signed
+# correctly for REGISTRY_AUTH_CACHE seconds, and then checks only that it is still
+# active (revocation takes effect at once) instead of loading and decrypting it again.
+_cache: dict[str, tuple[AccessKeyMatch, float]] = {}
+_lock = threading.Lock()
+
+
+def _remembered(key_id: str) -> AccessKeyMatch | None:
+    hit = _cache.get(key_id)
+    if hit is None or hit[1] < time.monotonic():
+        return None
+    if not access_key_still_active(hit[0].key_id):
+        _cache.pop(key_id, None)
+        return None
+    return hit[0]
+
+
+def _remember(key_id: str, found: AccessKeyMatch) -> None:
+    ttl = settings.REGISTRY_AUTH_CACHE
+    if ttl <= 0:
+        return
+    with _lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key_id] = (found, time.monotonic() + ttl)
+
+
+def forget() -> None:
+    """Drop every remembered key (tests)."""
+    with _lock:
+        _cache.clear()
 
 
 def _checked_time(request: HttpRequest, date: str) -> str:

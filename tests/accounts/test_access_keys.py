@@ -36,7 +36,8 @@ def test_the_secret_is_stored_encrypted_and_read_back_only_by_the_server(contrib
     stored = AccessKey.objects.get(pk=key.pk).sealed_secret
     assert secret not in stored
     assert sealing.unseal(stored) == secret
-    assert access_key_authenticate(key.access_key_id) == (contributor, secret)
+    found = access_key_authenticate(key.access_key_id)
+    assert (found.user, found.secret) == (contributor, secret)
 
 
 def test_a_secret_sealed_under_another_encryption_key_no_longer_authenticates(

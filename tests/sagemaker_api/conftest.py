@@ -102,3 +102,11 @@ def body_of(params: dict[str, Any]) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_keys() -> Any:
+    from sagemaker_api import sigv4
+
+    sigv4.forget()
+    yield
