@@ -364,6 +364,68 @@ def version_register_without_artifact(
     )
 
 
+def version_attach_artifact(
+    *, actor: Actor, version: ModelVersion, artifact: Any, sha256: str | None = None
+) -> ModelVersion:
+    """Give a version recorded without a model file its file, checked and stored like
+    an upload, while it awaits review: what reviewers approve includes the bytes, so
+    a reviewed version never gets them (register a new version instead)."""
+    actor = require_role(actor, *WRITE_ROLES, action="attach model files")
+    _attachable(version)
+    expected = validation.sha256(sha256) if sha256 else None
+    if artifact is None:
+        raise Invalid.on("artifact", "A model file is required.")
+    with _spooled(artifact) as (path, digest, size):
+        if expected and expected != digest:
+            message = f"SHA-256 mismatch: the upload hashes to {digest}."
+            raise Invalid.on("sha256", message)
+        fmt = _check_format(path, size, allow_pickle=version.group.allow_pickle)
+        key = _store(path, version.group)
+    try:
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update(of=("self",)).get(
+                pk=version.pk
+            )
+            _attachable(locked)
+            locked.artifact_key, locked.artifact_sha256 = key, digest
+            locked.artifact_size, locked.artifact_format = size, fmt
+            locked.artifact_filename = os.path.basename(
+                str(getattr(artifact, "name", ""))
+            )[:255]
+            locked.registration_status = RegistrationStatus.READY
+            locked.save()
+            event_record(
+                EventKind.VERSION_UPDATED,
+                actor=actor,
+                group=version.group,
+                version=locked,
+                payload={
+                    "fields": ["artifact"],
+                    "sha256": digest,
+                    "size": size,
+                    "format": fmt,
+                },
+            )
+    except BaseException:
+        with suppress(Exception):
+            artifact_storage().delete(key)
+        raise
+    return locked
+
+
+def _attachable(version: ModelVersion) -> None:
+    if not version.artifact_absent:
+        raise Conflict(
+            f"Version {version.version} already has its model file; register a new "
+            "version to change it."
+        )
+    if version.approval_status != ApprovalStatus.PENDING:
+        raise Conflict(
+            f"Version {version.version} has been reviewed ({version.approval_status}) "
+            "without a model file; register a new version with the file."
+        )
+
+
 # What a reviewer approved: a change to any of these needs a new version.
 FROZEN_WHEN_APPROVED = frozenset(
     {

@@ -87,6 +87,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         MULTIPART: True
     },
     (
+        "api/v1/^model-groups/(?P<group_name>[^/]+)/versions/(?P<version>[0-9]+)/artifact/?$",
+        "POST",
+    ): {MULTIPART: True},
+    (
         "api/v1/^model-groups/(?P<group_name>[^/]+)/aliases/(?P<alias>[^/]+)/?$",
         "PUT",
     ): {"version": 1},
