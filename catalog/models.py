@@ -210,6 +210,11 @@ class ModelVersion(models.Model):
         return self.approval_status == ApprovalStatus.APPROVED
 
     @property
+    def has_verified_bytes(self) -> bool:
+        """Its model file was stored and passed the format check (deployable)."""
+        return self.registration_status == RegistrationStatus.READY
+
+    @property
     def artifact_absent(self) -> bool:
         """Recorded without a model file: nothing to load or deploy."""
         return self.registration_status == RegistrationStatus.ABSENT

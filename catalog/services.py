@@ -40,6 +40,7 @@ from catalog.models import (
     RegistrationStatus,
 )
 from catalog.uploads import too_large
+from common import doorbell
 from common.errors import Conflict, Invalid
 
 log = logging.getLogger(__name__)
@@ -237,10 +238,10 @@ def _check_format(path: str, size: int, *, allow_pickle: bool) -> str:
 def _store(path: str, group: ModelGroup) -> str:
     key = f"groups/{group.pk}/{uuid.uuid4().hex}"
     storage = artifact_storage()
-    if hasattr(storage, "path"):
+    destination = _local_path(storage, key)
+    if destination is not None:
         # Local disk: a hard link is instant and leaves the upload's temp file to
         # its owner; across file systems, copy then rename so no half file shows.
-        destination = storage.path(key)
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         try:
             os.link(path, destination)
@@ -250,6 +251,15 @@ def _store(path: str, group: ModelGroup) -> str:
         return key
     with open(path, "rb") as handle:
         return storage.save(key, File(handle))
+
+
+def _local_path(storage: Any, key: str) -> str | None:
+    """Where ``key`` lives on local disk, or None for remote storage (S3's ``path``
+    exists but refuses)."""
+    try:
+        return str(storage.path(key))
+    except (AttributeError, NotImplementedError):
+        return None
 
 
 def _allocate_number(group: ModelGroup) -> int:
@@ -424,6 +434,135 @@ def _attachable(version: ModelVersion) -> None:
             f"Version {version.version} has been reviewed ({version.approval_status}) "
             "without a model file; register a new version with the file."
         )
+
+
+# --- Imports from an allowed S3 bucket ------------------------------------------------
+
+
+def import_source(url: Any) -> tuple[str, str] | None:
+    """``(bucket, key)`` if the registry may copy the object at ``url``: an
+    ``s3://`` URL in an allowed import bucket, with the artifact storage on S3."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        return None
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    allowed = settings.REGISTRY_SAGEMAKER_IMPORT_BUCKETS
+    if not key or bucket not in allowed or not settings.S3_BUCKET:
+        return None
+    return bucket, key
+
+
+def version_register_for_import(
+    *, actor: Actor, group: ModelGroup, source_url: Any, **fields: Any
+) -> ModelVersion:
+    """Register the next version of ``group`` whose model file is at ``source_url``.
+
+    When ``import_source`` allows it, the version waits (registration Pending) for
+    ``import_artifact_task`` to copy, hash and check the object like an upload;
+    otherwise the URL stays inert text and the version is recorded without bytes.
+    """
+    source = import_source(source_url)
+    if source is None:
+        return version_register_without_artifact(actor=actor, group=group, **fields)
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    clean = validation.version_fields(fields)
+    with transaction.atomic():
+        version = _insert_version(
+            actor,
+            group,
+            clean,
+            artifact_key="",
+            artifact_sha256="",
+            artifact_size=0,
+            artifact_format="",
+            registration_status=RegistrationStatus.PENDING,
+        )
+        from catalog.tasks import import_artifact_task
+
+        doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+    return version
+
+
+def version_import_artifact(*, version_id: int, bucket: str, key: str) -> str:
+    """Copy an importing version's object with the registry's own S3 credentials,
+    then check and store it like an upload: Ready, or Failed with the reason (in a
+    ``version.updated`` event). A redelivered task finds it done and does nothing."""
+    version = (
+        ModelVersion.objects.select_related("group")
+        .filter(pk=version_id, registration_status=RegistrationStatus.PENDING)
+        .first()
+    )
+    if version is None or version.artifact_key:
+        return "skipped"
+    try:
+        stored = _import_copy(version, bucket, key)
+    except Invalid as exc:
+        return _import_failed(version, exc.message)
+    except Exception as exc:  # the outside world: any failure ends the import
+        log.warning("Import of s3://%s/%s failed: %s", bucket, key, exc)
+        return _import_failed(version, f"Could not copy s3://{bucket}/{key}: {exc}")
+    key_, digest, size, fmt = stored
+    with transaction.atomic():
+        done = ModelVersion.objects.filter(
+            pk=version.pk, registration_status=RegistrationStatus.PENDING
+        ).update(
+            artifact_key=key_,
+            artifact_sha256=digest,
+            artifact_size=size,
+            artifact_format=fmt,
+            registration_status=RegistrationStatus.READY,
+        )
+        if done:
+            version.artifact_sha256 = digest
+            event_record(
+                EventKind.VERSION_UPDATED,
+                actor=None,
+                group=version.group,
+                version=version,
+                payload={
+                    "fields": ["artifact"],
+                    "sha256": digest,
+                    "size": size,
+                    "format": fmt,
+                    "imported_from": f"s3://{bucket}/{key}",
+                },
+            )
+    if not done:
+        artifact_storage().delete(key_)
+    return "imported" if done else "skipped"
+
+
+def _import_copy(
+    version: ModelVersion, bucket: str, key: str
+) -> tuple[str, str, int, str]:
+    client = artifact_storage().connection.meta.client
+    head = client.head_object(Bucket=bucket, Key=key)
+    if head["ContentLength"] > settings.REGISTRY_MAX_ARTIFACT_SIZE:
+        raise too_large(settings.REGISTRY_MAX_ARTIFACT_SIZE)
+    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        client.download_fileobj(bucket, key, tmp)
+        tmp.flush()
+        sha, size = hashlib.sha256(), 0
+        with open(tmp.name, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                sha.update(chunk)
+                size += len(chunk)
+        fmt = _check_format(tmp.name, size, allow_pickle=version.group.allow_pickle)
+        return _store(tmp.name, version.group), sha.hexdigest(), size, fmt
+
+
+def _import_failed(version: ModelVersion, reason: str) -> str:
+    with transaction.atomic():
+        if ModelVersion.objects.filter(
+            pk=version.pk, registration_status=RegistrationStatus.PENDING
+        ).update(registration_status=RegistrationStatus.FAILED):
+            event_record(
+                EventKind.VERSION_UPDATED,
+                actor=None,
+                group=version.group,
+                version=version,
+                payload={"fields": ["artifact"], "import_failed": reason[:2000]},
+            )
+    return "failed"
 
 
 # What a reviewer approved: a change to any of these needs a new version.

@@ -23,3 +23,12 @@ def sweep_artifacts_task(**_: object) -> dict[str, int]:
     from catalog import services
 
     return services.artifact_sweep()
+
+
+@shared_task(name="catalog.import_artifact", acks_late=True, ignore_result=True)
+def import_artifact_task(version_id: int, bucket: str, key: str, **_: object) -> str:
+    from catalog import services
+
+    return services.version_import_artifact(
+        version_id=version_id, bucket=bucket, key=key
+    )

@@ -293,6 +293,10 @@ REGISTRY_SAGEMAKER_ACCOUNT = env.string("REGISTRY_SAGEMAKER_ACCOUNT", "000000000
 # Encrypts the stored secrets of access keys (SigV4 needs them back); derived from
 # SECRET_KEY when unset. Changing it invalidates every access key issued before.
 REGISTRY_ACCESS_KEY_ENCRYPTION_KEY = env.raw("REGISTRY_ACCESS_KEY_ENCRYPTION_KEY") or ""
+# Buckets whose objects a SageMaker ModelDataUrl may name for the registry to copy
+# (with its own S3 credentials, when its artifact storage is S3); any other URL is
+# recorded as text and never fetched.
+REGISTRY_SAGEMAKER_IMPORT_BUCKETS = env.strings("REGISTRY_SAGEMAKER_IMPORT_BUCKETS", [])
 # How far a SigV4 request's X-Amz-Date may be from the server's clock (seconds).
 REGISTRY_SAGEMAKER_CLOCK_SKEW = env.integer(
     "REGISTRY_SAGEMAKER_CLOCK_SKEW", 900, minimum=1

@@ -80,3 +80,12 @@ def model_card(content: str, document: dict[str, Any]) -> Any:
     if "ModelCardStatus" in document:
         card["ModelCardStatus"] = document["ModelCardStatus"]
     return card or None
+
+
+def model_data_url(params: dict[str, Any]) -> str | None:
+    """The first container's ``ModelDataUrl``: where the client keeps the model."""
+    spec = params.get("InferenceSpecification") or {}
+    for container in spec.get("Containers") or []:
+        if container.get("ModelDataUrl"):
+            return str(container["ModelDataUrl"])
+    return None

@@ -190,9 +190,10 @@ def _register(
 ) -> ModelVersion:
     """The version, its SageMaker fields, its ClientToken and the status asked for:
     all of it, or (when the approval policy refuses that status) nothing."""
-    version = catalog.version_register_without_artifact(
+    version = catalog.version_register_for_import(
         actor=actor,
         group=group,
+        source_url=documents.model_data_url(params),
         tags=tag_dict(params.get("Tags")),
         **documents.catalog_fields(params),
     )
@@ -251,8 +252,23 @@ def _set_status(actor: Actor, version: ModelVersion, wanted: str, comment: str) 
     version.approval_status = outcome.version.approval_status
 
 
-def _status_details() -> Params:
-    return {"ValidationStatuses": [], "ImageScanStatuses": []}
+def _status_details(version: ModelVersion) -> Params:
+    """Why an import failed, from the event that recorded it."""
+    statuses = []
+    if version.registration_status == RegistrationStatus.FAILED:
+        reasons = [
+            event.payload["import_failed"]
+            for event in selectors.version_edits(version)
+            if "import_failed" in event.payload
+        ]
+        statuses.append(
+            {
+                "Name": "ModelDataUrl",
+                "Status": "Failed",
+                "FailureReason": (reasons[-1] if reasons else "Import failed.")[:1024],
+            }
+        )
+    return {"ValidationStatuses": statuses, "ImageScanStatuses": []}
 
 
 def _summary(version: ModelVersion) -> Params:
@@ -286,7 +302,7 @@ def describe_model_package(actor: Actor, params: Params) -> Params:
     answer: Params = {
         **_summary(version),
         **{k: v for k, v in document.items() if k in documents.KEPT},
-        "ModelPackageStatusDetails": _status_details(),
+        "ModelPackageStatusDetails": _status_details(version),
         "CreatedBy": _user(version.created_by),
         "LastModifiedTime": epoch(version.updated_at),
         "CustomerMetadataProperties": version.customer_metadata,

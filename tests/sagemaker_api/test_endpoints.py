@@ -146,7 +146,7 @@ def test_a_version_recorded_without_bytes_is_never_deployed(
     from catalog.models import ModelVersion
     from deployments.services.requests import on_version_approved
 
-    assert "without a model file" in str(refused_deploy.value)
+    assert "no verified model file" in str(refused_deploy.value)
     version = ModelVersion.objects.get(group=group, version=1)
     assert version.is_approved
     assert on_version_approved(0, version) == []  # approval deploys nothing
