@@ -452,17 +452,30 @@ def import_source(url: Any) -> tuple[str, str] | None:
 
 
 def version_register_for_import(
-    *, actor: Actor, group: ModelGroup, source_url: Any, **fields: Any
+    *,
+    actor: Actor,
+    group: ModelGroup,
+    source_url: Any,
+    metrics_url: Any = None,
+    **fields: Any,
 ) -> ModelVersion:
     """Register the next version of ``group`` whose model file is at ``source_url``.
 
     When ``import_source`` allows it, the version waits (registration Pending) for
     ``import_artifact_task`` to copy, hash and check the object like an upload;
     otherwise the URL stays inert text and the version is recorded without bytes.
+    A model-quality report at ``metrics_url`` in an allowed bucket becomes the
+    version's metrics (``import_metrics_task``).
     """
     source = import_source(source_url)
+    report = import_source(metrics_url)
     if source is None:
-        return version_register_without_artifact(actor=actor, group=group, **fields)
+        version = version_register_without_artifact(actor=actor, group=group, **fields)
+        if report is not None:
+            from catalog.tasks import import_metrics_task
+
+            doorbell.ring_after_commit(import_metrics_task, version.pk, *report)
+        return version
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     clean = validation.version_fields(fields)
     with transaction.atomic():
@@ -479,6 +492,10 @@ def version_register_for_import(
         from catalog.tasks import import_artifact_task
 
         doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+        if report is not None:
+            from catalog.tasks import import_metrics_task
+
+            doorbell.ring_after_commit(import_metrics_task, version.pk, *report)
     return version
 
 
@@ -548,6 +565,63 @@ def _import_copy(
                 size += len(chunk)
         fmt = _check_format(tmp.name, size, allow_pickle=version.group.allow_pickle)
         return _store(tmp.name, version.group), sha.hexdigest(), size, fmt
+
+
+REPORT_LIMIT = 1024 * 1024
+
+
+def report_metrics(report: Any) -> dict[str, float]:
+    """The numbers of a SageMaker model-quality report (``{"binary_classification_
+    metrics": {"accuracy": {"value": 0.9, ...}, ...}}``, likewise for multiclass and
+    regression): each metric with a numeric ``value``."""
+    found: dict[str, float] = {}
+    if not isinstance(report, dict):
+        return found
+    for section, metrics in report.items():
+        if not (str(section).endswith("_metrics") and isinstance(metrics, dict)):
+            continue
+        for name, entry in metrics.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[str(name)] = float(value)
+    return validation.metrics(found, "ModelMetrics")
+
+
+def version_import_metrics(*, version_id: int, bucket: str, key: str) -> str:
+    """Read a model-quality report with the registry's own S3 credentials and make
+    its numbers the version's metrics (filterable, gate-able), while it awaits
+    review; a report that cannot be read or parsed changes nothing (logged)."""
+    from common import jsonsafe
+
+    try:
+        client = artifact_storage().connection.meta.client
+        body = client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_LIMIT}"
+        )
+        numbers = report_metrics(jsonsafe.loads(body["Body"].read(REPORT_LIMIT + 1)))
+    except Exception as exc:  # the outside world, or a report that is not one
+        log.warning("Metrics report s3://%s/%s not imported: %s", bucket, key, exc)
+        return "failed"
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update(of=("self",))
+            .select_related("group")
+            .filter(pk=version_id, approval_status=ApprovalStatus.PENDING)
+            .first()
+        )
+        if version is None or not numbers:
+            return "skipped"
+        version.metrics = {**version.metrics, **numbers}
+        version.save(update_fields=["metrics", "updated_at"])
+        _replace_metrics(version)
+        event_record(
+            EventKind.VERSION_UPDATED,
+            actor=None,
+            group=version.group,
+            version=version,
+            payload={"fields": ["metrics"], "imported_from": f"s3://{bucket}/{key}"},
+        )
+    return "imported"
 
 
 def _import_failed(version: ModelVersion, reason: str) -> str:

@@ -89,3 +89,11 @@ def model_data_url(params: dict[str, Any]) -> str | None:
         if container.get("ModelDataUrl"):
             return str(container["ModelDataUrl"])
     return None
+
+
+def metrics_report_url(params: dict[str, Any]) -> str | None:
+    """Where ``ModelMetrics.ModelQuality.Statistics`` says the model-quality report is."""
+    metrics = params.get("ModelMetrics") or {}
+    statistics = (metrics.get("ModelQuality") or {}).get("Statistics") or {}
+    url = statistics.get("S3Uri")
+    return str(url) if url else None

@@ -194,6 +194,7 @@ def _register(
         actor=actor,
         group=group,
         source_url=documents.model_data_url(params),
+        metrics_url=documents.metrics_report_url(params),
         tags=tag_dict(params.get("Tags")),
         **documents.catalog_fields(params),
     )

@@ -86,3 +86,16 @@ def test_a_viewer_cannot_attach(client_for, viewer, absent):
     )
 
     assert response.status_code == 403
+
+
+def test_a_model_quality_report_gives_each_metric_with_a_numeric_value():
+    from catalog.services import report_metrics
+
+    report = {
+        "regression_metrics": {"mse": {"value": 2}, "r2": {"value": True}},
+        "multiclass_classification_metrics": {"accuracy": {"value": 0.8}},
+        "dataset": {"item_count": {"value": 5}},
+    }
+
+    assert report_metrics(report) == {"mse": 2.0, "accuracy": 0.8}
+    assert report_metrics([1, 2]) == {}

@@ -186,3 +186,40 @@ def test_the_s3_storage_takes_uploads_and_serves_them_with_their_etag(
     data = real_models.iris_onnx()
     assert downloaded.content == data
     assert downloaded.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+REPORT = {
+    "version": 0.0,
+    "dataset": {"item_count": 100},
+    "binary_classification_metrics": {
+        "accuracy": {"value": 0.93, "standard_deviation": 0.01},
+        "auc": {"value": 0.97, "standard_deviation": 0.005},
+        "confusion_matrix": {"0": {"0": 40, "1": 3}},
+    },
+}
+
+
+def test_a_model_quality_report_in_an_allowed_bucket_becomes_metrics(sm, s3):
+    import json
+
+    s3.put_object(Bucket=ALLOWED, Key="churn/quality.json", Body=json.dumps(REPORT))
+    metrics = {
+        "ModelQuality": {
+            "Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": f"s3://{ALLOWED}/churn/quality.json",
+            }
+        }
+    }
+    sm.create_model_package(ModelPackageGroupName="churn", ModelMetrics=metrics)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        version = ModelVersion.objects.get(group__name="churn")
+        if version.metrics:
+            break
+        time.sleep(0.2)
+    assert version.metrics == {"accuracy": 0.93, "auc": 0.97}
+    assert version.metric_rows.filter(name="auc", value__gte=0.9).exists()
+    described = sm.describe_model_package(ModelPackageName="churn/1")
+    assert described["ModelMetrics"] == metrics  # still returned as sent
