@@ -15,11 +15,11 @@ from typing import Any
 from django.conf import settings
 
 from accounts.roles import Actor, can_read, may_invoke
-from deployments import selectors, serving
-from deployments.loader import InputError
 from common import jsonsafe
 from common import sagemaker as arns
 from common.errors import Forbidden
+from deployments import selectors, serving
+from deployments.loader import InputError
 from sagemaker_api.protocol import (
     AwsError,
     descending,
