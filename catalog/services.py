@@ -328,9 +328,14 @@ def version_register(
 
 @transaction.atomic
 def _insert_version(
-    actor: Any, group: ModelGroup, clean: dict[str, Any], **artifact: Any
+    actor: Any,
+    group: ModelGroup,
+    clean: dict[str, Any],
+    noted: dict[str, Any] | None = None,
+    **artifact: Any,
 ) -> ModelVersion:
-    """The version row with the next number, its metrics and its event."""
+    """The version row with the next number, its metrics and its event (``noted``
+    adds to the event's payload)."""
     version = ModelVersion(group=group, created_by=actor, **artifact, **clean)
     version.version = _allocate_number(group)
     version.save()
@@ -348,6 +353,7 @@ def _insert_version(
             "description": version.description,
             "customer_metadata": version.customer_metadata,
             **({"artifact": "absent"} if version.artifact_absent else {}),
+            **(noted or {}),
         },
     )
     return version
@@ -483,6 +489,7 @@ def version_register_for_import(
             actor,
             group,
             clean,
+            {"import_from": f"s3://{source[0]}/{source[1]}"},
             artifact_key="",
             artifact_sha256="",
             artifact_size=0,
@@ -565,6 +572,40 @@ def _import_copy(
                 size += len(chunk)
         fmt = _check_format(tmp.name, size, allow_pickle=version.group.allow_pickle)
         return _store(tmp.name, version.group), sha.hexdigest(), size, fmt
+
+
+IMPORT_STALE = timedelta(minutes=5)
+
+
+def import_sweep(*, older_than: timedelta = IMPORT_STALE, limit: int = 100) -> int:
+    """Enqueue again the imports that have not finished ``older_than`` after their
+    version was registered or last retried (the broker lost the message, or a
+    worker died mid-copy); the import itself does nothing twice. Returns how many."""
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        ModelVersion.objects.filter(
+            registration_status=RegistrationStatus.PENDING,
+            artifact_key="",
+            updated_at__lt=cutoff,
+        ).order_by("id")[:limit]
+    )
+    sources = {
+        event.version_id: event.payload["import_from"]
+        for event in Event.objects.filter(
+            kind=EventKind.VERSION_REGISTERED,
+            version_id__in=[v.pk for v in stuck],
+            payload__has_key="import_from",
+        )
+    }
+    from catalog.tasks import import_artifact_task
+
+    for version in stuck:
+        source = import_source(sources.get(version.pk))
+        if source is None:
+            continue
+        ModelVersion.objects.filter(pk=version.pk).update(updated_at=timezone.now())
+        doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+    return sum(1 for v in stuck if import_source(sources.get(v.pk)) is not None)
 
 
 REPORT_LIMIT = 1024 * 1024

@@ -41,3 +41,10 @@ def import_metrics_task(version_id: int, bucket: str, key: str, **_: object) -> 
     return services.version_import_metrics(
         version_id=version_id, bucket=bucket, key=key
     )
+
+
+@shared_task(name="catalog.sweep_imports", ignore_result=True)
+def sweep_imports_task(**_: object) -> int:
+    from catalog import services
+
+    return services.import_sweep()

@@ -257,6 +257,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "deployments.heartbeat", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
+    "sweep-imports": {"task": "catalog.sweep_imports", "schedule": 60.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------

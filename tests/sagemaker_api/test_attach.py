@@ -99,3 +99,26 @@ def test_a_model_quality_report_gives_each_metric_with_a_numeric_value():
 
     assert report_metrics(report) == {"mse": 2.0, "accuracy": 0.8}
     assert report_metrics([1, 2]) == {}
+
+
+def test_an_import_the_broker_lost_is_enqueued_again(settings, group, contributor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.S3_BUCKET = "registry-artifacts"
+    settings.REGISTRY_SAGEMAKER_IMPORT_BUCKETS = ["training"]
+    importing = catalog.version_register_for_import(
+        actor=contributor, group=group_get("iris"), source_url="s3://training/m.onnx"
+    )
+    absent = catalog.version_register_for_import(
+        actor=contributor, group=group_get("iris"), source_url="s3://elsewhere/m.onnx"
+    )
+    fresh = catalog.import_sweep()
+    old = timezone.now() - timedelta(minutes=10)
+    ModelVersion.objects.update(updated_at=old)
+
+    assert importing.registration_status == "Pending" and absent.artifact_absent
+    assert fresh == 0
+    assert catalog.import_sweep() == 1
+    assert catalog.import_sweep() == 0  # retried just now: not again at once
