@@ -12,6 +12,7 @@ from django.utils import timezone
 from common.append_only import AppendOnlyModel
 
 TOKEN_PREFIX = "mr_"  # noqa: S105 - a label, not a secret
+ACCESS_KEY_PREFIX = "MRAK"
 # ``tokens``: manage API tokens and service accounts. Never given by default, so a
 # token made for a pipeline cannot mint or revoke tokens.
 SCOPES = ("read", "write", "review", "deploy", "invoke", "tokens")
@@ -67,6 +68,50 @@ class ApiToken(models.Model):
         )
 
 
+class AccessKey(models.Model):
+    """An AWS-style key pair for the SageMaker-compatible API (Signature Version 4).
+
+    SigV4 needs the secret itself to check a signature, so it cannot be kept as a
+    digest like a token: it is kept encrypted with a key from the settings
+    (``accounts.sealing``) and shown to its owner only when issued.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    access_key_id = models.CharField(max_length=32, unique=True, editable=False)
+    sealed_secret = models.TextField(editable=False)
+    scopes = models.JSONField(default=default_scopes)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.access_key_id} ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def prefix(self) -> str:
+        """What the audit trail shows of the key (the id is not a secret)."""
+        return self.access_key_id
+
+    @staticmethod
+    def new_pair() -> tuple[str, str]:
+        """A new (access key id, secret access key), shaped like AWS's."""
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        key_id = ACCESS_KEY_PREFIX + "".join(
+            secrets.choice(alphabet) for _ in range(16)
+        )
+        return key_id, secrets.token_urlsafe(30)[:40]
+
+
 class ServiceAccount(models.Model):
     """A non-human user for pipelines: no password, only tokens."""
 
@@ -120,6 +165,8 @@ class AuditEvent(AppendOnlyModel):
         TOKEN_REVOKED = "token.revoked", "Token revoked"
         SERVICE_ACCOUNT_CREATED = "service_account.created", "Service account created"
         ROLES_CHANGED = "user.roles_changed", "Roles changed"
+        ACCESS_KEY_ISSUED = "access_key.issued", "Access key issued"
+        ACCESS_KEY_REVOKED = "access_key.revoked", "Access key revoked"
 
     kind = models.CharField(max_length=64, choices=Kind.choices, db_index=True)
     # Plain references (no constraint, no cascade): the trail outlives the users.

@@ -12,6 +12,7 @@ that outlives it. The caller's token comes with ``actor`` (see ``roles.token_of`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,10 +22,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Aggregate, CharField, OuterRef, Subquery
 from django.utils import timezone
 
+from accounts import sealing
 from accounts.models import (
     DEFAULT_SCOPES,
     SCOPES,
     TOKENS_SCOPE,
+    AccessKey,
     ApiToken,
     AuditEvent,
     ServiceAccount,
@@ -35,6 +38,7 @@ from accounts.roles import (
     Actor,
     Role,
     forget_roles,
+    limit_to_scopes,
     remember_role_groups,
     require_role,
     token_of,
@@ -231,6 +235,115 @@ def token_revoke(
             prefix=token.prefix,
         )
     return token
+
+
+# --- Access keys (SigV4, for the SageMaker-compatible API) ----------------------------
+# Issued and revoked under the rules of tokens: a request made with a token needs the
+# ``tokens`` scope, and a key never gets a scope that the calling token lacks.
+
+
+@transaction.atomic
+def access_key_issue(
+    *,
+    actor: Actor,
+    name: str = "",
+    scopes: Iterable[str] | None = None,
+    via: str = "system",
+) -> tuple[AccessKey, str]:
+    """Create an access key pair for the actor; returns the row and the secret access
+    key, shown only this once (the row keeps it encrypted)."""
+    if not actor.is_authenticated:
+        raise Forbidden("Sign in to create access keys.")
+    user = actor
+    _require_token_management(actor, action="create access keys")
+    if not isinstance(name, str):
+        raise Invalid.on("name", "Must be a string.")
+    chosen = _scopes(scopes)
+    _within_caller(actor, chosen, None)
+    key_id, secret = AccessKey.new_pair()
+    key = AccessKey(
+        user=user,
+        name=name[:100],
+        access_key_id=key_id,
+        sealed_secret=sealing.seal(secret),
+        scopes=chosen,
+    )
+    key.full_clean()
+    key.save()
+    _audit(
+        AuditEvent.Kind.ACCESS_KEY_ISSUED,
+        actor=actor,
+        subject=user,
+        via=via,
+        access_key=key.pk,
+        access_key_id=key_id,
+        scopes=chosen,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def access_key_revoke(
+    *, key: AccessKey, actor: Actor | None = None, via: str = "system"
+) -> AccessKey:
+    """Revoke an access key; revoking a revoked key changes nothing."""
+    if actor is not None:
+        _require_token_management(actor, action="revoke access keys")
+        if actor.pk != key.user_id:
+            require_role(actor, Role.ADMIN, action="revoke other users' access keys")
+    revoked = AccessKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    key.refresh_from_db()
+    if revoked:
+        _audit(
+            AuditEvent.Kind.ACCESS_KEY_REVOKED,
+            actor=actor,
+            subject=key.user,
+            via=via,
+            access_key=key.pk,
+            access_key_id=key.access_key_id,
+        )
+    return key
+
+
+@dataclass
+class AccessKeyMatch:
+    """An active access key's user (roles narrowed to its scopes) and its secret."""
+
+    key_id: int
+    user: Any
+    secret: str
+
+
+def access_key_authenticate(access_key_id: str) -> AccessKeyMatch | None:
+    """The user and secret of the active access key ``access_key_id`` (to check a
+    signature with), or None. The user's roles are narrowed to the key's scopes."""
+    key = (
+        AccessKey.objects.select_related("user")
+        .annotate(role_groups=_role_groups())
+        .filter(access_key_id=access_key_id)
+        .first()
+    )
+    if key is None or not key.is_active or not key.user.is_active:
+        return None
+    secret = sealing.unseal(key.sealed_secret)
+    if secret is None:
+        return None
+    user = key.user
+    remember_role_groups(user, key.role_groups)  # type: ignore[attr-defined]
+    limit_to_scopes(user, key.scopes)
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return AccessKeyMatch(key.pk, user, secret)
+
+
+def access_key_still_active(key_id: int) -> bool:
+    """Unrevoked, its user active: one small query, for a face that remembers keys."""
+    return AccessKey.objects.filter(
+        pk=key_id, revoked_at__isnull=True, user__is_active=True
+    ).exists()
 
 
 @transaction.atomic

@@ -147,9 +147,13 @@ def review_submit(
 
 
 def _require_checked(version: ModelVersion) -> None:
-    """Only an artifact that passed its check can be approved (a large one is checked
-    by a worker after registration)."""
-    if version.registration_status == RegistrationStatus.READY:
+    """An artifact waiting for its check, or one that failed it, cannot be approved
+    (a large one is checked by a worker after registration). A version recorded
+    without bytes (Absent) can: it is never deployed."""
+    if version.registration_status in (
+        RegistrationStatus.READY,
+        RegistrationStatus.ABSENT,
+    ):
         return
     if version.registration_status == RegistrationStatus.FAILED:
         raise Conflict(

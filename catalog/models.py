@@ -87,6 +87,9 @@ class RegistrationStatus(models.TextChoices):
     PENDING = "Pending", "Pending"
     READY = "Ready", "Ready"
     FAILED = "Failed", "Failed"
+    # Recorded without bytes (a client named a model it keeps elsewhere): it can be
+    # reviewed, never deployed.
+    ABSENT = "Absent", "Absent"
 
 
 class ArtifactFormat(models.TextChoices):
@@ -216,6 +219,16 @@ class ModelVersion(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.approval_status == ApprovalStatus.APPROVED
+
+    @property
+    def has_verified_bytes(self) -> bool:
+        """Its model file was stored and passed the format check (deployable)."""
+        return self.registration_status == RegistrationStatus.READY
+
+    @property
+    def artifact_absent(self) -> bool:
+        """Recorded without a model file: nothing to load or deploy."""
+        return self.registration_status == RegistrationStatus.ABSENT
 
 
 class Metric(models.Model):

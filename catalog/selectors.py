@@ -23,6 +23,7 @@ from django.db.models import (
     Max,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -100,6 +101,7 @@ def group_list(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     ordering: Sequence[str] = ("name",),
+    name_contains: str = "",
 ) -> QuerySet[ModelGroup]:
     """Groups matching all the given filters, in ``ordering`` (field names from
     GROUP_ORDERINGS, ``-`` for descending). Paginate this; ``group_rows`` or
@@ -117,6 +119,8 @@ def group_list(
         created_after=created_after,
         created_before=created_before,
     )
+    if name_contains:
+        groups = groups.filter(name__icontains=name_contains)
     return groups.order_by(*ordering, "id")
 
 
@@ -181,7 +185,7 @@ def _aliases() -> Prefetch:
 
 def version_list(
     *,
-    group: ModelGroup,
+    group: ModelGroup | None,
     approval_status: Iterable[str] = (),
     registration_status: Iterable[str] = (),
     tags: Iterable[Tag] = (),
@@ -194,16 +198,20 @@ def version_list(
     version_max: int | None = None,
     ordering: str = "",
     brief: bool = False,
+    group_name_contains: str = "",
 ) -> QuerySet[ModelVersion]:
     """The group's versions matching all the given filters, newest first unless
     ``ordering`` (``[-]version``, ``[-]created_at`` or ``[-]metric:<name>``) says
-    otherwise. ``brief`` leaves out the big documents that no list shows."""
+    otherwise. ``brief`` leaves out the big documents that no list shows.
+    ``group=None`` lists the versions of every group."""
     versions = (
-        ModelVersion.objects.filter(group=group)
+        (ModelVersion.objects.filter(group=group) if group else ModelVersion.objects)
         .select_related("group", "created_by")
         .prefetch_related(_aliases())
         .order_by("-version")
     )
+    if group_name_contains:
+        versions = versions.filter(group__name__icontains=group_name_contains)
     if brief:
         versions = versions.defer(*LIST_DEFERRED)
     return _filtered(
@@ -238,6 +246,23 @@ def version_get(
         group_get(group)  # an unknown group is named first
         raise NotFound(f"Version {number} of {group!r} does not exist.")
     return version
+
+
+def versions_get_many(
+    refs: Iterable[tuple[str, int]], *, related: Sequence[str] = ()
+) -> dict[tuple[str, int], ModelVersion]:
+    """The versions named by ``(group name, number)`` pairs, in one query; the
+    pairs that name no version are missing from the answer."""
+    wanted = list(dict.fromkeys(refs))
+    if not wanted:
+        return {}
+    match = Q()
+    for name, number in wanted:
+        match |= Q(group__name=name, version=number)
+    found = ModelVersion.objects.filter(match).select_related(
+        "group", "created_by", *related
+    )
+    return {(v.group.name, v.version): v for v in found}
 
 
 def metric_series(group: ModelGroup, limit: int = CHART_VERSIONS) -> dict[str, Any]:

@@ -246,6 +246,14 @@ def _check_format(path: str, size: int, *, group: ModelGroup) -> tuple[str, bool
         raise Invalid.on("artifact", exc.message, detected_format=exc.detected) from exc
 
 
+def _check_whole(path: str, size: int, *, group: ModelGroup) -> str:
+    """The artifact's format, the whole file checked (attaching, importing)."""
+    try:
+        return _inspect(path, size, _trust(group))
+    except modelformats.ArtifactRefused as exc:
+        raise Invalid.on("artifact", exc.message, detected_format=exc.detected) from exc
+
+
 def _inspect(path: str, size: int, trust: modelformats.Trust) -> str:
     if size > settings.REGISTRY_INPROCESS_CHECK_MAX:
         return modelformats.inspect_isolated(path, trust=trust)
@@ -255,10 +263,10 @@ def _inspect(path: str, size: int, trust: modelformats.Trust) -> str:
 def _store(path: str, group: ModelGroup) -> str:
     key = f"groups/{group.pk}/{uuid.uuid4().hex}"
     storage = artifact_storage()
-    if hasattr(storage, "path"):
+    destination = _local_path(storage, key)
+    if destination is not None:
         # Local disk: a hard link is instant and leaves the upload's temp file to
         # its owner; across file systems, copy then rename so no half file shows.
-        destination = storage.path(key)
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         try:
             os.link(path, destination)
@@ -268,6 +276,15 @@ def _store(path: str, group: ModelGroup) -> str:
         return key
     with open(path, "rb") as handle:
         return storage.save(key, File(handle))
+
+
+def _local_path(storage: Any, key: str) -> str | None:
+    """Where ``key`` lives on local disk, or None for remote storage (S3's ``path``
+    exists but refuses)."""
+    try:
+        return str(storage.path(key))
+    except (AttributeError, NotImplementedError):
+        return None
 
 
 def _allocate_number(group: ModelGroup) -> int:
@@ -325,47 +342,383 @@ def version_register(
         fmt, checked = _check_format(path, size, group=group)
         key = _store(path, group)
     try:
+        version = _insert_version(
+            actor,
+            group,
+            clean,
+            artifact_key=key,
+            artifact_sha256=digest,
+            artifact_size=size,
+            artifact_format=fmt,
+            artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
+                :255
+            ],
+            registration_status=(
+                RegistrationStatus.READY if checked else RegistrationStatus.PENDING
+            ),
+        )
+    except BaseException:
+        with suppress(Exception):
+            artifact_storage().delete(key)
+        raise
+    if not checked:
+        _ring_check(version)
+    return version
+
+
+@transaction.atomic
+def _insert_version(
+    actor: Any,
+    group: ModelGroup,
+    clean: dict[str, Any],
+    noted: dict[str, Any] | None = None,
+    **artifact: Any,
+) -> ModelVersion:
+    """The version row with the next number, its metrics and its event (``noted``
+    adds to the event's payload)."""
+    version = ModelVersion(group=group, created_by=actor, **artifact, **clean)
+    version.version = _allocate_number(group)
+    version.save()
+    _add_metrics(version)
+    event_record(
+        EventKind.VERSION_REGISTERED,
+        actor=actor,
+        group=group,
+        version=version,
+        payload={
+            "sha256": version.artifact_sha256 or None,
+            "size": version.artifact_size,
+            "format": version.artifact_format or None,
+            "registration_status": version.registration_status,
+            "metrics": version.metrics,
+            "description": version.description,
+            "customer_metadata": version.customer_metadata,
+            **({"artifact": "absent"} if version.artifact_absent else {}),
+            **(noted or {}),
+        },
+    )
+    return version
+
+
+def version_register_without_artifact(
+    *, actor: Actor, group: ModelGroup, **fields: Any
+) -> ModelVersion:
+    """Register the next version of ``group`` with metadata only, its artifact marked
+    absent: it can be reviewed like any version, but never deployed (there is nothing
+    the registry checked to load). For faces whose clients keep the model elsewhere
+    and send only an inert reference to it (the SageMaker API's ``ModelDataUrl``)."""
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    clean = validation.version_fields(fields)
+    return _insert_version(
+        actor,
+        group,
+        clean,
+        artifact_key="",
+        artifact_sha256="",
+        artifact_size=0,
+        artifact_format="",
+        registration_status=RegistrationStatus.ABSENT,
+    )
+
+
+def version_attach_artifact(
+    *, actor: Actor, version: ModelVersion, artifact: Any, sha256: str | None = None
+) -> ModelVersion:
+    """Give a version recorded without a model file its file, checked and stored like
+    an upload, while it awaits review: what reviewers approve includes the bytes, so
+    a reviewed version never gets them (register a new version instead)."""
+    actor = require_role(actor, *WRITE_ROLES, action="attach model files")
+    _attachable(version)
+    expected = validation.sha256(sha256) if sha256 else None
+    if artifact is None:
+        raise Invalid.on("artifact", "A model file is required.")
+    with _spooled(artifact) as (path, digest, size):
+        if expected and expected != digest:
+            message = f"SHA-256 mismatch: the upload hashes to {digest}."
+            raise Invalid.on("sha256", message)
+        fmt = _check_whole(path, size, group=version.group)
+        key = _store(path, version.group)
+    try:
         with transaction.atomic():
-            version = ModelVersion(
-                group=group,
-                artifact_key=key,
-                artifact_sha256=digest,
-                artifact_size=size,
-                artifact_format=fmt,
-                created_by=actor,
-                artifact_filename=os.path.basename(str(getattr(artifact, "name", "")))[
-                    :255
-                ],
-                registration_status=(
-                    RegistrationStatus.READY if checked else RegistrationStatus.PENDING
-                ),
-                **clean,
+            locked = ModelVersion.objects.select_for_update(of=("self",)).get(
+                pk=version.pk
             )
-            version.version = _allocate_number(group)
-            version.save()
-            _add_metrics(version)
-            if not checked:
-                _ring_check(version)
+            _attachable(locked)
+            locked.artifact_key, locked.artifact_sha256 = key, digest
+            locked.artifact_size, locked.artifact_format = size, fmt
+            locked.artifact_filename = os.path.basename(
+                str(getattr(artifact, "name", ""))
+            )[:255]
+            locked.registration_status = RegistrationStatus.READY
+            locked.save()
             event_record(
-                EventKind.VERSION_REGISTERED,
+                EventKind.VERSION_UPDATED,
                 actor=actor,
-                group=group,
-                version=version,
+                group=version.group,
+                version=locked,
                 payload={
+                    "fields": ["artifact"],
                     "sha256": digest,
                     "size": size,
                     "format": fmt,
-                    "registration_status": version.registration_status,
-                    "metrics": version.metrics,
-                    "description": version.description,
-                    "customer_metadata": version.customer_metadata,
                 },
             )
     except BaseException:
         with suppress(Exception):
             artifact_storage().delete(key)
         raise
+    return locked
+
+
+def _attachable(version: ModelVersion) -> None:
+    if not version.artifact_absent:
+        raise Conflict(
+            f"Version {version.version} already has its model file; register a new "
+            "version to change it."
+        )
+    if version.approval_status != ApprovalStatus.PENDING:
+        raise Conflict(
+            f"Version {version.version} has been reviewed ({version.approval_status}) "
+            "without a model file; register a new version with the file."
+        )
+
+
+# --- Imports from an allowed S3 bucket ------------------------------------------------
+
+
+def import_source(url: Any) -> tuple[str, str] | None:
+    """``(bucket, key)`` if the registry may copy the object at ``url``: an
+    ``s3://`` URL in an allowed import bucket, with the artifact storage on S3."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        return None
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    allowed = settings.REGISTRY_SAGEMAKER_IMPORT_BUCKETS
+    if not key or bucket not in allowed or not settings.S3_BUCKET:
+        return None
+    return bucket, key
+
+
+def version_register_for_import(
+    *,
+    actor: Actor,
+    group: ModelGroup,
+    source_url: Any,
+    metrics_url: Any = None,
+    **fields: Any,
+) -> ModelVersion:
+    """Register the next version of ``group`` whose model file is at ``source_url``.
+
+    When ``import_source`` allows it, the version waits (registration Pending) for
+    ``import_artifact_task`` to copy, hash and check the object like an upload;
+    otherwise the URL stays inert text and the version is recorded without bytes.
+    A model-quality report at ``metrics_url`` in an allowed bucket becomes the
+    version's metrics (``import_metrics_task``).
+    """
+    source = import_source(source_url)
+    report = import_source(metrics_url)
+    if source is None:
+        version = version_register_without_artifact(actor=actor, group=group, **fields)
+        if report is not None:
+            from catalog.tasks import import_metrics_task
+
+            doorbell.ring_after_commit(import_metrics_task, version.pk, *report)
+        return version
+    actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    clean = validation.version_fields(fields)
+    with transaction.atomic():
+        version = _insert_version(
+            actor,
+            group,
+            clean,
+            {"import_from": f"s3://{source[0]}/{source[1]}"},
+            artifact_key="",
+            artifact_sha256="",
+            artifact_size=0,
+            artifact_format="",
+            registration_status=RegistrationStatus.PENDING,
+        )
+        from catalog.tasks import import_artifact_task
+
+        doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+        if report is not None:
+            from catalog.tasks import import_metrics_task
+
+            doorbell.ring_after_commit(import_metrics_task, version.pk, *report)
     return version
+
+
+def version_import_artifact(*, version_id: int, bucket: str, key: str) -> str:
+    """Copy an importing version's object with the registry's own S3 credentials,
+    then check and store it like an upload: Ready, or Failed with the reason (in a
+    ``version.updated`` event). A redelivered task finds it done and does nothing."""
+    version = (
+        ModelVersion.objects.select_related("group")
+        .filter(pk=version_id, registration_status=RegistrationStatus.PENDING)
+        .first()
+    )
+    if version is None or version.artifact_key:
+        return "skipped"
+    try:
+        stored = _import_copy(version, bucket, key)
+    except Invalid as exc:
+        return _import_failed(version, exc.message)
+    except Exception as exc:  # the outside world: any failure ends the import
+        log.warning("Import of s3://%s/%s failed: %s", bucket, key, exc)
+        return _import_failed(version, f"Could not copy s3://{bucket}/{key}: {exc}")
+    key_, digest, size, fmt = stored
+    with transaction.atomic():
+        done = ModelVersion.objects.filter(
+            pk=version.pk, registration_status=RegistrationStatus.PENDING
+        ).update(
+            artifact_key=key_,
+            artifact_sha256=digest,
+            artifact_size=size,
+            artifact_format=fmt,
+            registration_status=RegistrationStatus.READY,
+        )
+        if done:
+            version.artifact_sha256 = digest
+            event_record(
+                EventKind.VERSION_UPDATED,
+                actor=None,
+                group=version.group,
+                version=version,
+                payload={
+                    "fields": ["artifact"],
+                    "sha256": digest,
+                    "size": size,
+                    "format": fmt,
+                    "imported_from": f"s3://{bucket}/{key}",
+                },
+            )
+    if not done:
+        artifact_storage().delete(key_)
+    return "imported" if done else "skipped"
+
+
+def _import_copy(
+    version: ModelVersion, bucket: str, key: str
+) -> tuple[str, str, int, str]:
+    client = artifact_storage().connection.meta.client
+    head = client.head_object(Bucket=bucket, Key=key)
+    if head["ContentLength"] > settings.REGISTRY_MAX_ARTIFACT_SIZE:
+        raise too_large(settings.REGISTRY_MAX_ARTIFACT_SIZE)
+    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        client.download_fileobj(bucket, key, tmp)
+        tmp.flush()
+        sha, size = hashlib.sha256(), 0
+        with open(tmp.name, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                sha.update(chunk)
+                size += len(chunk)
+        fmt = _check_whole(tmp.name, size, group=version.group)
+        return _store(tmp.name, version.group), sha.hexdigest(), size, fmt
+
+
+IMPORT_STALE = timedelta(minutes=5)
+
+
+def import_sweep(*, older_than: timedelta = IMPORT_STALE, limit: int = 100) -> int:
+    """Enqueue again the imports that have not finished ``older_than`` after their
+    version was registered or last retried (the broker lost the message, or a
+    worker died mid-copy); the import itself does nothing twice. Returns how many."""
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        ModelVersion.objects.filter(
+            registration_status=RegistrationStatus.PENDING,
+            artifact_key="",
+            updated_at__lt=cutoff,
+        ).order_by("id")[:limit]
+    )
+    sources = {
+        event.version_id: event.payload["import_from"]
+        for event in Event.objects.filter(
+            kind=EventKind.VERSION_REGISTERED,
+            version_id__in=[v.pk for v in stuck],
+            payload__has_key="import_from",
+        )
+    }
+    from catalog.tasks import import_artifact_task
+
+    for version in stuck:
+        source = import_source(sources.get(version.pk))
+        if source is None:
+            continue
+        ModelVersion.objects.filter(pk=version.pk).update(updated_at=timezone.now())
+        doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+    return sum(1 for v in stuck if import_source(sources.get(v.pk)) is not None)
+
+
+REPORT_LIMIT = 1024 * 1024
+
+
+def report_metrics(report: Any) -> dict[str, float]:
+    """The numbers of a SageMaker model-quality report (``{"binary_classification_
+    metrics": {"accuracy": {"value": 0.9, ...}, ...}}``, likewise for multiclass and
+    regression): each metric with a numeric ``value``."""
+    found: dict[str, float] = {}
+    if not isinstance(report, dict):
+        return found
+    for section, metrics in report.items():
+        if not (str(section).endswith("_metrics") and isinstance(metrics, dict)):
+            continue
+        for name, entry in metrics.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[str(name)] = float(value)
+    return validation.metrics(found, "ModelMetrics")
+
+
+def version_import_metrics(*, version_id: int, bucket: str, key: str) -> str:
+    """Read a model-quality report with the registry's own S3 credentials and make
+    its numbers the version's metrics (filterable, gate-able), while it awaits
+    review; a report that cannot be read or parsed changes nothing (logged)."""
+    from common import jsonsafe
+
+    try:
+        client = artifact_storage().connection.meta.client
+        body = client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_LIMIT}"
+        )
+        numbers = report_metrics(jsonsafe.loads(body["Body"].read(REPORT_LIMIT + 1)))
+    except Exception as exc:  # the outside world, or a report that is not one
+        log.warning("Metrics report s3://%s/%s not imported: %s", bucket, key, exc)
+        return "failed"
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update(of=("self",))
+            .select_related("group")
+            .filter(pk=version_id, approval_status=ApprovalStatus.PENDING)
+            .first()
+        )
+        if version is None or not numbers:
+            return "skipped"
+        version.metrics = {**version.metrics, **numbers}
+        version.save(update_fields=["metrics", "updated_at"])
+        _replace_metrics(version)
+        event_record(
+            EventKind.VERSION_UPDATED,
+            actor=None,
+            group=version.group,
+            version=version,
+            payload={"fields": ["metrics"], "imported_from": f"s3://{bucket}/{key}"},
+        )
+    return "imported"
+
+
+def _import_failed(version: ModelVersion, reason: str) -> str:
+    with transaction.atomic():
+        if ModelVersion.objects.filter(
+            pk=version.pk, registration_status=RegistrationStatus.PENDING
+        ).update(registration_status=RegistrationStatus.FAILED):
+            event_record(
+                EventKind.VERSION_UPDATED,
+                actor=None,
+                group=version.group,
+                version=version,
+                payload={"fields": ["artifact"], "import_failed": reason[:2000]},
+            )
+    return "failed"
 
 
 def _ring_check(version: ModelVersion) -> None:
@@ -375,9 +728,11 @@ def _ring_check(version: ModelVersion) -> None:
 
 
 def _unchecked(version_id: int) -> Any:
+    """The version while its stored artifact waits for its check (an import that has
+    no file yet is the import task's)."""
     return ModelVersion.objects.filter(
         pk=version_id, registration_status=RegistrationStatus.PENDING
-    )
+    ).exclude(artifact_key="")
 
 
 def version_check(version_id: int) -> str:
@@ -444,6 +799,7 @@ def checks_sweep() -> int:
     now = timezone.now()
     waiting = (
         ModelVersion.objects.filter(registration_status=RegistrationStatus.PENDING)
+        .exclude(artifact_key="")
         .filter(leases.free("check_lease_expires_at", now))
         .filter(created_at__lte=now - CHECK_SWEEP_GRACE)
         .values_list("pk", flat=True)[:500]
@@ -542,7 +898,8 @@ def version_delete(*, actor: Actor, version: ModelVersion) -> None:
         )
         row.delete()
     key = version.artifact_key
-    transaction.on_commit(lambda: artifact_storage().delete(key))
+    if key:  # a version recorded without an artifact has no file
+        transaction.on_commit(lambda: artifact_storage().delete(key))
 
 
 def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:

@@ -37,3 +37,28 @@ def sweep_checks_task(**_: object) -> int:
     from catalog import services
 
     return services.checks_sweep()
+
+
+@shared_task(name="catalog.import_artifact", acks_late=True, ignore_result=True)
+def import_artifact_task(version_id: int, bucket: str, key: str, **_: object) -> str:
+    from catalog import services
+
+    return services.version_import_artifact(
+        version_id=version_id, bucket=bucket, key=key
+    )
+
+
+@shared_task(name="catalog.import_metrics", acks_late=True, ignore_result=True)
+def import_metrics_task(version_id: int, bucket: str, key: str, **_: object) -> str:
+    from catalog import services
+
+    return services.version_import_metrics(
+        version_id=version_id, bucket=bucket, key=key
+    )
+
+
+@shared_task(name="catalog.sweep_imports", ignore_result=True)
+def sweep_imports_task(**_: object) -> int:
+    from catalog import services
+
+    return services.import_sweep()

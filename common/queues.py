@@ -17,6 +17,7 @@ ALL: tuple[str | None, ...] = ("deployments", None, "checks", "email", "webhooks
 ROUTES = {
     "deployments.": "deployments",
     "catalog.check_": "checks",  # the deferred check of a large artifact
+    "catalog.import_": "checks",  # copying and checking an imported artifact
     "webhooks.": "webhooks",
     "approvals.": "email",
 }

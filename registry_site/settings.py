@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "deployments",
     "webhooks",
     "pages",
+    "sagemaker_api",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
     "sweep-checks": {"task": "catalog.sweep_checks", "schedule": 15.0},
+    "sweep-imports": {"task": "catalog.sweep_imports", "schedule": 60.0},
 }
 
 # --- Deployments and serving ------------------------------------------------------
@@ -296,6 +298,17 @@ REGISTRY_WEBHOOK_RETRY_WINDOW = env.integer(
 REGISTRY_WEBHOOK_TIMEOUT = env.number("REGISTRY_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 REGISTRY_SAGEMAKER_REGION = env.string("REGISTRY_SAGEMAKER_REGION", "us-east-1")
 REGISTRY_SAGEMAKER_ACCOUNT = env.string("REGISTRY_SAGEMAKER_ACCOUNT", "000000000000")
+# Encrypts the stored secrets of access keys (SigV4 needs them back); derived from
+# SECRET_KEY when unset. Changing it invalidates every access key issued before.
+REGISTRY_ACCESS_KEY_ENCRYPTION_KEY = env.raw("REGISTRY_ACCESS_KEY_ENCRYPTION_KEY") or ""
+# Buckets whose objects a SageMaker ModelDataUrl may name for the registry to copy
+# (with its own S3 credentials, when its artifact storage is S3); any other URL is
+# recorded as text and never fetched.
+REGISTRY_SAGEMAKER_IMPORT_BUCKETS = env.strings("REGISTRY_SAGEMAKER_IMPORT_BUCKETS", [])
+# How far a SigV4 request's X-Amz-Date may be from the server's clock (seconds).
+REGISTRY_SAGEMAKER_CLOCK_SKEW = env.integer(
+    "REGISTRY_SAGEMAKER_CLOCK_SKEW", 900, minimum=1
+)
 REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
     "/"
 )

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.views import SignInView
 from registry_site import views
+from sagemaker_api import views as sagemaker_views
 
 api_v1 = [
     path("", include("catalog.api.urls")),
@@ -20,6 +21,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/v1/", include((api_v1, "api"))),
+    # boto3 posts to the endpoint URL as given (…/sagemaker), others to …/sagemaker/.
+    path("sagemaker", sagemaker_views.dispatch),
+    path("sagemaker/", include("sagemaker_api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -14,15 +14,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = {"accounts", "catalog", "approvals", "deployments", "webhooks", "pages"}
+APPS = {
+    "accounts",
+    "catalog",
+    "approvals",
+    "deployments",
+    "webhooks",
+    "pages",
+    "sagemaker_api",
+}
 DOMAIN = {"catalog", "approvals", "deployments", "webhooks"}
 
 FORBIDDEN = {
-    "catalog": {"approvals", "deployments", "webhooks", "pages"},
-    "approvals": {"deployments", "webhooks", "pages"},
-    "deployments": {"approvals", "webhooks", "pages"},
-    "webhooks": {"approvals", "deployments", "pages"},
-    "accounts": DOMAIN | {"pages"},
+    "catalog": {"approvals", "deployments", "webhooks", "pages", "sagemaker_api"},
+    "approvals": {"deployments", "webhooks", "pages", "sagemaker_api"},
+    "deployments": {"approvals", "webhooks", "pages", "sagemaker_api"},
+    "webhooks": {"approvals", "deployments", "pages", "sagemaker_api"},
+    "accounts": DOMAIN | {"pages", "sagemaker_api"},
+    # A face: it may call the domain apps' services and selectors, never another
+    # face or the pages.
+    "sagemaker_api": {"pages", "webhooks", "mlflow_api"},
 }
 
 # registry_site is only the wiring (settings, URLs, Celery, WSGI, the launcher and the

@@ -23,7 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from accounts.services import token_issue
+from accounts.services import access_key_issue, token_issue
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
 from deployments.models import Deployment, Endpoint
 from tests import models as real_models
@@ -48,6 +48,7 @@ OPEN = {
 VIEWER_MAY = {
     ("api/v1/^endpoints/(?P<name>[^/]+)/invocations/?$", "POST"): "invoke",
     ("api/v1/^tokens/?$", "POST"): "issue an own token",
+    ("api/v1/^access-keys/?$", "POST"): "issue an own access key",
     ("endpoints/<str:name>/try/", "POST"): "invoke from the page",
     ("account/tokens/", "POST"): "issue an own token",
 }
@@ -58,6 +59,14 @@ NO_ROLE_MAY = {
     ("api/v1/^tokens/?$", "OPTIONS"): "describe the token list",
     ("api/v1/^tokens/(?P<pk>[0-9]{1,18})/?$", "OPTIONS"): "describe a token",
     ("api/v1/^tokens/(?P<pk>[0-9]{1,18})/revoke/?$", "OPTIONS"): "describe revoking",
+    ("api/v1/^access-keys/?$", "GET"): "list own access keys",
+    ("api/v1/^access-keys/?$", "POST"): "issue an own access key",
+    ("api/v1/^access-keys/?$", "OPTIONS"): "describe the access key list",
+    ("api/v1/^access-keys/(?P<pk>[0-9]{1,18})/?$", "OPTIONS"): "describe a key",
+    (
+        "api/v1/^access-keys/(?P<pk>[0-9]{1,18})/revoke/?$",
+        "OPTIONS",
+    ): "describe revoking",
 }
 # Routes whose objects belong to one user: another user's object is invisible (404),
 # which refuses as well as a 403 does.
@@ -65,6 +74,8 @@ OWN_ONLY = {
     "api/v1/^tokens/(?P<pk>[0-9]{1,18})/?$",
     "api/v1/^tokens/(?P<pk>[0-9]{1,18})/revoke/?$",
     "account/tokens/<id:pk>/revoke/",
+    "api/v1/^access-keys/(?P<pk>[0-9]{1,18})/?$",
+    "api/v1/^access-keys/(?P<pk>[0-9]{1,18})/revoke/?$",
 }
 # A 400 (or a page's redirect back to the form) answers bad input and proves no
 # refusal: routes that validate before refusing get a valid body here. Bodies are
@@ -75,6 +86,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("api/v1/^model-groups/(?P<group_name>[^/]+)/versions/?$", "POST"): {
         MULTIPART: True
     },
+    (
+        "api/v1/^model-groups/(?P<group_name>[^/]+)/versions/(?P<version>[0-9]+)/artifact/?$",
+        "POST",
+    ): {MULTIPART: True},
     (
         "api/v1/^model-groups/(?P<group_name>[^/]+)/aliases/(?P<alias>[^/]+)/?$",
         "PUT",
@@ -168,10 +183,12 @@ def world(make_user: Any, admin_user: Any) -> dict[str, Any]:
     )
     event = Event.objects.create(kind="group.created", group=group, group_name="iris")
     token, _ = token_issue(user=owner, name="owner's")
+    access_key, _ = access_key_issue(actor=owner, name="owner's")
     return {
         "owner": owner,
         "by_segment": {
             "tokens/": token.pk,
+            "access-keys/": access_key.pk,
             "webhooks/": subscription.pk,
             "deliveries/": delivery.pk,
             "deployments/": deployment.pk,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import SCOPES, ApiToken, ServiceAccount
+from accounts.models import SCOPES, AccessKey, ApiToken, ServiceAccount
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -61,3 +61,32 @@ class ServiceAccountOutSerializer(serializers.ModelSerializer):
 
     def get_roles(self, row: ServiceAccount) -> list[str]:
         return sorted(group.name for group in row.user.groups.all())
+
+
+class AccessKeySerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = AccessKey
+        fields = [
+            "id",
+            "user",
+            "name",
+            "access_key_id",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = fields
+
+
+class AccessKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPES), required=False, allow_empty=False
+    )

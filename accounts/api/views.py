@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.idempotency import idempotent, idempotent_without
-from accounts.models import ApiToken, ServiceAccount
+from accounts.models import AccessKey, ApiToken, ServiceAccount
 from accounts.roles import Role, require_role
 from common.errors import Invalid, NotFound
 
@@ -90,6 +90,61 @@ class ApiTokenViewSet(
         if token is None:
             raise NotFound("No such token.")
         return token
+
+
+class AccessKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """``GET, POST /access-keys/``; ``POST /access-keys/{id}/revoke`` (or ``DELETE``).
+
+    AWS-style key pairs for the SageMaker-compatible API; the secret is shown once.
+    """
+
+    serializer_class = s.AccessKeySerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self) -> QuerySet[AccessKey]:
+        if getattr(self, "swagger_fake_view", False):
+            return AccessKey.objects.none()
+        if self.action in ("list", "retrieve"):
+            return selectors.access_key_list(actor=self.request.user)
+        return selectors.access_keys_visible(actor=self.request.user)
+
+    @extend_schema(
+        request=s.AccessKeyCreateSerializer, responses={201: OpenApiTypes.OBJECT}
+    )
+    @idempotent_without("secret_access_key")
+    def create(self, request: Request) -> Response:
+        data = s.AccessKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        key, secret = services.access_key_issue(
+            actor=request.user,
+            name=fields["name"],
+            scopes=fields.get("scopes"),
+            via="api",
+        )
+        body = {**s.AccessKeySerializer(key).data, "secret_access_key": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def revoke(self, request: Request, pk: str) -> Response:
+        key = services.access_key_revoke(
+            key=self.get_object(), actor=request.user, via="api"
+        )
+        return Response(s.AccessKeySerializer(key).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.access_key_revoke(key=self.get_object(), actor=request.user, via="api")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get_object(self) -> AccessKey:
+        key = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        if key is None:
+            raise NotFound("No such access key.")
+        return key
 
 
 class ServiceAccountViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

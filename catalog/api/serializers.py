@@ -210,6 +210,13 @@ class VersionUpdateSerializer(_VersionMetadata):
     pass
 
 
+class ArtifactAttachSerializer(serializers.Serializer):
+    """The model file of a version recorded without one."""
+
+    artifact = serializers.FileField(allow_empty_file=True, use_url=False)
+    sha256 = serializers.CharField(required=False, allow_blank=True)
+
+
 class AliasSerializer(serializers.ModelSerializer):
     alias = serializers.CharField(source="name", read_only=True)
     version = serializers.IntegerField(source="version.version", read_only=True)

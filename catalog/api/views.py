@@ -146,10 +146,23 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         services.version_delete(actor=request.user, version=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
-    @action(detail=True, methods=["get"], url_path="artifact")
+    @extend_schema(
+        methods=["GET"], responses={(200, "application/octet-stream"): bytes}
+    )
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": s.ArtifactAttachSerializer},
+        responses={200: s.ModelVersionSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="artifact")
     def artifact(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         version = self.get_object()
+        if request.method == "POST":
+            return self._attach(request, version)
+        if version.artifact_absent:
+            raise NotFound(
+                f"Version {version.version} was recorded without a model file."
+            )
         etag = f'"{version.artifact_sha256}"'
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
@@ -167,6 +180,19 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         response["X-Artifact-SHA256"] = version.artifact_sha256
         response["Content-Length"] = str(version.artifact_size)
         return response
+
+    def _attach(self, request: Request, version: ModelVersion) -> Response:
+        """``POST …/artifact``: the model file of a version recorded without one."""
+        data = s.ArtifactAttachSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.version_attach_artifact(
+            actor=request.user,
+            version=version,
+            artifact=data.validated_data["artifact"],
+            sha256=data.validated_data.get("sha256") or None,
+        )
+        version = selectors.version_get(version.group.name, version.version)
+        return Response(self.get_serializer(version).data)
 
 
 class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -16,6 +16,12 @@ from deployments.services import transitions
 from deployments.services.endpoints import DEPLOY_ROLES, endpoint_stop
 from deployments.services.transitions import S
 
+_NO_BYTES = (
+    "Version {number} has no verified model file (it was recorded without one, or "
+    "its import is still running or failed), so there is nothing to deploy; attach "
+    "its artifact or register a version with one."
+)
+
 
 def _request(
     endpoint: Endpoint,
@@ -68,6 +74,8 @@ def deployment_request(
                 f"Version {version.version} is {version.approval_status}; only "
                 "Approved versions can be deployed."
             )
+        if not version.has_verified_bytes:
+            raise Conflict(_NO_BYTES.format(number=version.version))
         return _request(endpoint, version, reason, actor)
 
 
@@ -105,7 +113,10 @@ def deployment_rollback(*, actor: Actor, endpoint: Endpoint) -> Deployment:
 
 
 def on_version_approved(event_id: int, version: ModelVersion) -> list[Deployment]:
-    """Queue a deployment on every endpoint that auto-deploys the version's group."""
+    """Queue a deployment on every endpoint that auto-deploys the version's group
+    (none for a version recorded without a model file: nothing to deploy)."""
+    if not version.has_verified_bytes:
+        return []
     endpoints = Endpoint.objects.filter(group_id=version.group_id, auto_deploy=True)
     return [
         _request(endpoint, version, Reason.APPROVAL, None, event_id=event_id)

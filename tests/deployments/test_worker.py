@@ -11,7 +11,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from catalog import services
-from catalog.models import Event
+from catalog.models import Event, ModelVersion
 from deployments.models import Deployment
 from deployments.tasks import deploy_task
 from tests import models as real_models
@@ -93,6 +93,12 @@ def test_a_deployment_survives_its_worker_being_killed(
         group=iris_group,
         artifact=ContentFile(content, name="m.skops"),
         sample_payload={"inputs": SAMPLE},
+    )
+    # Over REGISTRY_INLINE_CHECK_MAX: the worker checks it first.
+    wait_for(
+        lambda: ModelVersion.objects.filter(pk=version.pk, registration_status="Ready"),
+        timeout=60,
+        message="the worker to check the large artifact",
     )
     approve(version)
     deployment = _deployment_of(version)

@@ -1,0 +1,179 @@
+"""Endpoints as SageMaker reports them, and sagemaker-runtime's InvokeEndpoint.
+
+``EndpointStatus`` comes from the deployment state: a deployment queued or running
+is ``Updating`` (``Creating`` before anything served), a live version is
+``InService``, an endpoint whose last deployment failed with nothing live is
+``Failed``, and one that serves nothing is ``OutOfService``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from django.conf import settings
+
+from accounts.roles import Actor, can_read, may_invoke
+from common import jsonsafe
+from common import sagemaker as arns
+from common.errors import Forbidden
+from deployments import selectors, serving
+from deployments.loader import InputError
+from sagemaker_api.protocol import (
+    AwsError,
+    descending,
+    epoch,
+    moment,
+    page,
+    page_bounds,
+    validation,
+)
+
+VARIANT = "AllTraffic"  # the one production variant of a registry endpoint
+
+
+def status_of(endpoint: Any) -> str:
+    """SageMaker's EndpointStatus for a row of ``deployments.selectors.endpoint_list``."""
+    if endpoint.deploying:
+        return "Updating" if endpoint.live_version_id else "Creating"
+    if endpoint.live_version_id:
+        return "InService"
+    if endpoint.last_status == "Failed":
+        return "Failed"
+    return "OutOfService"
+
+
+def _summary(endpoint: Any) -> dict[str, Any]:
+    return {
+        "EndpointName": endpoint.name,
+        "EndpointArn": arns.endpoint_arn(endpoint.name),
+        "CreationTime": epoch(endpoint.created_at),
+        "LastModifiedTime": epoch(endpoint.updated_at),
+        "EndpointStatus": status_of(endpoint),
+    }
+
+
+def _read(actor: Actor) -> None:
+    if not can_read(actor):
+        raise Forbidden("You need a registry role (and a key with the read scope).")
+
+
+def describe_endpoint(actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    _read(actor)
+    name = params["EndpointName"]
+    endpoint = selectors.endpoint_list().filter(name=name).first()
+    if endpoint is None:  # SageMaker's answer (its waiters expect it)
+        raise validation(f"Could not find endpoint {name!r}.")
+    answer = {**_summary(endpoint), "EndpointConfigName": endpoint.name}
+    if endpoint.live_version_id:
+        answer["ProductionVariants"] = [
+            {
+                "VariantName": VARIANT,
+                "CurrentWeight": 1.0,
+                "DesiredWeight": 1.0,
+                "CurrentInstanceCount": 1,
+                "DesiredInstanceCount": 1,
+            }
+        ]
+    if (
+        answer["EndpointStatus"] in ("Failed", "OutOfService")
+        and endpoint.serving_message
+    ):
+        answer["FailureReason"] = endpoint.serving_message[:1024]
+    return answer
+
+
+ENDPOINT_SORTS = {"Name": "name", "CreationTime": "created_at", "Status": "name"}
+
+
+def list_endpoints(actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
+    _read(actor)
+    offset, size = page_bounds(params)
+    rows: Any = selectors.endpoint_list()
+    if params.get("NameContains"):
+        rows = rows.filter(name__icontains=params["NameContains"])
+    for param, lookup in (
+        ("CreationTimeAfter", "created_at__gt"),
+        ("CreationTimeBefore", "created_at__lt"),
+        ("LastModifiedTimeAfter", "updated_at__gt"),
+        ("LastModifiedTimeBefore", "updated_at__lt"),
+    ):
+        if param in params:
+            rows = rows.filter(**{lookup: moment(params[param], param)})
+    key = ENDPOINT_SORTS[params.get("SortBy", "CreationTime")]
+    rows = rows.order_by(
+        f"-{key}" if descending(params, default="Descending") else key, "id"
+    )
+    if "StatusEquals" in params:  # a computed status: endpoints are few
+        rows = [e for e in rows if status_of(e) == params["StatusEquals"]]
+    found, token = page(rows, offset, size)
+    answer: dict[str, Any] = {"Endpoints": [_summary(e) for e in found]}
+    if token:
+        answer["NextToken"] = token
+    return answer
+
+
+# --- sagemaker-runtime ------------------------------------------------------------------
+
+
+def _inputs(body: bytes, content_type: str) -> Any:
+    """The rows to predict: JSON (``{"inputs": ...}``, ``{"instances": ...}`` or a bare
+    list, as SageMaker's own containers take) or CSV of numbers."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "text/csv":
+        try:
+            text = body.decode()
+            return [
+                [float(cell) for cell in row]
+                for row in csv.reader(io.StringIO(text))
+                if row
+            ]
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise validation("text/csv bodies must be rows of numbers.") from exc
+    if kind not in ("application/json", ""):
+        raise validation(
+            f"ContentType {kind!r} is not supported: send application/json or text/csv."
+        )
+    try:
+        document = jsonsafe.loads(body)
+    except (jsonsafe.JSONInputError, UnicodeDecodeError) as exc:
+        raise validation(f"The body is not JSON: {exc}") from exc
+    if isinstance(document, dict) and ("inputs" in document or "instances" in document):
+        return document.get("inputs", document.get("instances"))
+    if isinstance(document, list):
+        return document
+    raise validation(
+        'Send {"inputs": [[...], ...]}, {"instances": ...} or a list of rows.'
+    )
+
+
+def invoke(
+    user: Any, name: str, body: bytes, content_type: str
+) -> tuple[dict[str, Any], int]:
+    """The live model's answer, shaped as ``/api/v1``'s invocations answer it, and the
+    version that answered."""
+    if not may_invoke(user):
+        raise Forbidden("You need the invoke permission to call endpoints.")
+    if len(body) > settings.REGISTRY_MAX_INVOCATION_SIZE:
+        raise validation(
+            f"The request body is larger than {settings.REGISTRY_MAX_INVOCATION_SIZE} bytes."
+        )
+    inputs = _inputs(body, content_type)
+    try:
+        live, outputs = serving.predict(name, inputs)
+    except serving.UnknownEndpoint as exc:
+        raise validation(
+            f"Endpoint {name} of account {settings.REGISTRY_SAGEMAKER_ACCOUNT} not found."
+        ) from exc
+    except serving.NotServing as exc:
+        raise AwsError("ModelNotReadyException", str(exc)) from exc
+    except InputError as exc:
+        raise AwsError("ModelError", str(exc)) from exc
+    first = next(iter(outputs.values()))
+    answer = {
+        "predictions": first,
+        "model_version": live.version_number,
+        "outputs": outputs,
+    }
+    return answer, live.version_number

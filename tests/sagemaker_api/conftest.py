@@ -1,0 +1,112 @@
+"""boto3 from PyPI against the server `make run` starts (gunicorn), signed with access
+keys issued through ``/api/v1/access-keys/`` as a user would."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from accounts.services import token_issue
+
+ALL_SCOPES = ["read", "write", "review", "deploy", "invoke"]
+REGION = "us-east-1"
+
+
+def issue_key(url: str, user: Any, scopes: list[str] | None = None) -> dict[str, Any]:
+    """An access key pair for ``user``, made with ``POST /api/v1/access-keys/``."""
+    _, token = token_issue(user=user, scopes=[*ALL_SCOPES, "tokens"])
+    response = requests.post(
+        f"{url}/api/v1/access-keys/",
+        json={"name": "pipeline", "scopes": scopes or ALL_SCOPES},
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def client(
+    url: str, key: dict[str, Any], service: str = "sagemaker", **config: Any
+) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=f"{url}/sagemaker",
+        region_name=REGION,
+        aws_access_key_id=key["access_key_id"],
+        aws_secret_access_key=key["secret_access_key"],
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+    )
+
+
+@pytest.fixture
+def sagemaker(web_server: Any, transactional_db: Any) -> Callable[..., Any]:
+    """``sagemaker(user, scopes=None, service="sagemaker", **config)``: a boto3 client
+    signed with a new access key of ``user``."""
+
+    def make(user: Any, scopes: list[str] | None = None, **kwargs: Any) -> Any:
+        return client(web_server.url, issue_key(web_server.url, user, scopes), **kwargs)
+
+    return make
+
+
+def signed_post(
+    url: str,
+    key: dict[str, Any],
+    body: bytes,
+    *,
+    target: str = "SageMaker.ListModelPackageGroups",
+    when: datetime | None = None,
+    secret: str | None = None,
+) -> requests.Response:
+    """A JSON 1.1 request signed by botocore's signer at ``when`` (now by default)."""
+    stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": target,
+        "X-Amz-Date": stamp,
+        "Host": url.split("://", 1)[1],
+    }
+    request = AWSRequest(
+        method="POST", url=f"{url}/sagemaker/", data=body, headers=headers
+    )
+    request.context["timestamp"] = stamp
+    signer = SigV4Auth(
+        Credentials(key["access_key_id"], secret or key["secret_access_key"]),
+        "sagemaker",
+        REGION,
+    )
+    canonical = signer.canonical_request(request)
+    signature = signer.signature(signer.string_to_sign(request, canonical), request)
+    headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
+        f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
+        f"Signature={signature}"
+    )
+    return requests.post(f"{url}/sagemaker/", data=body, headers=headers, timeout=10)
+
+
+def body_of(params: dict[str, Any]) -> bytes:
+    return json.dumps(params).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_keys() -> Any:
+    from sagemaker_api import sigv4
+
+    sigv4.forget()
+    yield

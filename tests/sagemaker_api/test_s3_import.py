@@ -1,0 +1,225 @@
+"""Importing a ModelDataUrl from an allowed bucket (issue 12), against a real
+S3-compatible server (moto's, from PyPI) started on loopback, with the registry's
+artifact storage on S3 through the ``REGISTRY_S3_*`` settings: the server and a
+worker of their own, on a queue of their own."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from accounts.services import token_issue
+from catalog.models import ModelVersion
+from tests import models as real_models
+from tests.conftest import Worker, settings_base_dir
+from tests.helpers import register_payload
+from tests.sagemaker_api.conftest import client, issue_key
+from tests.server import HOST, WebServer, free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STORE, ALLOWED, OTHER = "registry-artifacts", "training", "elsewhere"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: Any) -> Any:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("ab")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", HOST, "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.2)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for bucket in (STORE, ALLOWED, OTHER):
+        s3.create_bucket(Bucket=bucket)
+    s3.url = url  # type: ignore[attr-defined]
+    yield s3
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def s3_registry(celery_worker_process: Any, s3: Any, tmp_path_factory: Any) -> Any:
+    env = {
+        **celery_worker_process.env,
+        "CELERY_QUEUE": celery_worker_process.env["CELERY_QUEUE"] + "-s3",
+        "REGISTRY_S3_BUCKET": STORE,
+        "REGISTRY_S3_ENDPOINT_URL": s3.url,
+        "REGISTRY_S3_REGION": "us-east-1",
+        "REGISTRY_S3_ACCESS_KEY_ID": "testing",
+        "REGISTRY_S3_SECRET_ACCESS_KEY": "testing",
+        "REGISTRY_SAGEMAKER_IMPORT_BUCKETS": ALLOWED,
+    }
+    folder = tmp_path_factory.mktemp("s3-registry")
+    worker = Worker(env, folder / "worker.log")
+    worker.start()
+    server = WebServer(env, folder / "web.log", settings_base_dir())
+    server.start()
+    yield server
+    server.stop()
+    worker.stop()
+
+
+@pytest.fixture
+def sm(s3_registry, make_user):
+    sm = client(s3_registry.url, issue_key(s3_registry.url, make_user("contributor")))
+    sm.create_model_package_group(ModelPackageGroupName="churn")
+    return sm
+
+
+def _create(sm, url: str) -> str:
+    spec = {"Containers": [{"Image": "sklearn:1", "ModelDataUrl": url}]}
+    return sm.create_model_package(
+        ModelPackageGroupName="churn", InferenceSpecification=spec
+    )["ModelPackageArn"]
+
+
+def _settled(sm, arn: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sm.describe_model_package(ModelPackageName=arn)
+        if described["ModelPackageStatus"] != "InProgress":
+            return described
+        time.sleep(0.2)
+    raise AssertionError(f"{arn} still InProgress")
+
+
+def test_an_object_in_an_allowed_bucket_is_imported_and_hashed(sm, s3):
+    data = real_models.iris_onnx()
+    s3.put_object(Bucket=ALLOWED, Key="churn/model.onnx", Body=data)
+
+    arn = _create(sm, f"s3://{ALLOWED}/churn/model.onnx")
+    described = _settled(sm, arn)
+
+    assert described["ModelPackageStatus"] == "Completed"
+    version = ModelVersion.objects.get(group__name="churn", version=1)
+    assert version.registration_status == "Ready"
+    assert version.artifact_sha256 == hashlib.sha256(data).hexdigest()
+    assert version.artifact_format == "onnx"
+    stored = s3.get_object(Bucket=STORE, Key=f"artifacts/{version.artifact_key}")
+    assert stored["Body"].read() == data
+
+
+def test_a_pickle_object_fails_the_import_with_the_reason(sm, s3):
+    s3.put_object(Bucket=ALLOWED, Key="churn/model.pkl", Body=pickle.dumps({"a": 1}))
+
+    described = _settled(sm, _create(sm, f"s3://{ALLOWED}/churn/model.pkl"))
+
+    assert described["ModelPackageStatus"] == "Failed"
+    reason = described["ModelPackageStatusDetails"]["ValidationStatuses"][0]
+    assert reason["Status"] == "Failed"
+    assert "pickle" in reason["FailureReason"].lower()
+    assert not ModelVersion.objects.get(group__name="churn").has_verified_bytes
+
+
+def test_a_missing_object_fails_the_import(sm):
+    described = _settled(sm, _create(sm, f"s3://{ALLOWED}/churn/absent.onnx"))
+
+    assert described["ModelPackageStatus"] == "Failed"
+
+
+def test_a_bucket_not_allowed_is_recorded_without_bytes_and_not_fetched(sm, s3):
+    s3.put_object(Bucket=OTHER, Key="model.onnx", Body=real_models.iris_onnx())
+
+    described = sm.describe_model_package(
+        ModelPackageName=_create(sm, f"s3://{OTHER}/model.onnx")
+    )
+
+    assert described["ModelPackageStatus"] == "Completed"
+    version = ModelVersion.objects.get(group__name="churn")
+    assert version.artifact_absent and version.artifact_key == ""
+    stored = s3.list_objects_v2(Bucket=STORE).get("Contents", [])
+    assert not [o for o in stored if f"/{version.group_id}/" in o["Key"]]
+
+
+def test_the_s3_storage_takes_uploads_and_serves_them_with_their_etag(
+    s3_registry, make_user
+):
+    _, token = token_issue(user=make_user("contributor"))
+    headers = {"Authorization": f"Token {token}"}
+    url = f"{s3_registry.url}/api/v1/model-groups"
+    assert requests.post(
+        url + "/", json={"name": "iris"}, headers=headers, timeout=10
+    ).ok
+    payload = register_payload()
+    upload = payload.pop("artifact")
+    registered = requests.post(
+        f"{url}/iris/versions/",
+        data=payload,
+        files={"artifact": ("model.onnx", upload.read())},
+        headers=headers,
+        timeout=30,
+    )
+    assert registered.status_code == 201, registered.text
+
+    downloaded = requests.get(
+        f"{url}/iris/versions/1/artifact", headers=headers, timeout=30
+    )
+
+    data = real_models.iris_onnx()
+    assert downloaded.content == data
+    assert downloaded.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+REPORT = {
+    "version": 0.0,
+    "dataset": {"item_count": 100},
+    "binary_classification_metrics": {
+        "accuracy": {"value": 0.93, "standard_deviation": 0.01},
+        "auc": {"value": 0.97, "standard_deviation": 0.005},
+        "confusion_matrix": {"0": {"0": 40, "1": 3}},
+    },
+}
+
+
+def test_a_model_quality_report_in_an_allowed_bucket_becomes_metrics(sm, s3):
+    import json
+
+    s3.put_object(Bucket=ALLOWED, Key="churn/quality.json", Body=json.dumps(REPORT))
+    metrics = {
+        "ModelQuality": {
+            "Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": f"s3://{ALLOWED}/churn/quality.json",
+            }
+        }
+    }
+    sm.create_model_package(ModelPackageGroupName="churn", ModelMetrics=metrics)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        version = ModelVersion.objects.get(group__name="churn")
+        if version.metrics:
+            break
+        time.sleep(0.2)
+    assert version.metrics == {"accuracy": 0.93, "auc": 0.97}
+    assert version.metric_rows.filter(name="auc", value__gte=0.9).exists()
+    described = sm.describe_model_package(ModelPackageName="churn/1")
+    assert described["ModelMetrics"] == metrics  # still returned as sent
