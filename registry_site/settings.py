@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "deployments",
     "webhooks",
     "pages",
+    "mlflow_api",
 ]
 
 MIDDLEWARE = [

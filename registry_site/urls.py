@@ -20,6 +20,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/v1/", include((api_v1, "api"))),
+    # MLflow's registry REST API and the mirror its web UI calls.
+    path("api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow"))),
+    path("ajax-api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow-ajax"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -16,6 +16,12 @@ from deployments.services import transitions
 from deployments.services.endpoints import DEPLOY_ROLES, endpoint_stop
 from deployments.services.transitions import S
 
+ARTIFACT_ABSENT = (
+    "Version {version.version} was recorded without its files (source "
+    "{version.source_uri!r} is kept as text only); it cannot be deployed. "
+    "Register a version with the model file to deploy it."
+)
+
 
 def _request(
     endpoint: Endpoint,
@@ -68,6 +74,8 @@ def deployment_request(
                 f"Version {version.version} is {version.approval_status}; only "
                 "Approved versions can be deployed."
             )
+        if version.artifact_absent:
+            raise Conflict(ARTIFACT_ABSENT.format(version=version))
         return _request(endpoint, version, reason, actor)
 
 
@@ -106,6 +114,8 @@ def deployment_rollback(*, actor: Actor, endpoint: Endpoint) -> Deployment:
 
 def on_version_approved(event_id: int, version: ModelVersion) -> list[Deployment]:
     """Queue a deployment on every endpoint that auto-deploys the version's group."""
+    if version.artifact_absent:
+        return []  # nothing to load; deployment_request says why when asked by hand
     endpoints = Endpoint.objects.filter(group_id=version.group_id, auto_deploy=True)
     return [
         _request(endpoint, version, Reason.APPROVAL, None, event_id=event_id)
