@@ -10,6 +10,7 @@ from catalog.models import Alias, ModelGroup, ModelVersion
 
 APPROVAL_TAG = "approval_status"  # shown on every version, never written through MLflow
 READY = "READY"
+ARTIFACTS_ROOT = "models"  # the artifact proxy's folder of versions
 
 
 def millis(moment: datetime) -> int:
@@ -69,3 +70,12 @@ def registered_model(
             for alias in aliases
         ],
     }
+
+
+def artifact_root(request: Any, version: ModelVersion) -> str:
+    """The absolute URI of a version's folder in the artifact proxy (absolute: the
+    client resolves a relative one against its tracking server)."""
+    return request.build_absolute_uri(
+        f"/api/2.0/mlflow-artifacts/artifacts/{ARTIFACTS_ROOT}/"
+        f"{version.group.name}/{version.version}"
+    )

@@ -160,16 +160,12 @@ def _version(params: Params) -> ModelVersion:
 
 
 def _artifact_uri(request: Request) -> Callable[[ModelVersion], str]:
-    """Where this registry serves a version's file (absolute: the client resolves a
-    relative URI against its tracking server)."""
+    """Where this registry's artifact proxy serves a version's folder."""
 
     def uri(version: ModelVersion) -> str:
         if version.artifact_absent:
             return ""
-        return request.build_absolute_uri(
-            f"/api/v1/model-groups/{version.group.name}/versions/"
-            f"{version.version}/artifact"
-        )
+        return shapes.artifact_root(request, version)
 
     return uri
 

@@ -23,6 +23,10 @@ urlpatterns = [
     # MLflow's registry REST API and the mirror its web UI calls.
     path("api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow"))),
     path("ajax-api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow-ajax"))),
+    path(
+        "api/2.0/mlflow-artifacts/",
+        include(("mlflow_api.artifact_urls", "mlflow-artifacts")),
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
