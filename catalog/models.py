@@ -238,7 +238,10 @@ class ModelVersion(models.Model):
             models.Index(
                 fields=["group", "approval_status", "-version"],
                 name="catalog_ver_group_status",
-            )
+            ),
+            models.Index(
+                fields=["group", "stage", "-version"], name="catalog_ver_group_stage"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -48,6 +48,7 @@ from catalog.models import (
     EventKind,
     ModelGroup,
     ModelVersion,
+    Stage,
 )
 from common.errors import Invalid, NotFound
 
@@ -624,25 +625,29 @@ def latest_by_stage(
     groups: Sequence[ModelGroup], stages: Iterable[str] = ()
 ) -> dict[int, list[ModelVersion]]:
     """For each group, its highest version in each stage (only ``stages`` if given),
-    in one query whatever the number of groups."""
-    top = (
-        ModelVersion.objects.filter(group=OuterRef("group"), stage=OuterRef("stage"))
-        .order_by("-version")
-        .values("version")[:1]
+    in two queries whatever the number of groups: one index probe per group and
+    stage (``catalog_ver_group_stage``), then the versions found."""
+    wanted = list(stages) or list(Stage.values)
+    tops = ModelGroup.objects.filter(pk__in=[g.pk for g in groups]).values_list(
+        *[
+            Subquery(
+                ModelVersion.objects.filter(group=OuterRef("pk"), stage=stage)
+                .order_by("-version")
+                .values("pk")[:1]
+            )
+            for stage in wanted
+        ]
     )
+    ids = [pk for row in tops for pk in row if pk is not None]
     versions = (
-        ModelVersion.objects.filter(group__in=[g.pk for g in groups])
-        .filter(version=Subquery(top))
+        ModelVersion.objects.filter(pk__in=ids)
         .select_related("group", "created_by")
         .prefetch_related(_aliases())
         .defer(*LIST_DEFERRED)
         .order_by("group_id", "version")
     )
-    wanted = list(stages)
-    if wanted:
-        versions = versions.filter(stage__in=wanted)
     found: dict[int, list[ModelVersion]] = {g.pk: [] for g in groups}
-    for version in versions:
+    for version in versions if ids else []:
         found[version.group_id].append(version)
     return found
 

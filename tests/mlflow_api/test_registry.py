@@ -271,3 +271,22 @@ def test_basic_auth_signs_in_with_the_users_password(
     with pytest.raises(RestException) as refused:
         as_user(user, password="wrong").get_registered_model("iris")
     assert code_of(refused) == "UNAUTHENTICATED"
+
+
+def test_a_changed_password_stops_a_remembered_basic_sign_in(
+    as_user: Any, make_user: Any
+) -> None:
+    user = make_user("contributor", username="pipeline")
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode("old-pw", "salt", iterations=1000)
+    user.save(update_fields=["password"])
+    client = as_user(user, password="old-pw")
+    client.search_registered_models()  # checked, then remembered
+
+    user.password = hasher.encode("new-pw", "salt", iterations=1000)
+    user.save(update_fields=["password"])
+
+    with pytest.raises(RestException) as refused:
+        client.search_registered_models()
+    assert code_of(refused) == "UNAUTHENTICATED"
+    assert as_user(user, password="new-pw").search_registered_models() == []
