@@ -149,14 +149,10 @@ def _group(params: Params) -> ModelGroup:
 
 def _version(params: Params) -> ModelVersion:
     name, number = _string(params, "name"), _number(params)
-    _group(params)
     try:
-        return selectors.version_get(name, number)
+        return selectors.version_get(name, number)  # names an unknown model first
     except NotFound as exc:
-        raise MlflowError(
-            errors.RESOURCE_DOES_NOT_EXIST,
-            f"Model Version (name={name}, version={number}) not found",
-        ) from exc
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
 
 
 def _artifact_uri(request: Request) -> Callable[[ModelVersion], str]:
