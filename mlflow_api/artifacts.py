@@ -19,11 +19,11 @@ from rest_framework.request import Request
 
 from catalog import selectors, services
 from catalog.models import ModelVersion
+from common.errors import NotFound
 from mlflow_api import errors
 from mlflow_api.errors import MlflowError
 from mlflow_api.shapes import ARTIFACTS_ROOT as ROOT
 from mlflow_api.views import MlflowView
-from registry_site.errors import NotFound
 
 PATH_RE = re.compile(r"^models/([^/]+)/([0-9]{1,18})(?:/(.*))?\Z")
 FILE_NAMES = {"onnx": "model.onnx", "skops": "model.skops"}

@@ -19,11 +19,11 @@ from rest_framework.views import APIView
 from accounts.permissions import HasAnyRole
 from catalog import selectors, services
 from catalog.models import ModelGroup, ModelVersion
+from common.errors import NotFound
+from common.jsonsafe import SafeJSONParser
 from mlflow_api import errors, search, shapes
 from mlflow_api.authentication import BasicAuthentication, BearerAuthentication
 from mlflow_api.errors import MlflowError, invalid
-from common.errors import NotFound
-from common.jsonsafe import SafeJSONParser
 
 Params = dict[str, Any]
 Handler = Callable[[Request, Params], dict[str, Any]]

@@ -9,7 +9,7 @@ import pytest
 
 from catalog import selectors, services
 from catalog.models import Event, EventKind, ModelGroup, Stage
-from registry_site.errors import Conflict, Forbidden, Invalid, NotFound
+from common.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.catalog.helpers import approve
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from catalog import services
+from common.errors import Conflict
 from deployments import services as deploy
 from deployments.models import Deployment
-from registry_site.errors import Conflict
 
 pytestmark = pytest.mark.django_db
 
