@@ -119,18 +119,28 @@ def drop_mlflow_tables(database_url: str) -> None:
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
+        ours = ("django", "auth", "catalog", "approvals", "deployments")
+        ours += ("webhooks", "accounts")  # MLflow 3 has a table named "webhooks"
         tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND "
-                "tablename NOT LIKE 'django%%' AND tablename NOT LIKE 'auth%%' AND "
-                "tablename NOT LIKE 'catalog%%' AND tablename NOT LIKE 'approvals%%' "
-                "AND tablename NOT LIKE 'deployments%%' AND tablename NOT LIKE "
-                "'webhooks%%' AND tablename NOT LIKE 'accounts%%'"
+            name
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
             )
+            if not name.startswith(tuple(f"{prefix}_" for prefix in ours))
         ]
         for table in tables:
             conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+
+
+def create_mlflow_tables(uri: str, artifacts: Path) -> None:
+    """Once, before the server starts: its workers racing to create them can fail."""
+    from mlflow.store.model_registry.sqlalchemy_store import (
+        SqlAlchemyStore as RegistryStore,
+    )
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    SqlAlchemyStore(uri, str(artifacts))
+    RegistryStore(uri)
 
 
 def timed(call: Callable[[int], Any]) -> dict[str, float]:
@@ -195,6 +205,7 @@ def main() -> int:
     ours_port, theirs_port = free_port(), free_port()
     ours = start(web_command("127.0.0.1", ours_port, workers=2), env)
     pg = database_url.replace("postgres://", "postgresql+psycopg://", 1)
+    create_mlflow_tables(pg, data / "mlflow-artifacts")
     theirs = start(
         [
             sys.executable,
