@@ -115,6 +115,12 @@ def prepare_ours(env: dict[str, str]) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def start_mlflow(uri: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    return start(command, {**env, "MLFLOW_TRACKING_TOKEN": ""})
+
+
 def drop_mlflow_tables(database_url: str) -> None:
     import psycopg
 
@@ -203,26 +209,14 @@ def main() -> int:
     from registry_site.launcher import web_command
 
     ours_port, theirs_port = free_port(), free_port()
-    ours = start(web_command("127.0.0.1", ours_port, workers=2), env)
     pg = database_url.replace("postgres://", "postgresql+psycopg://", 1)
     create_mlflow_tables(pg, data / "mlflow-artifacts")
-    theirs = start(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            pg,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(theirs_port),
-            "--workers",
-            "2",
-        ],
-        {**env, "MLFLOW_TRACKING_TOKEN": ""},
-    )
+    ours = start(web_command("127.0.0.1", ours_port, workers=2), env)
+    try:
+        theirs = start_mlflow(pg, theirs_port, env)
+    except BaseException:
+        stop(ours)
+        raise
     try:
         wait_until_up(f"http://127.0.0.1:{ours_port}/healthz", ours, "registry")
         wait_until_up(f"http://127.0.0.1:{theirs_port}/health", theirs, "mlflow")
