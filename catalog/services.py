@@ -551,7 +551,7 @@ def version_register_artifact_absent(
     )
     version.version = _allocate_number(group)
     version.save()
-    _replace_metrics(version)
+    _add_metrics(version)
     event_record(
         EventKind.VERSION_REGISTERED,
         actor=actor,
