@@ -25,11 +25,14 @@ class EventKind(models.TextChoices):
     GROUP_UPDATED = "group.updated"
     GROUP_DELETED = "group.deleted"
     GROUP_PICKLE_POLICY = "group.pickle_policy"
+    GROUP_RENAMED = "group.renamed"
+    GROUP_PROTECTED_ALIASES = "group.protected_aliases"
     VERSION_REGISTERED = "version.registered"
     VERSION_UPDATED = "version.updated"
     VERSION_DELETED = "version.deleted"
     VERSION_CHECKED = "version.checked"  # a deferred artifact check passed: Ready
     VERSION_CHECK_FAILED = "version.check_failed"
+    VERSION_STAGE = "version.stage"
     ALIAS_SET = "alias.set"
     ALIAS_DELETED = "alias.deleted"
     REVIEW_SUBMITTED = "review.submitted"
@@ -92,6 +95,23 @@ class RegistrationStatus(models.TextChoices):
     ABSENT = "Absent", "Absent"
 
 
+class Stage(models.TextChoices):
+    """MLflow's (deprecated, still used) stages; Staging and Production need approval."""
+
+    NONE = "None", "None"
+    STAGING = "Staging", "Staging"
+    PRODUCTION = "Production", "Production"
+    ARCHIVED = "Archived", "Archived"
+
+
+STAGES_NEEDING_APPROVAL = frozenset({Stage.STAGING, Stage.PRODUCTION})
+DEFAULT_PROTECTED_ALIASES = ("champion", "production")
+
+
+def default_protected_aliases() -> list[str]:
+    return list(DEFAULT_PROTECTED_ALIASES)
+
+
 class ArtifactFormat(models.TextChoices):
     ONNX = "onnx", "ONNX"
     SKOPS = "skops", "skops"
@@ -114,6 +134,8 @@ class ModelGroup(models.Model):
         help_text="Accept pickle/joblib artifacts for this group. Pickle files run "
         "arbitrary code when loaded: allow only for trusted producers.",
     )
+    # Aliases that only an Approved version may carry (admins edit the list).
+    protected_aliases = models.JSONField(default=default_protected_aliases, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -166,6 +188,7 @@ class ModelVersion(models.Model):
     # The deferred check of a large artifact: claimed by a worker with a lease.
     check_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     check_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Empty when the version was recorded without its files (``artifact_absent``).
     artifact_key = models.CharField(max_length=255, editable=False)
     artifact_sha256 = models.CharField(max_length=64, editable=False)
     artifact_size = models.BigIntegerField(editable=False)
@@ -174,6 +197,14 @@ class ModelVersion(models.Model):
     )
     # The client's file name: inert text, never used to build a path.
     artifact_filename = models.CharField(max_length=255, blank=True, editable=False)
+    # Where the producer says the files are (an MLflow ``source``): inert text,
+    # never opened or fetched by the server.
+    source_uri = models.CharField(max_length=2048, blank=True, editable=False)
+    run_id = models.CharField(max_length=256, blank=True, editable=False)
+    # Written only by ``catalog.services.version_stage_set``.
+    stage = models.CharField(
+        max_length=16, choices=Stage.choices, default=Stage.NONE, editable=False
+    )
     metrics = models.JSONField(default=dict, blank=True, editable=False)
     hyperparameters = models.JSONField(default=dict, blank=True)
     customer_metadata = models.JSONField(default=dict, blank=True)
@@ -210,7 +241,10 @@ class ModelVersion(models.Model):
             models.Index(
                 fields=["group", "approval_status", "-version"],
                 name="catalog_ver_group_status",
-            )
+            ),
+            models.Index(
+                fields=["group", "stage", "-version"], name="catalog_ver_group_stage"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ for the rows of one page only) or from one batched query for the page's ids.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +27,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.template.defaultfilters import filesizeformat
 from django_filters import FilterSet
 
@@ -45,6 +48,7 @@ from catalog.models import (
     EventKind,
     ModelGroup,
     ModelVersion,
+    Stage,
 )
 from common.errors import Invalid, NotFound
 
@@ -510,3 +514,194 @@ def group_names(*, limit: int) -> list[str]:
     return list(
         ModelGroup.objects.order_by("name").values_list("name", flat=True)[:limit]
     )
+
+
+# --- Searches by condition (the MLflow face's filter grammar, parsed by the face) -----
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One clause of a search: ``field op value``.
+
+    ``field`` is ``name``, ``tag:<key>`` (both faces), and for versions also
+    ``version``, ``run_id``, ``source_uri`` or ``stage``. ``op`` is one of
+    ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``LIKE``, ``ILIKE`` (SQL patterns:
+    ``%`` any run, ``_`` one character), ``IN``, ``NOT IN`` (``value`` a list).
+    """
+
+    field: str
+    op: str
+    value: Any
+
+
+GROUP_SEARCH_FIELDS = {"name": "name"}
+VERSION_SEARCH_FIELDS = {
+    "name": "group__name",
+    "version": "version",
+    "run_id": "run_id",
+    "source_uri": "source_uri",
+    "stage": "stage",
+}
+GROUP_SEARCH_ORDER = {
+    "name": "name",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+VERSION_SEARCH_ORDER = {
+    "name": "group__name",
+    "version": "version",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "run_id": "run_id",
+}
+_COMPARE = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+
+
+def _like_regex(pattern: str) -> str:
+    """A SQL LIKE pattern as an anchored regular expression."""
+    parts = []
+    for char in pattern:
+        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+    return "^" + "".join(parts) + "$"
+
+
+def _condition_q(
+    queryset: QuerySet, condition: Condition, columns: dict[str, str]
+) -> tuple[QuerySet, Q]:
+    """The filter of one condition (annotating ``queryset`` for a tag's value)."""
+    field, op, value = condition.field, condition.op, condition.value
+    if field.startswith("tag:"):
+        alias = f"_tag_{len(queryset.query.annotations)}"
+        # Cast: a JSON key transform would compare with JSON, not with text.
+        value_of = Cast(KeyTextTransform(field[4:], "tags"), TextField())
+        queryset = queryset.annotate(**{alias: value_of})
+        column = alias
+    elif field in columns:
+        column = columns[field]
+    else:
+        raise Invalid.on("filter", f"Unknown search field {field!r}.")
+    if op == "=":
+        return queryset, Q(**{column: value})
+    if op == "!=":  # a tag the row lacks is not equal either (MLflow's client
+        # hides prompts with ``tag.`mlflow.prompt.is_prompt` != 'true'``)
+        return queryset, ~Q(**{column: value}) | Q(**{f"{column}__isnull": True})
+    if op in _COMPARE:
+        return queryset, Q(**{f"{column}__{_COMPARE[op]}": value})
+    if op in ("LIKE", "ILIKE"):
+        lookup = "regex" if op == "LIKE" else "iregex"
+        return queryset, Q(**{f"{column}__{lookup}": _like_regex(str(value))})
+    if op == "IN":
+        return queryset, Q(**{f"{column}__in": list(value)})
+    if op == "NOT IN":
+        return queryset, ~Q(**{f"{column}__in": list(value)})
+    raise Invalid.on("filter", f"Unknown comparison {op!r}.")
+
+
+def _searched(
+    queryset: QuerySet,
+    conditions: Iterable[Condition],
+    ordering: Sequence[tuple[str, bool]],
+    columns: dict[str, str],
+    orders: dict[str, str],
+) -> QuerySet:
+    for condition in conditions:
+        queryset, q = _condition_q(queryset, condition, columns)
+        queryset = queryset.filter(q)
+    keys = []
+    for name, descending in ordering:
+        if name not in orders:
+            raise Invalid.on("order_by", f"Cannot order by {name!r}.")
+        keys.append(("-" if descending else "") + orders[name])
+    return queryset.order_by(*keys, "id")
+
+
+def group_search(
+    *,
+    conditions: Iterable[Condition] = (),
+    ordering: Sequence[tuple[str, bool]] = (("name", False),),
+) -> QuerySet[ModelGroup]:
+    """Groups matching every condition, in ``ordering`` ((field, descending) pairs of
+    GROUP_SEARCH_ORDER). Slice it for a page."""
+    groups = ModelGroup.objects.select_related("created_by")
+    return _searched(
+        groups, conditions, ordering, GROUP_SEARCH_FIELDS, GROUP_SEARCH_ORDER
+    )
+
+
+def version_search(
+    *,
+    conditions: Iterable[Condition] = (),
+    ordering: Sequence[tuple[str, bool]] = (("name", False), ("version", True)),
+) -> QuerySet[ModelVersion]:
+    """Versions of any group matching every condition, in ``ordering`` ((field,
+    descending) pairs of VERSION_SEARCH_ORDER). Slice it for a page."""
+    versions = (
+        ModelVersion.objects.select_related("group", "created_by")
+        .prefetch_related(_aliases())
+        .defer(*LIST_DEFERRED)
+    )
+    return _searched(
+        versions, conditions, ordering, VERSION_SEARCH_FIELDS, VERSION_SEARCH_ORDER
+    )
+
+
+def latest_by_stage(
+    groups: Sequence[ModelGroup], stages: Iterable[str] = ()
+) -> dict[int, list[ModelVersion]]:
+    """For each group, its highest version in each stage (only ``stages`` if given),
+    in two queries whatever the number of groups: one index probe per group and
+    stage (``catalog_ver_group_stage``), then the versions found."""
+    wanted = list(stages) or list(Stage.values)
+    tops = ModelGroup.objects.filter(pk__in=[g.pk for g in groups]).values_list(
+        *[
+            Subquery(
+                ModelVersion.objects.filter(group=OuterRef("pk"), stage=stage)
+                .order_by("-version")
+                .values("pk")[:1]
+            )
+            for stage in wanted
+        ]
+    )
+    ids = [pk for row in tops for pk in row if pk is not None]
+    versions = (
+        ModelVersion.objects.filter(pk__in=ids)
+        .select_related("group", "created_by")
+        .prefetch_related(_aliases())
+        .defer(*LIST_DEFERRED)
+        .order_by("group_id", "version")
+    )
+    found: dict[int, list[ModelVersion]] = {g.pk: [] for g in groups}
+    for version in versions if ids else []:
+        found[version.group_id].append(version)
+    return found
+
+
+def version_by_alias(group: ModelGroup, name: str) -> ModelVersion:
+    """The version alias ``name`` of ``group`` points at (``latest``: the highest)."""
+    if name == "latest":
+        version = (
+            ModelVersion.objects.filter(group=group)
+            .select_related("group", "created_by")
+            .prefetch_related(_aliases())
+            .order_by("-version")
+            .first()
+        )
+        if version is None:
+            raise NotFound(f"Model group {group.name!r} has no versions.")
+        return version
+    alias = alias_get(group, name)
+    return version_get(group.name, alias.version.version)
+
+
+def aliases_of(groups: Sequence[ModelGroup]) -> dict[int, list[Alias]]:
+    """Each group's aliases with their versions' numbers, in one query."""
+    found: dict[int, list[Alias]] = {g.pk: [] for g in groups}
+    rows = (
+        Alias.objects.filter(group__in=[g.pk for g in groups])
+        .select_related("version")
+        .only("name", "group_id", "version__version")
+        .order_by("name")
+    )
+    for alias in rows:
+        found[alias.group_id].append(alias)
+    return found

@@ -29,6 +29,7 @@ import modelformats
 from accounts.roles import Actor, Role, require_role
 from catalog import feed, outbox, validation
 from catalog.models import (
+    STAGES_NEEDING_APPROVAL,
     Alias,
     ApprovalStatus,
     Event,
@@ -37,10 +38,11 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     RegistrationStatus,
+    Stage,
 )
 from catalog.uploads import too_large
 from common import doorbell, leases
-from common.errors import Conflict, Invalid
+from common.errors import Conflict, Forbidden, Invalid
 from modelformats.storage import ArtifactMissing, ChecksumMismatch, local_copy
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ WRITE_ROLES = (Role.CONTRIBUTOR,)
 CHECK_ATTEMPTS = 3
 # A check rung at registration is left to its doorbell this long before the sweep.
 CHECK_SWEEP_GRACE = timedelta(seconds=10)
+MAX_PROTECTED_ALIASES = 20
 
 
 def artifact_storage() -> Any:
@@ -179,6 +182,65 @@ def group_pickle_policy_set(
         )
     group.allow_pickle = allow
     return group
+
+
+@transaction.atomic
+def group_rename(*, actor: Actor, group: ModelGroup, new_name: str) -> ModelGroup:
+    """Give a group a new name; its versions, aliases, deployments and history follow,
+    and the old name is free (it no longer finds the group)."""
+    actor = require_role(actor, *WRITE_ROLES, action="rename model groups")
+    if not isinstance(new_name, str):
+        raise Invalid.on("new_name", "Must be a string.")
+    locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
+    old = locked.name
+    if new_name == old:
+        return locked
+    locked.name = new_name
+    try:
+        _clean_group(locked, exclude=["created_by"])
+    except ValidationError as exc:
+        message = "; ".join(exc.message_dict.get("name", exc.messages))
+        raise Invalid.on("new_name", message) from exc
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["name", "updated_at"])
+    except IntegrityError as exc:  # a concurrent create or rename took the name
+        raise Conflict(
+            "A model group with this name already exists.",
+            fields={"new_name": "A model group with this name already exists."},
+        ) from exc
+    event_record(
+        EventKind.GROUP_RENAMED,
+        actor=actor,
+        group=locked,
+        payload={"from": old, "to": locked.name},
+    )
+    return locked
+
+
+@transaction.atomic
+def group_protected_aliases_set(
+    *, actor: Actor, group: ModelGroup, names: Any
+) -> ModelGroup:
+    """Set which aliases of a group only an Approved version may carry (admins only)."""
+    require_role(actor, Role.ADMIN, action="change protected aliases")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise Invalid.on("protected_aliases", "Must be a list of alias names.")
+    if len(names) > MAX_PROTECTED_ALIASES:
+        message = f"At most {MAX_PROTECTED_ALIASES} aliases."
+        raise Invalid.on("protected_aliases", message)
+    clean = sorted({_alias_name(n, field="protected_aliases") for n in names})
+    locked = ModelGroup.objects.select_for_update().get(pk=group.pk)
+    if sorted(locked.protected_aliases) != clean:
+        locked.protected_aliases = clean
+        locked.save(update_fields=["protected_aliases", "updated_at"])
+        event_record(
+            EventKind.GROUP_PROTECTED_ALIASES,
+            actor=actor,
+            group=locked,
+            payload={"protected_aliases": clean},
+        )
+    return locked
 
 
 @transaction.atomic
@@ -393,7 +455,6 @@ def _insert_version(
             "metrics": version.metrics,
             "description": version.description,
             "customer_metadata": version.customer_metadata,
-            **({"artifact": "absent"} if version.artifact_absent else {}),
             **(noted or {}),
         },
     )
@@ -401,22 +462,34 @@ def _insert_version(
 
 
 def version_register_without_artifact(
-    *, actor: Actor, group: ModelGroup, **fields: Any
+    *,
+    actor: Actor,
+    group: ModelGroup,
+    source_uri: Any = "",
+    run_id: Any = "",
+    **fields: Any,
 ) -> ModelVersion:
     """Register the next version of ``group`` with metadata only, its artifact marked
-    absent: it can be reviewed like any version, but never deployed (there is nothing
-    the registry checked to load). For faces whose clients keep the model elsewhere
-    and send only an inert reference to it (the SageMaker API's ``ModelDataUrl``)."""
+    absent: it can be reviewed, aliased and staged like any version, but not
+    downloaded or deployed (there is nothing the registry checked to load). For faces
+    whose clients keep the model elsewhere and send only an inert reference to it
+    (the SageMaker API's ``ModelDataUrl``, MLflow's ``source``): ``source_uri`` is
+    kept as text, never opened."""
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     clean = validation.version_fields(fields)
+    source_uri = validation.text(source_uri, "source", max_length=2048)
+    run_id = validation.text(run_id, "run_id", max_length=256)
     return _insert_version(
         actor,
         group,
         clean,
+        {"artifact_absent": True, "source": source_uri, "run_id": run_id},
         artifact_key="",
         artifact_sha256="",
         artifact_size=0,
         artifact_format="",
+        source_uri=source_uri,
+        run_id=run_id,
         registration_status=RegistrationStatus.ABSENT,
     )
 
@@ -813,6 +886,58 @@ def checks_sweep() -> int:
     return rung
 
 
+@transaction.atomic
+def version_stage_set(
+    *,
+    actor: Actor,
+    version: ModelVersion,
+    stage: Any,
+    archive_existing_versions: bool = False,
+) -> ModelVersion:
+    """Move a version to an MLflow stage; Staging and Production need it Approved.
+
+    With ``archive_existing_versions``, the group's other versions in that stage move
+    to Archived in the same transaction. Each change is one ``version.stage`` event.
+    """
+    actor = require_role(actor, *WRITE_ROLES, action="change stages")
+    valid = {s.value.lower(): s for s in Stage}
+    if not isinstance(stage, str) or stage.lower() not in valid:
+        message = f"Must be one of {', '.join(Stage.values)}."
+        raise Invalid.on("stage", message)
+    target = valid[stage.lower()]
+    ModelGroup.objects.select_for_update().filter(pk=version.group_id).exists()
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    if target in STAGES_NEEDING_APPROVAL and not locked.is_approved:
+        raise Forbidden(
+            f"Stage {target} needs an Approved version; version {locked.version} of "
+            f"{version.group.name!r} is {locked.approval_status}."
+        )
+    if archive_existing_versions and target in STAGES_NEEDING_APPROVAL:
+        others = ModelVersion.objects.filter(
+            group_id=locked.group_id, stage=target
+        ).exclude(pk=locked.pk)
+        for other in others.select_for_update(of=("self",)):
+            _stage_write(actor, version.group, other, Stage.ARCHIVED)
+    _stage_write(actor, version.group, locked, target)
+    return locked
+
+
+def _stage_write(
+    actor: Actor, group: ModelGroup, version: ModelVersion, stage: Stage
+) -> None:
+    if version.stage == stage:
+        return
+    previous, version.stage = version.stage, stage
+    version.save(update_fields=["stage", "updated_at"])
+    event_record(
+        EventKind.VERSION_STAGE,
+        actor=actor,
+        group=group,
+        version=version,
+        payload={"from": previous, "to": stage.value},
+    )
+
+
 # What a reviewer approved: a change to any of these needs a new version.
 FROZEN_WHEN_APPROVED = frozenset(
     {
@@ -911,19 +1036,23 @@ def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:
     return alias.version if alias else None
 
 
-def _alias_name(name: str) -> str:
+def _alias_name(name: str, *, field: str = "alias") -> str:
     from catalog.models import name_validator
 
     if len(name) > 63:
-        raise Invalid.on("alias", "At most 63 characters.")
+        raise Invalid.on(field, "At most 63 characters.")
     try:
         name_validator(name)
     except ValidationError as exc:
-        raise Invalid.on("alias", exc.messages[0]) from exc
+        raise Invalid.on(field, exc.messages[0]) from exc
     if name.lower() in Alias.RESERVED:
         message = f"'{name}' is reserved: it always means the highest version."
-        raise Invalid.on("alias", message)
+        raise Invalid.on(field, message)
     return name
+
+
+def alias_is_protected(group: ModelGroup, name: str) -> bool:
+    return name.lower() in {n.lower() for n in group.protected_aliases}
 
 
 @transaction.atomic
@@ -935,13 +1064,25 @@ def alias_set(
     name = _alias_name(name)
     if isinstance(version_number, bool) or not isinstance(version_number, int):
         raise Invalid.on("version", "Must be a version number.")
-    target = group.versions.filter(version=version_number).first()
+    # Writers of one group's aliases queue on the group row, so two first writers
+    # of a new alias do not both insert it: the last one wins cleanly. The version
+    # row is locked too, so an approval status read here holds until commit.
+    locked = ModelGroup.objects.select_for_update().filter(pk=group.pk).first()
+    if locked is None:
+        raise Invalid.on("group", f"Model group {group.name!r} does not exist.")
+    target = (
+        group.versions.select_for_update(of=("self",))
+        .filter(version=version_number)
+        .first()
+    )
     if target is None:
         message = f"Version {version_number} does not exist in {group.name}."
         raise Invalid.on("version", message)
-    # Writers of one group's aliases queue on the group row, so two first writers
-    # of a new alias do not both insert it: the last one wins cleanly.
-    ModelGroup.objects.select_for_update().filter(pk=group.pk).exists()
+    if alias_is_protected(locked, name) and not target.is_approved:
+        raise Forbidden(
+            f"Alias {name!r} is protected in {group.name!r}: only an Approved version "
+            f"may carry it, and version {target.version} is {target.approval_status}."
+        )
     alias = Alias.objects.filter(group=group, name=name).first()
     previous = alias.version.version if alias else None
     if alias is None:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "webhooks",
     "pages",
     "sagemaker_api",
+    "mlflow_api",
 ]
 
 MIDDLEWARE = [

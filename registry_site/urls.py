@@ -24,6 +24,13 @@ urlpatterns = [
     # boto3 posts to the endpoint URL as given (…/sagemaker), others to …/sagemaker/.
     path("sagemaker", sagemaker_views.dispatch),
     path("sagemaker/", include("sagemaker_api.urls")),
+    # MLflow's registry REST API and the mirror its web UI calls.
+    path("api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow"))),
+    path("ajax-api/2.0/mlflow/", include(("mlflow_api.urls", "mlflow-ajax"))),
+    path(
+        "api/2.0/mlflow-artifacts/",
+        include(("mlflow_api.artifact_urls", "mlflow-artifacts")),
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -19,7 +19,7 @@ from common import jsonsafe
 from common import sagemaker as arns
 from common.errors import Forbidden
 from deployments import selectors, serving
-from deployments.loader import InputError
+from modelformats import InputError
 from sagemaker_api.protocol import (
     AwsError,
     descending,

@@ -29,7 +29,7 @@ def version_one(register, group):
         ("patch", "/api/v1/model-groups/iris/"),
         ("patch", "/api/v1/model-groups/iris/versions/1/"),
         ("post", "/api/v1/model-groups/iris/versions/1/reviews/"),
-        ("put", "/api/v1/model-groups/iris/aliases/champion"),
+        ("put", "/api/v1/model-groups/iris/aliases/candidate"),
     ],
 )
 def test_deeply_nested_json_is_a_400(
@@ -100,11 +100,11 @@ def test_ids_that_are_not_ids_are_a_404(url, version_one, admin_user, client_for
 
 def test_options_on_an_alias_answers(version_one, api):
     assert api.put(
-        "/api/v1/model-groups/iris/aliases/champion", {"version": 1}, format="json"
+        "/api/v1/model-groups/iris/aliases/candidate", {"version": 1}, format="json"
     ).status_code in (200, 201)
 
     for url in (
-        "/api/v1/model-groups/iris/aliases/champion",
+        "/api/v1/model-groups/iris/aliases/candidate",
         "/api/v1/model-groups/iris/aliases/nope",
     ):
         response = api.options(url)

@@ -21,20 +21,26 @@ APPS = {
     "deployments",
     "webhooks",
     "pages",
+    "mlflow_api",
     "sagemaker_api",
 }
 DOMAIN = {"catalog", "approvals", "deployments", "webhooks"}
+# API faces: thin apps over services and selectors, imported by no app.
+FACES = {"mlflow_api", "sagemaker_api"}
 
 FORBIDDEN = {
-    "catalog": {"approvals", "deployments", "webhooks", "pages", "sagemaker_api"},
-    "approvals": {"deployments", "webhooks", "pages", "sagemaker_api"},
-    "deployments": {"approvals", "webhooks", "pages", "sagemaker_api"},
-    "webhooks": {"approvals", "deployments", "pages", "sagemaker_api"},
-    "accounts": DOMAIN | {"pages", "sagemaker_api"},
-    # A face: it may call the domain apps' services and selectors, never another
-    # face or the pages.
-    "sagemaker_api": {"pages", "webhooks", "mlflow_api"},
+    "catalog": {"approvals", "deployments", "webhooks", "pages"} | FACES,
+    "approvals": {"deployments", "webhooks", "pages"} | FACES,
+    "deployments": {"approvals", "webhooks", "pages"} | FACES,
+    "webhooks": {"approvals", "deployments", "pages"} | FACES,
+    "accounts": DOMAIN | {"pages"} | FACES,
+    "pages": FACES,
+    "mlflow_api": {"pages"} | (FACES - {"mlflow_api"}),
+    "sagemaker_api": {"pages"} | (FACES - {"sagemaker_api"}),
 }
+# What a face may use of a domain app: its services, selectors, models (choices) and
+# the invocation path (deployments.serving).
+FACE_MAY_USE = {"services", "selectors", "models", "serving"}
 
 # registry_site is only the wiring (settings, URLs, Celery, WSGI, the launcher and the
 # data-folder command); ``common`` holds helpers that anyone may import and that
@@ -86,6 +92,33 @@ def test_an_app_imports_no_app_beside_or_above_it(package):
     assert modules(package), f"no modules found in {package}"
 
     assert offences(package, FORBIDDEN[package]) == []
+
+
+def domain_modules_used(path: Path) -> set[str]:
+    """``app.module`` for every import of a domain app's module in the file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            parts = node.module.split(".")
+            if parts[0] in DOMAIN:
+                if len(parts) > 1:
+                    found.add(".".join(parts[:2]))
+                else:
+                    found.update(f"{parts[0]}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] in DOMAIN:
+                    found.add(".".join(parts[:2]))
+    return found
+
+
+@pytest.mark.parametrize("face", sorted(FACES))
+def test_a_face_uses_only_services_selectors_and_models(face):
+    used = {name for path in modules(face) for name in domain_modules_used(path)}
+
+    assert {name for name in used if name.split(".")[1] not in FACE_MAY_USE} == set()
 
 
 @pytest.mark.parametrize("helper", modules("common"), ids=lambda path: path.name)

@@ -60,6 +60,7 @@ class ModelGroupSerializer(serializers.ModelSerializer):
             "version_count",
             "latest_version",
             "allow_pickle",
+            "protected_aliases",
             "created_by",
             "created_at",
             "updated_at",
@@ -86,6 +87,11 @@ class GroupUpdateSerializer(serializers.Serializer):
         required=False, allow_blank=True, trim_whitespace=False
     )
     tags = JSONStringField(required=False)
+    protected_aliases = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False),
+        required=False,
+        help_text="Aliases only an Approved version may carry (admins only).",
+    )
 
 
 class ArtifactSerializer(serializers.Serializer):

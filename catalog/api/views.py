@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import FileResponse, HttpResponseNotModified
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -63,9 +64,14 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         group = self.get_object()
         data = s.GroupUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        group = services.group_update(
-            actor=request.user, group=group, **data.validated_data
-        )
+        fields = dict(data.validated_data)
+        protected = fields.pop("protected_aliases", None)
+        with transaction.atomic():
+            if protected is not None:
+                group = services.group_protected_aliases_set(
+                    actor=request.user, group=group, names=protected
+                )
+            group = services.group_update(actor=request.user, group=group, **fields)
         group = selectors.with_version_stats([selectors.group_get(group.name)])[0]
         return Response(self.get_serializer(group).data)
 

@@ -53,12 +53,12 @@ ENDPOINTS = {
     "version-delete": Endpoint("delete", f"{VERSIONS}1/", write=True),
     "artifact": Endpoint("get", f"{VERSIONS}1/artifact"),
     "aliases-list": Endpoint("get", ALIASES),
-    "alias-get": Endpoint("get", f"{ALIASES}champion"),
+    "alias-get": Endpoint("get", f"{ALIASES}candidate"),
     "alias-latest": Endpoint("get", f"{ALIASES}latest"),
     "alias-put": Endpoint(
-        "put", f"{ALIASES}champion", lambda: {"version": 1}, write=True
+        "put", f"{ALIASES}candidate", lambda: {"version": 1}, write=True
     ),
-    "alias-delete": Endpoint("delete", f"{ALIASES}champion", write=True),
+    "alias-delete": Endpoint("delete", f"{ALIASES}candidate", write=True),
     "events-list": Endpoint("get", EVENTS),
 }
 READS = [name for name, endpoint in ENDPOINTS.items() if not endpoint.write]
@@ -85,13 +85,13 @@ UNKNOWN = {
     "aliases-list": Endpoint("get", "/api/v1/model-groups/nope/aliases/"),
     "alias-get": Endpoint("get", f"{ALIASES}nope"),
     "alias-get-unknown-group": Endpoint(
-        "get", "/api/v1/model-groups/nope/aliases/champion"
+        "get", "/api/v1/model-groups/nope/aliases/candidate"
     ),
     "alias-latest-unknown-group": Endpoint(
         "get", "/api/v1/model-groups/nope/aliases/latest"
     ),
     "alias-put-unknown-group": Endpoint(
-        "put", "/api/v1/model-groups/nope/aliases/champion", lambda: {"version": 1}
+        "put", "/api/v1/model-groups/nope/aliases/candidate", lambda: {"version": 1}
     ),
     "alias-delete": Endpoint("delete", f"{ALIASES}nope"),
 }
@@ -99,11 +99,11 @@ UNKNOWN = {
 
 @pytest.fixture
 def world(make_group: Any, make_version: Any, contributor: Any) -> ModelVersion:
-    """Group ``iris`` with version 1, aliased ``champion``."""
+    """Group ``iris`` with version 1, aliased ``candidate``."""
     group = make_group("iris")
     version = make_version(group, metrics={"accuracy": 0.97})
     services.alias_set(
-        actor=contributor, group=group, name="champion", version_number=1
+        actor=contributor, group=group, name="candidate", version_number=1
     )
     return version
 
@@ -350,7 +350,7 @@ def test_it_shows_a_version_with_its_aliases(world, api):
     response = api.get(f"{VERSIONS}1/")
 
     assert response.status_code == 200
-    assert response.json()["aliases"] == ["champion"]
+    assert response.json()["aliases"] == ["candidate"]
     assert response.json()["metrics"] == {"accuracy": 0.97}
 
 
@@ -497,12 +497,12 @@ def test_it_lists_aliases(world, api):
 
     assert response.status_code == 200
     assert [(a["alias"], a["version"]) for a in response.json()["results"]] == [
-        ("champion", 1)
+        ("candidate", 1)
     ]
 
 
 def test_it_shows_an_alias(world, api, contributor):
-    response = api.get(f"{ALIASES}champion")
+    response = api.get(f"{ALIASES}candidate")
 
     assert response.status_code == 200
     assert response.json()["version"] == 1
@@ -530,13 +530,13 @@ def test_latest_of_a_group_without_versions_is_404(make_group, api):
 def test_it_moves_an_alias_to_another_version(world, make_version, api):
     make_version(world.group)
 
-    response = api.put(f"{ALIASES}champion", {"version": 2}, format="json")
+    response = api.put(f"{ALIASES}candidate", {"version": 2}, format="json")
 
     assert response.status_code == 200, response.content
     assert response.json()["version"] == 2
-    assert Alias.objects.get(name="champion").version.version == 2
+    assert Alias.objects.get(name="candidate").version.version == 2
     event = Event.objects.filter(kind="alias.set").first()
-    assert event.payload == {"alias": "champion", "from": 1, "to": 2}
+    assert event.payload == {"alias": "candidate", "from": 1, "to": 2}
 
 
 def test_it_creates_an_alias(world, api):
@@ -552,7 +552,7 @@ def test_it_refuses_to_set_the_reserved_latest_alias(name, world, api):
 
     assert response.status_code == 400
     assert "alias" in fields_of(response)
-    assert not Alias.objects.exclude(name="champion").exists()
+    assert not Alias.objects.exclude(name="candidate").exists()
 
 
 @pytest.mark.parametrize(
@@ -580,7 +580,7 @@ def test_it_refuses_an_alias_to_an_unknown_version(world, api):
 
 
 def test_it_deletes_an_alias(world, api):
-    response = api.delete(f"{ALIASES}champion")
+    response = api.delete(f"{ALIASES}candidate")
 
     assert response.status_code == 204
     assert not Alias.objects.exists()

@@ -83,7 +83,7 @@ def test_the_group_page_shows_versions_chart_policy_and_endpoints(
 ):
     served(endpoint, approve(v2.group.versions.get(version=1), reviewer))
     catalog_services.alias_set(
-        actor=v2.created_by, group=v2.group, name="champion", version_number=1
+        actor=v2.created_by, group=v2.group, name="candidate", version_number=1
     )
 
     html = browser_for(viewer).get("/models/iris/").content.decode()
@@ -91,7 +91,7 @@ def test_the_group_page_shows_versions_chart_policy_and_endpoints(
     assert rows_of(html, "version") == ["2", "1"]
     v1_row = html.split('data-version="1"')[1].split("</tr>")[0]
     assert "Approved" in v1_row
-    assert "champion" in v1_row
+    assert "candidate" in v1_row
     assert "0.9" in v1_row  # accuracy column
     assert v2.created_by.username in v1_row
     assert "iris-prod" in v1_row  # deployed on

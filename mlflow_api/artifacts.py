@@ -1,0 +1,133 @@
+"""The read side of MLflow's artifact proxy (``/api/2.0/mlflow-artifacts/``) for the
+files of versions registered here, so ``mlflow.pyfunc.load_model("models:/name@alias")``
+downloads from this registry.
+
+A version's folder is ``models/<name>/<version>/``: its model file, and for ONNX an
+``MLmodel`` naming it (the ``onnx`` and ``python_function`` flavours), written from
+what the registry recorded. Nothing is uploaded here: versions come in through
+``/api/v1/`` (uploads) or MLflow's ``create_model_version`` (recorded without files).
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from typing import Any
+
+from django.http import FileResponse, HttpResponse, JsonResponse
+from rest_framework.request import Request
+
+from catalog import selectors, services
+from catalog.models import ModelVersion
+from common.errors import NotFound
+from mlflow_api import errors
+from mlflow_api.errors import MlflowError
+from mlflow_api.shapes import ARTIFACTS_ROOT as ROOT
+from mlflow_api.views import MlflowView
+
+PATH_RE = re.compile(r"^models/([^/]+)/([0-9]{1,18})(?:/(.*))?\Z")
+FILE_NAMES = {"onnx": "model.onnx", "skops": "model.skops"}
+MLMODEL = """\
+artifact_path: model
+flavors:
+  onnx:
+    code: null
+    data: {data}
+    providers:
+    - CPUExecutionProvider
+  python_function:
+    data: {data}
+    loader_module: mlflow.onnx
+    python_version: {python}
+model_uuid: {uuid}
+registry_sha256: {sha256}
+"""
+
+
+def _files(version: ModelVersion) -> dict[str, int | None]:
+    """The folder's files and sizes (``None``: made on request)."""
+    name = FILE_NAMES.get(version.artifact_format, "model.bin")
+    found: dict[str, int | None] = {name: version.artifact_size}
+    if version.artifact_format == "onnx":
+        found["MLmodel"] = None
+    return found
+
+
+def _mlmodel(version: ModelVersion) -> bytes:
+    return MLMODEL.format(
+        data=FILE_NAMES["onnx"],
+        python=platform.python_version(),
+        uuid=f"{version.group_id}-{version.version}",
+        sha256=version.artifact_sha256,
+    ).encode()
+
+
+def _locate(path: str) -> tuple[ModelVersion, str]:
+    match = PATH_RE.match(path.strip("/"))
+    if match is None:
+        raise MlflowError(
+            errors.RESOURCE_DOES_NOT_EXIST,
+            f"No artifact at {path!r}: this registry serves models/<name>/<version>/.",
+        )
+    name, number, rest = match.group(1), int(match.group(2)), match.group(3) or ""
+    try:
+        version = selectors.version_get(name, number)
+    except NotFound as exc:
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
+    if version.artifact_absent:
+        raise MlflowError(
+            errors.RESOURCE_DOES_NOT_EXIST,
+            f"Version {number} of {name!r} was recorded without its files.",
+        )
+    return version, rest
+
+
+def _list(request: Request, *args: Any) -> Any:
+    path = request.query_params.get("path", "")
+    if path.strip("/") == ROOT or not path:
+        return JsonResponse({"files": []})
+    version, rest = _locate(path)
+    files = _files(version)
+    if rest:
+        if rest not in files:
+            return JsonResponse({"files": []})
+        entries = {rest: files[rest]}
+    else:
+        entries = files
+    listed = []
+    for name, size in entries.items():
+        entry: dict[str, Any] = {"path": name, "is_dir": False}
+        if size is not None:
+            entry["file_size"] = size
+        listed.append(entry)
+    return JsonResponse({"files": listed})
+
+
+def _download(request: Request, path: str) -> Any:
+    version, rest = _locate(path)
+    files = _files(version)
+    if rest not in files:
+        raise MlflowError(
+            errors.RESOURCE_DOES_NOT_EXIST, f"No file {rest!r} in version folder."
+        )
+    if rest == "MLmodel":
+        return HttpResponse(_mlmodel(version), content_type="text/yaml")
+    handle = services.artifact_storage().open(version.artifact_key, "rb")
+    response = FileResponse(handle, content_type="application/octet-stream")
+    response["Content-Length"] = str(version.artifact_size)
+    response["X-Artifact-SHA256"] = version.artifact_sha256
+    return response
+
+
+class ArtifactListView(MlflowView):
+    handlers = {"GET": lambda request, params: {}}
+
+    def _handle(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return _list(request)
+
+
+class ArtifactFileView(MlflowView):
+    handlers = {"GET": lambda request, params: {}}
+
+    def _handle(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return _download(request, kwargs["path"])
