@@ -16,7 +16,13 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from accounts import services
-from accounts.models import ApiToken, AuditEvent, IdempotencyKey, ServiceAccount
+from accounts.models import (
+    AccessKey,
+    ApiToken,
+    AuditEvent,
+    IdempotencyKey,
+    ServiceAccount,
+)
 from accounts.roles import ALL_ROLES, Role, has_role
 from common.admin import ReadOnlyAdmin
 
@@ -78,6 +84,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(ReadOnlyAdmin):
+    """SigV4 access keys: listed, never shown (the secret is sealed); issued and
+    revoked through the API and ``accounts.services``."""
+
+    list_display = ["access_key_id", "user", "name", "created_at", "revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["access_key_id", "user__username", "name"]
+    exclude = ["sealed_secret"]
 
 
 User = get_user_model()

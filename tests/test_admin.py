@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import IdempotencyKey, ServiceAccount
+from accounts.models import AccessKey, IdempotencyKey, ServiceAccount
 from accounts.services import token_issue
 from approvals.models import ApprovalPolicy, MetricDirection, Notification, Review
 from catalog.models import (
@@ -94,6 +94,9 @@ def rows(make_user: Any, superuser: Any) -> None:
     )
     DeploymentLogLine.objects.create(deployment=deployment, text="queued")
     WorkerHeartbeat.objects.create(lane="deployments", beat_at=timezone.now())
+    AccessKey.objects.create(
+        user=owner, name="ci", access_key_id="MRAKTESTADMIN0000001", sealed_secret="x"
+    )
     subscription = Subscription.objects.create(
         url="http://127.0.0.1:9/hook", secret="s", created_by=owner
     )

@@ -46,7 +46,7 @@ def test_deployments_and_aliases_read_as_sentences(
 ):
     endpoint = deploy.endpoint_create(actor=deployer, name="iris-prod", group=iris)
     catalog_services.alias_set(
-        actor=contributor, group=iris, name="champion", version_number=1
+        actor=contributor, group=iris, name="candidate", version_number=1
     )
     deployment = Deployment.objects.create(
         endpoint=endpoint, version=v1, reason="manual"
@@ -56,7 +56,7 @@ def test_deployments_and_aliases_read_as_sentences(
     said = sentences(browser_for(viewer).get("/activity/").content.decode())
 
     assert said[0] == f"{deployer.username} queued iris v1 for iris-prod"
-    assert f"{contributor.username} pointed @champion at iris v1" in said
+    assert f"{contributor.username} pointed @candidate at iris v1" in said
     assert f"{deployer.username} created endpoint iris-prod for iris" in said
 
 

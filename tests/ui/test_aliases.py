@@ -14,36 +14,36 @@ V1 = "/models/iris/versions/1/"
 def test_a_contributor_points_an_alias_at_a_version(browser_for, contributor, v2):
     response = browser_for(contributor).post(
         "/models/iris/aliases/",
-        {"name": "champion", "version": "1", "next": V1},
+        {"name": "candidate", "version": "1", "next": V1},
         follow=True,
     )
 
-    assert Alias.objects.get(name="champion").version.version == 1
-    assert b"@champion points at iris v1." in response.content
+    assert Alias.objects.get(name="candidate").version.version == 1
+    assert b"@candidate points at iris v1." in response.content
     assert response.redirect_chain[-1][0] == V1
 
 
 def test_setting_it_on_another_version_moves_it(browser_for, contributor, v2):
     client = browser_for(contributor)
-    client.post("/models/iris/aliases/", {"name": "champion", "version": "1"})
+    client.post("/models/iris/aliases/", {"name": "candidate", "version": "1"})
 
-    client.post("/models/iris/aliases/", {"name": "champion", "version": "2"})
+    client.post("/models/iris/aliases/", {"name": "candidate", "version": "2"})
 
-    assert Alias.objects.get(name="champion").version.version == 2
+    assert Alias.objects.get(name="candidate").version.version == 2
 
 
 def test_a_contributor_removes_an_alias(browser_for, contributor, v2):
     client = browser_for(contributor)
-    client.post("/models/iris/aliases/", {"name": "champion", "version": "1"})
+    client.post("/models/iris/aliases/", {"name": "candidate", "version": "1"})
     html = client.get(V1).content.decode()
-    assert 'action="/models/iris/aliases/champion/delete/"' in html
+    assert 'action="/models/iris/aliases/candidate/delete/"' in html
 
     response = client.post(
-        "/models/iris/aliases/champion/delete/", {"next": V1}, follow=True
+        "/models/iris/aliases/candidate/delete/", {"next": V1}, follow=True
     )
 
     assert not Alias.objects.exists()
-    assert b"Removed @champion from iris." in response.content
+    assert b"Removed @candidate from iris." in response.content
 
 
 def test_a_bad_alias_name_is_explained(browser_for, contributor, v2):
