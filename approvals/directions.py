@@ -47,3 +47,27 @@ def directions_by_group(group_ids: Iterable[int]) -> dict[int, dict[str, bool]]:
     for group_id, metric, higher in rows:
         found[group_id][metric] = higher
     return found
+
+
+def group_directions(group_id: int, limit: int = 500) -> list[dict[str, object]]:
+    """Every metric the group has reported or set a direction for, with its
+    direction and where it comes from (``group`` or ``default``), by name: two
+    queries."""
+    from catalog.models import Metric
+
+    own = directions_by_group([group_id]).get(group_id, {})
+    reported = (
+        Metric.objects.filter(group_id=group_id)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()[:limit]
+    )
+    names = sorted(set(reported) | set(own))
+    return [
+        {
+            "metric": name,
+            "higher_is_better": higher_is_better(name, own),
+            "source": "group" if name in own else "default",
+        }
+        for name in names
+    ]

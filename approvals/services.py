@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from accounts.roles import Actor, Role, require_role
 from approvals import policies
-from approvals.models import ApprovalPolicy, Decision, OnExpiry, Review
+from approvals.models import (
+    ApprovalPolicy,
+    Decision,
+    MetricDirection,
+    OnExpiry,
+    Review,
+)
 from catalog.models import (
     ApprovalStatus,
     Event,
@@ -499,3 +505,46 @@ def policy_update(
         },
     )
     return policy
+
+
+@transaction.atomic
+def metric_direction_set(
+    *, actor: Actor, group: ModelGroup, metric: Any, higher_is_better: Any
+) -> MetricDirection:
+    """Say which way ``metric`` of ``group`` is better (admins), overriding the rule
+    of names that deltas and charts otherwise follow."""
+    from catalog.validation import METRIC_NAME_RE
+
+    actor = require_role(actor, Role.ADMIN, action="set metric directions")
+    if not isinstance(metric, str) or not METRIC_NAME_RE.match(metric):
+        raise Invalid.on("metric", "Not a metric name.")
+    if not isinstance(higher_is_better, bool):
+        raise Invalid.on("higher_is_better", "Must be true or false.")
+    direction, _ = MetricDirection.objects.update_or_create(
+        group=group, metric=metric, defaults={"higher_is_better": higher_is_better}
+    )
+    event_record(
+        EventKind.POLICY_UPDATED,
+        actor=actor,
+        group=group,
+        payload={
+            "metric_direction": {metric: "higher" if higher_is_better else "lower"}
+        },
+    )
+    return direction
+
+
+@transaction.atomic
+def metric_direction_clear(*, actor: Actor, group: ModelGroup, metric: str) -> bool:
+    """Drop the group's own direction for ``metric`` (the rule of names applies
+    again); False if it had none."""
+    actor = require_role(actor, Role.ADMIN, action="set metric directions")
+    deleted, _ = MetricDirection.objects.filter(group=group, metric=metric).delete()
+    if deleted:
+        event_record(
+            EventKind.POLICY_UPDATED,
+            actor=actor,
+            group=group,
+            payload={"metric_direction": {metric: None}},
+        )
+    return bool(deleted)

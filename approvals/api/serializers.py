@@ -103,3 +103,13 @@ class PolicyWriteSerializer(serializers.Serializer):
                 {name: "Not a policy field." for name in unknown}
             )
         return attrs
+
+
+class MetricDirectionSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    higher_is_better = serializers.BooleanField()
+    source = serializers.ChoiceField(choices=["group", "default"])  # type: ignore[assignment]
+
+
+class MetricDirectionWriteSerializer(serializers.Serializer):
+    higher_is_better = serializers.BooleanField()

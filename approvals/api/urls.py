@@ -17,5 +17,15 @@ urlpatterns = [
         views.PolicyDetail.as_view(),
         name="approval-policy",
     ),
+    re_path(
+        r"^model-groups/(?P<group_name>[^/]+)/metric-directions/?$",
+        views.MetricDirections.as_view(),
+        name="metric-directions",
+    ),
+    re_path(
+        r"^model-groups/(?P<group_name>[^/]+)/metric-directions/(?P<metric>[^/]+)/?$",
+        views.MetricDirectionDetail.as_view(),
+        name="metric-direction",
+    ),
     re_path(r"^reviews/inbox/?$", views.Inbox.as_view(), name="review-inbox"),
 ]

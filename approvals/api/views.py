@@ -13,14 +13,14 @@ from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
 from accounts.roles import Role, require_role
-from approvals import policies, selectors, services
+from approvals import directions, policies, selectors, services
 from approvals.api import serializers as s
 from approvals.models import Review
 from catalog import selectors as catalog_selectors
 from catalog.api.serializers import ModelVersionSerializer
 from catalog.api.views import GroupChildMixin
 from catalog.models import Alias, ModelVersion
-from common.errors import Forbidden
+from common.errors import Forbidden, Invalid
 
 
 class VersionChildMixin(GroupChildMixin):
@@ -132,6 +132,44 @@ class PolicyDetail(GroupChildMixin, APIView):
             actor=request.user, group=group, replace=replace, **data.validated_data
         )
         return Response(s.ApprovalPolicySerializer(policy).data)
+
+
+class MetricDirections(GroupChildMixin, APIView):
+    """``GET /model-groups/{name}/metric-directions``: which way each metric the group
+    reports is better, from the group's own setting or the rule of names."""
+
+    @extend_schema(responses=s.MetricDirectionSerializer(many=True))
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(directions.group_directions(self.get_group().pk))
+
+
+class MetricDirectionDetail(GroupChildMixin, APIView):
+    """``PUT`` (``{"higher_is_better": bool}``, admins) sets a metric's direction for
+    the group; ``DELETE`` returns it to the rule of names."""
+
+    @extend_schema(
+        request=s.MetricDirectionWriteSerializer, responses=s.MetricDirectionSerializer
+    )
+    def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_group()
+        require_role(request.user, Role.ADMIN, action="set metric directions")
+        body = request.data if isinstance(request.data, dict) else {}
+        if "higher_is_better" not in body:
+            raise Invalid.on("higher_is_better", "This field is required.")
+        services.metric_direction_set(
+            actor=request.user,
+            group=group,
+            metric=kwargs["metric"],
+            higher_is_better=body["higher_is_better"],
+        )
+        found = directions.group_directions(group.pk)
+        return Response(next(d for d in found if d["metric"] == kwargs["metric"]))
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.metric_direction_clear(
+            actor=request.user, group=self.get_group(), metric=kwargs["metric"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class Inbox(generics.ListAPIView):
