@@ -4,6 +4,7 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -273,6 +274,13 @@ def web_server(celery_worker_process: Worker, tmp_path_factory: Any) -> Any:
     from tests.server import WebServer
 
     env = {**celery_worker_process.env, "REGISTRY_SERVING_REFRESH": "0.05"}
+    # The pages' static files, as `make run` collects them before it starts.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        env=env,
+        cwd=settings_base_dir(),
+        check=True,
+    )
     server = WebServer(
         env, tmp_path_factory.mktemp("web") / "web.log", settings_base_dir()
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from approvals.services import review_submit
@@ -144,16 +144,19 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def open_page(
-    chromium: Any, live_server: Any, request: Any, monkeypatch: Any
+    chromium: Any, web_server: Any, worker: Any, request: Any
 ) -> Iterator[Callable[..., Any]]:
-    """A new browser session signed in as ``user``; screenshots if the test fails."""
-    # The live server answers each browser connection in a thread of its own that
-    # would keep its database connection open (CONN_MAX_AGE) after the test, and
-    # then the test database could not be dropped: close them after each request.
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    """A new browser session signed in as ``user`` on the gunicorn server `make run`
+    starts (with the session's real worker); screenshots if the test fails."""
     pages: list[tuple[str, Any]] = []
+    live_server = web_server
 
     def open_(user: Any, *, width: int = 1280, **options: Any) -> Any:
+        # The server checks passwords with the production hashers, not the tests'
+        # fast one: store "pw" as a (cheap) PBKDF2 hash it knows.
+        type(user).objects.filter(pk=user.pk).update(
+            password=PBKDF2PasswordHasher().encode("pw", "uitests", iterations=1000)
+        )
         context = chromium.new_context(
             viewport={"width": width, "height": 900},
             base_url=live_server.url,
