@@ -18,8 +18,11 @@ from django.utils import timezone
 from accounts.roles import Actor, Role, require_role
 from approvals import policies
 from approvals.models import ApprovalPolicy, Decision, Review
+from catalog.attestations import attestation_record, last_approval, payload_sha256
 from catalog.models import (
     ApprovalStatus,
+    AttestationKind,
+    Event,
     EventKind,
     ModelGroup,
     ModelVersion,
@@ -100,8 +103,8 @@ def _status_event(
     from_: str,
     comment: str,
     **extra: Any,
-) -> None:
-    event_record(
+) -> Event:
+    return event_record(
         kind,
         actor=actor,
         group=version.group,
@@ -213,7 +216,7 @@ def _approve(
             if repeated
             else _record(version, actor, Decision.APPROVE, text, round_)
         )
-        _status_event(
+        event = _status_event(
             EventKind.VERSION_APPROVED,
             version,
             actor,
@@ -222,9 +225,68 @@ def _approve(
             round=round_,
             approvals=len(approvers),
         )
+        if review is not None:
+            votes[actor.pk] = review
+        _attest_approval(version, policy, event, votes, round_)
         return ReviewOutcome(review, version, True)
     return ReviewOutcome(
         _record(version, actor, Decision.APPROVE, text, round_), version, True
+    )
+
+
+def _attest_approval(
+    version: ModelVersion,
+    policy: ApprovalPolicy,
+    event: Event,
+    votes: dict[int, Review],
+    round_: int,
+) -> None:
+    """Sign what was approved, by whom and under which policy (same transaction)."""
+    approvals = sorted(
+        (r for r in votes.values() if r.decision == Decision.APPROVE),
+        key=lambda r: (r.created_at, r.pk),
+    )
+    attestation_record(
+        version=version,
+        kind=AttestationKind.APPROVAL,
+        event=event,
+        predicate={
+            "group": version.group.name,
+            "version": version.version,
+            "artifact_format": version.artifact_format,
+            "approved_at": event.created_at.isoformat(),
+            "round": round_,
+            "policy": policies.snapshot(version, policy),
+            "approvals": [
+                {"reviewer": r.reviewer_name, "approved_at": r.created_at.isoformat()}
+                for r in approvals
+            ],
+        },
+    )
+
+
+def _attest_revocation(
+    version: ModelVersion, event: Event, actor: User, text: str
+) -> None:
+    """Sign that the approval of ``version`` no longer holds (same transaction)."""
+    approval = last_approval(version)
+    attestation_record(
+        version=version,
+        kind=AttestationKind.REVOCATION,
+        event=event,
+        predicate={
+            "group": version.group.name,
+            "version": version.version,
+            "revoked_at": event.created_at.isoformat(),
+            "revoked_by": actor.username,
+            "reason": text,
+            "approval": None
+            if approval is None
+            else {
+                "event_id": approval.event_id,
+                "payload_sha256": payload_sha256(approval),
+            },
+        },
     )
 
 
@@ -237,7 +299,7 @@ def _reject(
     if version.approval_status == A:
         _transition(version, expected=A, to=R)  # revoke
         review = _record(version, actor, Decision.REJECT, text, round_)
-        _status_event(
+        event = _status_event(
             EventKind.VERSION_REJECTED,
             version,
             actor,
@@ -245,6 +307,7 @@ def _reject(
             comment=text,
             revoked=True,
         )
+        _attest_revocation(version, event, actor, text)
         return ReviewOutcome(review, version, True)
     rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
     rejecters.add(actor.pk)
