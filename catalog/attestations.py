@@ -139,18 +139,16 @@ class Current:
 
 
 def attestation_current(version: ModelVersion) -> Current | None:
-    """None while the version has never been approved."""
-    approval = last_approval(version)
-    if approval is None:
+    """None while the version has never been approved. One query: a revocation is
+    only ever written right after the approval it revokes."""
+    rows = list(Attestation.objects.filter(version=version).order_by("-id")[:2])
+    if not rows:
         return None
-    revocation = (
-        Attestation.objects.filter(
-            version=version, kind=AttestationKind.REVOCATION, id__gt=approval.pk
-        )
-        .order_by("-id")
-        .first()
-    )
-    return Current(approval, revocation)
+    if rows[0].kind == AttestationKind.APPROVAL:
+        return Current(rows[0], None)
+    if len(rows) > 1 and rows[1].kind == AttestationKind.APPROVAL:
+        return Current(rows[1], rows[0])
+    return None  # a revocation of an approval made before attestations existed
 
 
 def revocations() -> list[Attestation]:
