@@ -157,8 +157,25 @@ def revocations() -> list[Attestation]:
 
 
 def signing_keys() -> list[SigningKey]:
-    """Every key the registry has signed with, the active one first."""
-    return list(SigningKey.objects.order_by("-active", "-created_at", "-id"))
+    """Every key the registry has signed with, the active one first. The key it
+    signs with now is listed (active) before its first signature, so verifiers can
+    fetch it ahead of time; it is stored when it first signs."""
+    rows = list(SigningKey.objects.order_by("-active", "-created_at", "-id"))
+    pem = settings.REGISTRY_SIGNING_KEY
+    if not pem:
+        return rows
+    key = signing_key()
+    if any(row.keyid == key.keyid for row in rows):
+        return rows
+    for row in rows:
+        row.active = False
+    current = SigningKey(
+        keyid=key.keyid,
+        algorithm=key.algorithm,
+        public_key_pem=key.public_key_pem,
+        active=True,
+    )
+    return [current, *rows]
 
 
 def published_keys() -> dict[str, signing.PublicKey]:

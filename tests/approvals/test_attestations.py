@@ -86,11 +86,14 @@ def files(tmp_path: Path) -> Callable[..., dict[str, Path]]:
     return write
 
 
-def verify(paths: dict[str, Path], *extra: str) -> subprocess.CompletedProcess:
+def verify(
+    paths: dict[str, Path], *extra: str, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     """The installed ``modelreg`` verifying offline: no URL, no token."""
     return subprocess.run(
         [
             MODELREG,
+            *options,
             "verify",
             str(paths["artifact"]),
             "--attestation",
@@ -362,3 +365,33 @@ def test_a_skops_artifact_is_attested_too(owner, reviewer, viewer_api, files):
         "name"
     ].endswith(".skops")
     assert verify(paths).returncode == 0
+
+
+def test_the_key_in_use_is_published_before_it_first_signs(viewer_api, settings):
+    pem = signing.generate_pem(signing.ECDSA_P256).decode()
+    settings.REGISTRY_SIGNING_KEY = pem
+
+    keys = viewer_api.get("/api/v1/signing-keys/").json()
+
+    assert [(k["keyid"], k["active"]) for k in keys] == [
+        (signing.load_signing_key(pem).keyid, True)
+    ]
+
+
+def test_verify_with_unreadable_files_is_bad_usage(approved, viewer_api, files):
+    paths = files(approved, viewer_api)
+    paths["key"].write_text("not a key")
+
+    done = verify(paths)
+
+    assert done.returncode == 4
+    assert "not a PEM public key" in done.stderr
+
+
+def test_verify_answers_json_for_pipelines(approved, viewer_api, files):
+    done = verify(files(approved, viewer_api), options=("--output", "json"))
+
+    report = json.loads(done.stdout)
+    assert done.returncode == 0
+    assert report["valid"] is True and report["revoked"] is False
+    assert report["statement"]["predicate"]["version"] == 1
