@@ -229,7 +229,8 @@ def report(result: Result) -> str:
     if result.revocation is not None:
         r = result.revocation.get("predicate", {})
         lines.append(
-            f"revoked by {r.get('revoked_by')} at {r.get('revoked_at')}: "
+            f"revoked by {r.get('revoked_by') or 'the registry'} at "
+            f"{r.get('revoked_at')}: "
             f"{r.get('reason')}"
         )
     return "\n".join(lines)

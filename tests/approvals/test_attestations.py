@@ -8,13 +8,16 @@ import base64
 import json
 import subprocess
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
+from approvals import services
 from approvals.models import Review
 from catalog import attestations
 from catalog import services as catalog_services
@@ -395,3 +398,22 @@ def test_verify_answers_json_for_pipelines(approved, viewer_api, files):
     assert done.returncode == 0
     assert report["valid"] is True and report["revoked"] is False
     assert report["statement"]["predicate"]["version"] == 1
+
+
+def test_an_expired_approval_that_revokes_signs_a_revocation(
+    approved, viewer_api, files, set_policy
+):
+    set_policy(approval_valid_days=30, on_expiry="revoke")
+    assert services.approvals_expire(now=timezone.now() + timedelta(days=31)) == 1
+    answer = viewer_api.get(url(approved)).json()
+    paths = files(approved, viewer_api)
+
+    done = verify(paths)
+
+    revocation = statement_of(answer["revocation"])["predicate"]
+    assert revocation["revoked_by"] is None
+    assert revocation["reason"] == "The approval expired after 30 days."
+    assert done.returncode == 3, done.stdout
+    assert "revoked by the registry" in done.stdout
+    policy = statement_of(answer)["predicate"]["policy"]
+    assert policy["approval_valid_days"] is None  # the policy as it was at approval
