@@ -93,6 +93,24 @@ def gate_results(version: ModelVersion, policy: ApprovalPolicy) -> list[GateResu
     return results
 
 
+def snapshot(version: ModelVersion, policy: ApprovalPolicy) -> dict[str, Any]:
+    """The policy as it stands, with each gate's result on ``version`` (what an
+    attestation records)."""
+    return {
+        "required_approvals": policy.required_approvals,
+        "reviewers": policy.reviewers.name if policy.reviewers else None,
+        "allow_self_approval": policy.allow_self_approval,
+        "reject_on_first_rejection": policy.reject_on_first_rejection,
+        "metric_gates": policy.metric_gates,
+        "require_model_card": policy.require_model_card,
+        "require_sample_payload": policy.require_sample_payload,
+        "require_lineage_commit": policy.require_lineage_commit,
+        "approval_valid_days": policy.approval_valid_days,
+        "on_expiry": policy.on_expiry,
+        "gates": [asdict(g) for g in gate_results(version, policy)],
+    }
+
+
 def current_round(version: ModelVersion) -> int:
     last = (
         Review.objects.filter(version=version)

@@ -25,8 +25,10 @@ from approvals.models import (
     OnExpiry,
     Review,
 )
+from catalog.attestations import attestation_record, last_approval, payload_sha256
 from catalog.models import (
     ApprovalStatus,
+    AttestationKind,
     Event,
     EventKind,
     ModelGroup,
@@ -108,8 +110,8 @@ def _status_event(
     from_: str,
     comment: str,
     **extra: Any,
-) -> None:
-    event_record(
+) -> Event:
+    return event_record(
         kind,
         actor=actor,
         group=version.group,
@@ -223,7 +225,7 @@ def _approve(
             if repeated
             else _record(version, actor, Decision.APPROVE, text, round_)
         )
-        _status_event(
+        event = _status_event(
             EventKind.VERSION_APPROVED,
             version,
             actor,
@@ -232,9 +234,69 @@ def _approve(
             round=round_,
             approvals=len(approvers),
         )
+        if review is not None:
+            votes[actor.pk] = review
+        _attest_approval(version, policy, event, votes, round_)
         return ReviewOutcome(review, version, True)
     return ReviewOutcome(
         _record(version, actor, Decision.APPROVE, text, round_), version, True
+    )
+
+
+def _attest_approval(
+    version: ModelVersion,
+    policy: ApprovalPolicy,
+    event: Event,
+    votes: dict[int, Review],
+    round_: int,
+) -> None:
+    """Sign what was approved, by whom and under which policy (same transaction)."""
+    approvals = sorted(
+        (r for r in votes.values() if r.decision == Decision.APPROVE),
+        key=lambda r: (r.created_at, r.pk),
+    )
+    attestation_record(
+        version=version,
+        kind=AttestationKind.APPROVAL,
+        event=event,
+        predicate={
+            "group": version.group.name,
+            "version": version.version,
+            "artifact_format": version.artifact_format,
+            "approved_at": event.created_at.isoformat(),
+            "round": round_,
+            "policy": policies.snapshot(version, policy),
+            "approvals": [
+                {"reviewer": r.reviewer_name, "approved_at": r.created_at.isoformat()}
+                for r in approvals
+            ],
+        },
+    )
+
+
+def _attest_revocation(
+    version: ModelVersion, event: Event, actor: Actor | None, text: str
+) -> None:
+    """Sign that the approval of ``version`` no longer holds (same transaction)."""
+    approval = last_approval(version)
+    attestation_record(
+        version=version,
+        kind=AttestationKind.REVOCATION,
+        event=event,
+        predicate={
+            "group": version.group.name,
+            "version": version.version,
+            "revoked_at": event.created_at.isoformat(),
+            # None when the registry revoked it (an expired approval).
+            "revoked_by": getattr(actor, "username", None),
+            "reason": text,
+            "approval": None
+            if approval is None
+            else {
+                "event_id": approval.event_id,
+                "payload_sha256": payload_sha256(approval),
+            },
+        },
     )
 
 
@@ -319,7 +381,7 @@ def _expire_one(pk: int, now: datetime) -> int:
             },
         )
         if revoke and _transition(version, expected=A, to=R):
-            _status_event(
+            event = _status_event(
                 EventKind.VERSION_REJECTED,
                 version,
                 None,
@@ -328,6 +390,7 @@ def _expire_one(pk: int, now: datetime) -> int:
                 revoked=True,
                 expired=True,
             )
+            _attest_revocation(version, event, None, text)
         return 1
 
 
@@ -340,7 +403,7 @@ def _reject(
     if version.approval_status == A:
         _transition(version, expected=A, to=R)  # revoke
         review = _record(version, actor, Decision.REJECT, text, round_)
-        _status_event(
+        event = _status_event(
             EventKind.VERSION_REJECTED,
             version,
             actor,
@@ -348,6 +411,7 @@ def _reject(
             comment=text,
             revoked=True,
         )
+        _attest_revocation(version, event, actor, text)
         return ReviewOutcome(review, version, True)
     rejecters = {pk for pk, r in votes.items() if r.decision == Decision.REJECT}
     rejecters.add(actor.pk)

@@ -7,7 +7,16 @@ from typing import Any
 from django.contrib import admin, messages
 
 from catalog import services
-from catalog.models import Alias, Event, HandledEvent, Metric, ModelGroup, ModelVersion
+from catalog.models import (
+    Alias,
+    Attestation,
+    Event,
+    HandledEvent,
+    Metric,
+    ModelGroup,
+    ModelVersion,
+    SigningKey,
+)
 from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import DomainError
 
@@ -179,3 +188,21 @@ class HandledEventAdmin(ReadOnlyAdmin):
 
     list_display = ["consumer", "event_id", "handled_at"]
     list_filter = ["consumer"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """Public keys the registry has signed attestations with (published at
+    /api/v1/signing-keys/); the private key lives in the settings, never here."""
+
+    list_display = ["keyid", "algorithm", "active", "created_at"]
+    list_filter = ["active", "algorithm"]
+
+
+@admin.register(Attestation)
+class AttestationAdmin(ReadOnlyAdmin):
+    """Signed approvals and revocations, written with the approval (append-only)."""
+
+    list_display = ["id", "kind", "version", "keyid", "event_id", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["version__group"]

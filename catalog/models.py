@@ -396,3 +396,55 @@ class HandledEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer}:{self.event_id}"
+
+
+class SigningKey(models.Model):
+    """A public key the registry signs attestations with, published for verifiers.
+
+    The private key lives in the settings (or a file), never here. Rotating it adds
+    a row and clears ``active`` on the others; old rows stay published so that old
+    attestations still verify.
+    """
+
+    keyid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=32)
+    public_key_pem = models.TextField()
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.keyid[:12]}"
+
+
+class AttestationKind(models.TextChoices):
+    APPROVAL = "approval", "Approval"
+    REVOCATION = "revocation", "Revocation"
+
+
+class Attestation(AppendOnlyModel):
+    """A signed statement that a version was approved (or its approval revoked):
+    a DSSE envelope, written in the transaction of the approval or revocation."""
+
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=16, choices=AttestationKind.choices)
+    event_id = models.BigIntegerField()
+    keyid = models.CharField(max_length=64)
+    envelope = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["version", "kind", "-id"], name="catalog_attest_ver")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of v{self.version_id}"

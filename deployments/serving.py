@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from catalog import attestations
 from catalog.models import ModelVersion
 from deployments import backends, loader
 from deployments.models import Endpoint, Target
@@ -64,6 +65,9 @@ _lock = threading.Lock()
 
 
 def _load(version: ModelVersion) -> Live:
+    # The deployment verified it before the switch; the process that loads it
+    # checks again that it loads bytes a signed, unrevoked approval names.
+    attestations.attestation_verify(version)
     with backends.verified_artifact(version) as path:
         predictor = loader.load(path, version.artifact_format)
     declared = declared_shape(version.input_schema)

@@ -24,7 +24,7 @@ from approvals import policies
 from approvals import selectors as approval_selectors
 from approvals import services as approval_services
 from approvals.forms import ReviewForm
-from catalog import filters, selectors, services
+from catalog import attestations, filters, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
@@ -222,8 +222,34 @@ def _version_page(
             "api:version-artifact",
             kwargs={"group_name": version.group.name, "version": version.version},
         ),
+        **_attestation_facts(version),
     }
     return render(request, "pages/version.html", context, status=status)
+
+
+def _attestation_facts(version: ModelVersion) -> dict[str, Any]:
+    """The version's signed approval (and revocation) for the Artifact section."""
+    current = attestations.attestation_current(version)
+    if current is None:
+        return {"attestation": None}
+    revoked_by = ""
+    if current.revocation is not None:
+        revoked_by = (
+            current.revocation_predicate().get("revoked_by")
+            or "the registry (the approval expired)"
+        )
+    return {
+        "attestation": {
+            "approval": current.approval,
+            "revocation": current.revocation,
+            "revoked_by": revoked_by,
+        },
+        "attestation_url": reverse(
+            "api:version-attestation",
+            kwargs={"group_name": version.group.name, "version": version.version},
+        ),
+        "signing_keys_url": reverse("api:signing-keys"),
+    }
 
 
 @registry_page

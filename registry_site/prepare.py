@@ -1,4 +1,5 @@
-"""Make the data folder the settings point at: its folders and the generated secret key.
+"""Make the data folder the settings point at: its folders, the generated secret key
+and the attestation signing key.
 
 The settings only read; this writes. ``make`` runs it before anything that starts
 Django, the launcher runs it before it starts the web server and the worker, and
@@ -13,6 +14,7 @@ import os
 import secrets
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,6 +28,7 @@ FOLDERS = (
     "broker/control",
 )
 KEY_FILE = "secret_key"
+SIGNING_KEY_FILE = "signing_key.pem"
 
 
 def data_dir() -> Path:
@@ -34,23 +37,36 @@ def data_dir() -> Path:
 
 
 def prepare(folder: Path | str | None = None) -> Path:
-    """Create the data folder's sub-folders and, once, its secret key; idempotent."""
+    """Create the data folder's sub-folders and, once, its secret key and its
+    signing key (Ed25519, for attestations); idempotent."""
     root = Path(folder).resolve() if folder is not None else data_dir()
     for sub in FOLDERS:
         (root / sub).mkdir(parents=True, exist_ok=True)
-    _secret_key(root / KEY_FILE)
+    _write_once(root / KEY_FILE, lambda: secrets.token_urlsafe(64).encode())
+    _write_once(root / SIGNING_KEY_FILE, _signing_key_pem)
     return root
 
 
-def _secret_key(path: Path) -> None:
+def _signing_key_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write_once(path: Path, make: Callable[[], bytes]) -> None:
     """Write a new key under a temporary name, then link it into place: two processes
     preparing at once agree on one key, and none ever reads a half-written file."""
     if path.exists():
         return
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
     try:
-        with os.fdopen(handle, "w") as out:
-            out.write(secrets.token_urlsafe(64))
+        with os.fdopen(handle, "wb") as out:
+            out.write(make())
         os.chmod(temporary, 0o600)
         with contextlib.suppress(FileExistsError):  # another process won: its key
             os.link(temporary, path)

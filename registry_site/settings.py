@@ -315,6 +315,22 @@ REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000")
     "/"
 )
 
+
+def _signing_key() -> str:
+    """The attestation signing key (PEM, Ed25519 or ECDSA P-256):
+    REGISTRY_SIGNING_KEY (or REGISTRY_SIGNING_KEY_FILE), else the one generated into
+    DATA_DIR. Empty when there is none: approving then says how to make one."""
+    key = env.raw("REGISTRY_SIGNING_KEY")
+    if key:
+        return key
+    try:
+        return (DATA_DIR / "signing_key.pem").read_text()
+    except FileNotFoundError:
+        return ""
+
+
+REGISTRY_SIGNING_KEY = _signing_key()
+
 # --- Security ---------------------------------------------------------------------
 # REGISTRY_HTTPS=true declares that the registry is served over HTTPS (directly or
 # behind a proxy that sets X-Forwarded-Proto); it turns on secure cookies and HSTS.

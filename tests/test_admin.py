@@ -16,11 +16,13 @@ from accounts.services import token_issue
 from approvals.models import ApprovalPolicy, MetricDirection, Notification, Review
 from catalog.models import (
     Alias,
+    Attestation,
     Event,
     HandledEvent,
     Metric,
     ModelGroup,
     ModelVersion,
+    SigningKey,
 )
 from deployments.models import (
     Deployment,
@@ -35,6 +37,8 @@ APPS = ("accounts", "catalog", "approvals", "deployments", "webhooks")
 # Written by the services alone: the admin may look, never add, change or delete.
 READ_ONLY = [
     Event,
+    SigningKey,
+    Attestation,
     HandledEvent,
     Metric,
     Review,
@@ -82,6 +86,12 @@ def rows(make_user: Any, superuser: Any) -> None:
     )
     event = Event.objects.create(kind="group.created", group=group, group_name="iris")
     HandledEvent.objects.create(consumer="deployments", event=event)
+    SigningKey.objects.create(
+        keyid="a" * 64, algorithm="ed25519", public_key_pem="-", active=True
+    )
+    Attestation.objects.create(
+        version=version, kind="approval", event_id=event.pk, keyid="a" * 64, envelope={}
+    )
     ApprovalPolicy.objects.create(group=group)
     MetricDirection.objects.create(group=group, metric="loss", higher_is_better=False)
     Review.objects.create(

@@ -53,3 +53,16 @@ def test_prepare_makes_the_folders_and_one_private_key_that_settings_read(tmp_pa
     assert (data_dir / KEY_FILE).stat().st_mode & 0o077 == 0
     assert {p.name for p in data_dir.iterdir()} >= {"uploads", "broker", "staticfiles"}
     assert _load_settings(data_dir).returncode == 0
+
+
+def test_prepare_generates_one_private_signing_key_for_attestations(tmp_path):
+    from common.attestation import ED25519, load_signing_key
+    from registry_site.prepare import SIGNING_KEY_FILE
+
+    data_dir = prepare(tmp_path / "data")
+    pem = (data_dir / SIGNING_KEY_FILE).read_text()
+    prepare(data_dir)
+
+    assert (data_dir / SIGNING_KEY_FILE).read_text() == pem
+    assert (data_dir / SIGNING_KEY_FILE).stat().st_mode & 0o077 == 0
+    assert load_signing_key(pem).algorithm == ED25519

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.models import Alias, Event, ModelGroup, ModelVersion
+from catalog.models import Alias, Event, ModelGroup, ModelVersion, SigningKey
 from common import jsonsafe
 
 API = "/api/v1"
@@ -260,3 +260,25 @@ class EventSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class SigningKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SigningKey
+        fields = ["keyid", "algorithm", "public_key_pem", "active"]
+
+
+class DsseSignatureSerializer(serializers.Serializer):
+    keyid = serializers.CharField()
+    sig = serializers.CharField()
+
+
+class AttestationSerializer(serializers.Serializer):
+    """A DSSE envelope (for the schema: answers are the stored envelope as is)."""
+
+    payloadType = serializers.CharField()
+    payload = serializers.CharField(help_text="base64 of an in-toto Statement v1")
+    signatures = DsseSignatureSerializer(many=True)
+    revocation = serializers.DictField(
+        required=False, help_text="the signed revocation, when the approval was revoked"
+    )

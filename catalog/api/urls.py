@@ -21,6 +21,10 @@ urlpatterns = [
     *router.urls,
     re_path(rf"{GROUP}/tags/(?P<key>.+)$", tags.GroupTagView.as_view()),
     re_path(
+        r"^signing-keys/?$", views.SigningKeyListView.as_view(), name="signing-keys"
+    ),
+    re_path(r"^revocations/?$", views.RevocationListView.as_view(), name="revocations"),
+    re_path(
         rf"{GROUP}/versions/(?P<version>{ID_REGEX})/tags/(?P<key>.+)$",
         tags.VersionTagView.as_view(),
     ),

@@ -12,9 +12,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
-from catalog import feed, filters, selectors, services
+from catalog import attestations, feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
@@ -187,6 +188,20 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         response["Content-Length"] = str(version.artifact_size)
         return response
 
+    @extend_schema(responses={200: s.AttestationSerializer})
+    @action(detail=True, methods=["get"], url_path="attestation")
+    def attestation(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The signed approval attestation (a DSSE envelope); with ``revocation``
+        the signed revocation when the approval was revoked since."""
+        version = self.get_object()
+        current = attestations.attestation_current(version)
+        if current is None:
+            raise NotFound(f"Version {version.version} has never been approved.")
+        body = dict(current.approval.envelope)
+        if current.revocation is not None:
+            body["revocation"] = current.revocation.envelope
+        return Response(body)
+
     def _attach(self, request: Request, version: ModelVersion) -> Response:
         """``POST …/artifact``: the model file of a version recorded without one."""
         data = s.ArtifactAttachSerializer(data=request.data)
@@ -299,3 +314,22 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
                 "has_more": more,
             }
         )
+
+
+class SigningKeyListView(APIView):
+    """Every public key the registry has signed attestations with; ``active`` is
+    the one it signs with now, the others verify older attestations."""
+
+    @extend_schema(responses={200: s.SigningKeySerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        keys = attestations.signing_keys()
+        return Response(s.SigningKeySerializer(keys, many=True).data)
+
+
+class RevocationListView(APIView):
+    """Every signed revocation statement (DSSE envelopes): the revocation list
+    that ``modelreg verify --revocations`` takes."""
+
+    @extend_schema(responses={200: s.AttestationSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response([row.envelope for row in attestations.revocations()])

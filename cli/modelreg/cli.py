@@ -5,7 +5,8 @@ Configuration: ``MODELREG_URL`` (e.g. https://registry.example.com) and
 
 Exit codes: 0 success (approved, deployment succeeded); 1 rejected or deployment
 failed; 2 timed out waiting; 3 the registry refused the request or is unreachable;
-4 bad usage or configuration.
+4 bad usage or configuration. ``modelreg verify`` (offline, no registry): 0 valid,
+1 invalid (digest or signature), 3 revoked, 4 bad usage.
 """
 
 from __future__ import annotations
@@ -412,11 +413,56 @@ def build_parser() -> argparse.ArgumentParser:
         help='{"inputs": [[...]]} or a list of rows',
     )
     p.set_defaults(run=endpoints_invoke)
+    p = top.add_parser(
+        "verify",
+        help="check a signed approval attestation offline: "
+        "0 valid, 1 invalid, 3 revoked",
+    )
+    p.add_argument("artifact", help="the model file")
+    p.add_argument("--attestation", required=True, metavar="FILE")
+    p.add_argument("--key", required=True, metavar="PEM_FILE")
+    p.add_argument(
+        "--revocations",
+        metavar="FILE",
+        help="signed revocations: GET /api/v1/revocations/, or an attestation "
+        "answer that carries one",
+    )
+    p.set_defaults(run=None)
     return parser
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """``modelreg verify``: needs no registry, URL or token."""
+    from modelreg import verify
+
+    try:
+        result = verify.verify(
+            args.artifact, args.attestation, args.key, args.revocations
+        )
+    except verify.BadInput as exc:
+        print(f"modelreg: {exc}", file=sys.stderr)
+        return USAGE
+    if args.output == "json":
+        print(
+            dumps(
+                {
+                    "valid": result.code == verify.VALID,
+                    "revoked": result.code == verify.REVOKED,
+                    "error": result.error,
+                    "statement": result.statement,
+                    "revocation": result.revocation,
+                }
+            )
+        )
+    else:
+        print(verify.report(result))
+    return result.code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.noun == "verify":
+        return verify_command(args)
     if not args.url or not args.token:
         print(
             "modelreg: set MODELREG_URL and MODELREG_TOKEN (or --url and --token)",

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from catalog import attestations
 from catalog.models import ApprovalStatus, ModelVersion
 from common import leases
 from deployments import backends
@@ -87,6 +88,7 @@ def _run(deployment: Deployment) -> str:
             raise backends.PermanentError(
                 f"v{version.version} is {version.approval_status}, no longer Approved"
             )
+        _verify_attestation(version, log_line)
         if deployment.endpoint.target == Target.WEBHOOK:
             return send_webhook(deployment, version, log_line)
         backends.builtin_check(version, log_line)
@@ -98,6 +100,18 @@ def _run(deployment: Deployment) -> str:
     except Exception as exc:  # unexpected: record it, retry within the attempt budget
         log.exception("deployment %s failed unexpectedly", deployment.pk)
         return _retry_or_fail(deployment, f"{type(exc).__name__}: {exc}")
+
+
+def _verify_attestation(version: ModelVersion, log_line: Callable[[str], None]) -> None:
+    """Refuse a version without a valid, unrevoked signed approval of its bytes."""
+    try:
+        verified = attestations.attestation_verify(version)
+    except attestations.AttestationInvalid as exc:
+        raise backends.PermanentError(str(exc)) from exc
+    log_line(
+        f"attestation verified: approved by {', '.join(verified.approvers)}, "
+        f"signed by key {verified.keyid[:12]}…"
+    )
 
 
 def _logger(deployment: Deployment) -> Callable[[str], None]:

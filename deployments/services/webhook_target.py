@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from catalog import attestations
 from catalog.models import ModelVersion
 from common.errors import Conflict, Invalid
 from deployments import backends
@@ -39,12 +40,20 @@ def webhook_payload(deployment: Deployment, version: ModelVersion) -> dict[str, 
             "size": version.artifact_size,
             "format": version.artifact_format,
         },
+        # The signed approval (verified before sending) for the external system
+        # to verify too, against GET /api/v1/signing-keys/.
+        "attestation": _attestation(version),
         "metrics": version.metrics,
         "hyperparameters": version.hyperparameters,
         "tags": version.tags,
         "lineage": version.lineage,
         "customer_metadata": version.customer_metadata,
     }
+
+
+def _attestation(version: ModelVersion) -> dict[str, Any] | None:
+    approval = attestations.last_approval(version)
+    return None if approval is None else approval.envelope
 
 
 def send_webhook(

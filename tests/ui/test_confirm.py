@@ -156,4 +156,4 @@ def test_the_version_page_costs_the_same_with_many_endpoints_to_roll_back(
         served(endpoint, v1)
         served(endpoint, v2)
 
-    assert queries(client, V2) == one <= 20
+    assert queries(client, V2) == one <= 21
