@@ -7,7 +7,16 @@ from typing import Any
 from django.contrib import admin, messages
 
 from catalog import services
-from catalog.models import Alias, Event, HandledEvent, Metric, ModelGroup, ModelVersion
+from catalog.models import (
+    Alias,
+    Evaluation,
+    EvaluationSet,
+    Event,
+    HandledEvent,
+    Metric,
+    ModelGroup,
+    ModelVersion,
+)
 from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import DomainError
 
@@ -179,3 +188,20 @@ class HandledEventAdmin(ReadOnlyAdmin):
 
     list_display = ["consumer", "event_id", "handled_at"]
     list_filter = ["consumer"]
+
+
+@admin.register(EvaluationSet)
+class EvaluationSetAdmin(ReadOnlyAdmin):
+    """Evaluation sets: uploaded through the API, append-only."""
+
+    list_display = ["group", "version", "task", "label_column", "rows", "created_at"]
+    list_filter = ["task"]
+    search_fields = ["group__name"]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdmin):
+    """The registry's evaluations of versions (written by the evaluation task)."""
+
+    list_display = ["version", "evaluation_set", "status", "attempts", "finished_at"]
+    list_filter = ["status"]

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
+from accounts.roles import require_role
 from catalog import evaluation, feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
@@ -194,6 +195,9 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     def evaluate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Measure the version on an evaluation set, in the background."""
         version = self.get_object()
+        require_role(
+            request.user, *services.WRITE_ROLES, action="evaluate model versions"
+        )
         data = s.EvaluateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         found = evaluation.version_evaluate(
@@ -253,6 +257,8 @@ class EvaluationSetViewSet(
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         group = self.get_group()
+        # The role first: a viewer is refused, whatever the body.
+        require_role(request.user, *services.WRITE_ROLES, action="add evaluation sets")
         data = s.EvaluationSetCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         created = evaluation.evaluation_set_create(

@@ -329,20 +329,117 @@ def test_the_sweep_rings_again_for_evaluations_nobody_holds(api, group, register
 
 
 def test_a_list_of_versions_costs_the_same_queries_with_computed_metrics(
-    api, group, register, django_assert_max_num_queries
+    api, group, register
 ):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def list_queries() -> tuple[int, list[dict[str, Any]]]:
+        with CaptureQueriesContext(connection) as seen:
+            body = api.get("/api/v1/model-groups/iris/versions/").json()
+        return len(seen), body["results"]
+
     upload(api, iris_csv(), metrics="accuracy")
+    register(metrics={"accuracy": 0.5})
+    dispatch_events()
+    run_all(ModelVersion.objects.get())
+    one, _ = list_queries()
     for _ in range(3):
         register(metrics={"accuracy": 0.5})
     dispatch_events()
     for version in ModelVersion.objects.all():
         run_all(version)
 
-    with django_assert_max_num_queries(8):
-        body = api.get("/api/v1/model-groups/iris/versions/").json()
+    four, results = list_queries()
 
-    assert all(v["computed_metrics"] for v in body["results"])
-    assert all(v["metric_mismatches"] for v in body["results"])
+    assert four == one
+    assert len(results) == 4
+    assert all(v["computed_metrics"] for v in results)
+    assert all(v["metric_mismatches"] for v in results)
+
+
+def test_a_regression_set_computes_rmse_mae_and_r2_as_scikit_learn(api, group):
+    import skops.io
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    _, features, _ = real_models.iris_classifier()
+    x, y = features[:, :3].astype(np.float64), features[:, 3].astype(np.float64)
+    model = LinearRegression().fit(x, y)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["a", "b", "c", "width"])
+    writer.writerows(
+        [
+            [*map(repr, map(float, row)), repr(float(t))]
+            for row, t in zip(x, y, strict=True)
+        ]
+    )
+    created = upload(
+        api, out.getvalue().encode(), label_column="width", task="regression"
+    )
+    assert created.status_code == 201, created.content
+    response = api.post(
+        "/api/v1/model-groups/iris/versions/",
+        {"artifact": ContentFile(skops.io.dumps(model), name="r.skops")},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    dispatch_events()
+
+    [done] = run_all(ModelVersion.objects.get())
+
+    assert done.status == "Succeeded", done.error
+    predicted = model.predict(x)
+    assert done.metrics == {
+        "rmse": pytest.approx(mean_squared_error(y, predicted) ** 0.5),
+        "mae": pytest.approx(mean_absolute_error(y, predicted)),
+        "r2": pytest.approx(r2_score(y, predicted)),
+    }
+
+
+def test_a_parquet_set_is_read_like_a_csv(api, group):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    _, features, target = real_models.iris_classifier()
+    table = pa.table(
+        {
+            **{name: features[:, i].astype(float) for i, name in enumerate(FEATURES)},
+            "species": target.astype(int),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+
+    response = upload(api, buffer.getvalue())
+
+    assert response.status_code == 201, response.content
+    assert response.json()["file_format"] == "parquet"
+    assert response.json()["feature_columns"] == FEATURES
+    assert response.json()["rows"] == 150
+
+
+def test_a_version_checked_later_is_evaluated_once_ready(api, group, settings):
+    from catalog import services
+
+    upload(api, iris_csv(), metrics="accuracy")
+    settings.REGISTRY_INLINE_CHECK_MAX = 64
+    response = api.post(
+        "/api/v1/model-groups/iris/versions/",
+        {"artifact": ContentFile(real_models.iris_onnx(), name="m.onnx")},
+        format="multipart",
+    )
+    version = ModelVersion.objects.get()
+    assert version.registration_status == "Pending", response.content
+    dispatch_events()
+    assert not Evaluation.objects.exists()
+
+    assert services.version_check(version.pk) == "ready"
+    dispatch_events()
+
+    [done] = run_all(version)
+    assert done.status == "Succeeded", done.error
 
 
 def test_the_selector_reads_metrics_computed_on_a_given_set(api, group, register):
