@@ -250,6 +250,7 @@ def _judge(
         "approvals_needed": max(0, policy.required_approvals - len(approvals)),
         "gates": [asdict(g) for g in gates],
         "gates_pass": all(g.passed for g in gates),
+        "metric_mismatches": selectors.metric_mismatches(version),
     }
     if user is not None and reviewable is not None:
         allowed, reason = reviewable
@@ -275,6 +276,9 @@ def summary(result: dict[str, Any]) -> str:
         if needed
         else "quorum reached"
     )
+    flagged = [m["metric"] for m in result.get("metric_mismatches", [])]
+    if flagged:
+        parts.append("reported ≠ computed: " + ", ".join(flagged))
     failed = [g["name"] for g in result["gates"] if not g["passed"]]
     if failed:
         parts.append("failing gates: " + ", ".join(failed))

@@ -499,6 +499,13 @@ def computed_on(version_ids: Iterable[int], number: int) -> dict[int, dict[str, 
     )
 
 
+def metric_mismatches(version: ModelVersion) -> list[dict[str, Any]]:
+    """Reported metrics further than the tolerance from their computed twin."""
+    from catalog.evaluation import mismatches
+
+    return mismatches(version)
+
+
 @dataclass
 class ComputedRow:
     """One computed metric of a version beside its reported twin and the live one's."""

@@ -71,6 +71,8 @@ def test_a_lying_model_passes_its_reported_gate_and_fails_its_computed_one(
         },
     ]
     assert verdict["gates_pass"] is False
+    assert [m["metric"] for m in verdict["metric_mismatches"]] == ["accuracy"]
+    assert "reported ≠ computed: accuracy" in verdict["summary"]
 
 
 def test_a_failing_computed_gate_blocks_approval(

@@ -485,3 +485,57 @@ def test_the_real_worker_evaluates_a_registered_version(worker, api, group, regi
         expected, abs=1 / 150
     )
     assert [m["metric"] for m in evaluation.mismatches(version)] == ["accuracy"]
+
+
+def named_model_version(api: Any) -> Any:
+    """A model trained on a table with named columns (it remembers the names)."""
+    pd = pytest.importorskip("pandas")
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    _, features, target = real_models.iris_classifier()
+    frame = pd.DataFrame(features.astype(np.float64), columns=FEATURES)
+    model = LogisticRegression(max_iter=300).fit(frame, target)
+    response = api.post(
+        "/api/v1/model-groups/iris/versions/",
+        {"artifact": ContentFile(skops.io.dumps(model), name="named.skops")},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    return model, frame, target
+
+
+def test_columns_are_matched_by_name_where_the_model_knows_them(api, group):
+    model, frame, target = named_model_version(api)
+    shuffled = FEATURES[::-1]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["species", *shuffled])
+    for (_, row), y in zip(frame.iterrows(), target, strict=True):
+        writer.writerow([int(y), *(repr(float(row[c])) for c in shuffled)])
+    upload(api, out.getvalue().encode(), metrics="accuracy")
+    evaluation.version_evaluate(
+        actor=ModelVersion.objects.get().created_by, version=ModelVersion.objects.get()
+    )
+
+    [done] = run_all(ModelVersion.objects.get())
+
+    assert done.status == "Succeeded", done.error
+    assert done.metrics["accuracy"] == accuracy_score(target, model.predict(frame))
+
+
+def test_a_missing_named_column_ends_with_an_error_naming_it(api, group):
+    named_model_version(api)
+    renamed = ["sepal_length", "sepal_width", "petal_length", "petal_w"]
+    upload(api, iris_csv(columns=renamed), metrics="accuracy")
+    evaluation.version_evaluate(
+        actor=ModelVersion.objects.get().created_by, version=ModelVersion.objects.get()
+    )
+
+    [done] = run_all(ModelVersion.objects.get())
+
+    assert done.status == "Failed"
+    assert done.error.startswith(
+        f"the model expects columns {FEATURES}; the evaluation set lacks "
+        "['petal_width']"
+    ), done.error
