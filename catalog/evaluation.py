@@ -32,6 +32,7 @@ from accounts.roles import Actor, require_role
 from catalog import services
 from catalog.models import (
     EVALUATION_ACTIVE,
+    ApprovalStatus,
     Evaluation,
     EvaluationSet,
     EvaluationStatus,
@@ -402,6 +403,8 @@ def _insert_set(
         created_by=actor,
         **fields,
     )
+    for version in _to_measure_on_upload(group):
+        _queue(version, evaluation_set)
     services.event_record(
         EventKind.EVALUATION_SET_CREATED,
         actor=actor,
@@ -418,6 +421,22 @@ def _insert_set(
 
 
 # --- Evaluations -----------------------------------------------------------------------
+
+# A new set measures the group's newest versions that are waiting for review or
+# approved (what gates and the live comparison need), not its whole history.
+MEASURE_ON_UPLOAD = 20
+
+
+def _to_measure_on_upload(group: ModelGroup) -> list[ModelVersion]:
+    return list(
+        ModelVersion.objects.filter(
+            group=group,
+            registration_status=RegistrationStatus.READY,
+            approval_status__in=[ApprovalStatus.PENDING, ApprovalStatus.APPROVED],
+        )
+        .select_related("group")
+        .order_by("-version")[:MEASURE_ON_UPLOAD]
+    )
 
 
 def _ring(evaluation_id: int) -> None:

@@ -271,11 +271,20 @@ def test_a_model_past_its_memory_limit_fails_with_the_reason(
     )
 
 
-def test_a_version_registered_without_a_set_is_not_evaluated(group, register):
+def test_a_new_set_measures_the_versions_waiting_for_review(api, group, register):
+    register()
     register()
     dispatch_events()
-
     assert not Evaluation.objects.exists()
+
+    upload(api, iris_csv(), metrics="accuracy")
+
+    queued = Evaluation.objects.order_by("version__version")
+    assert [(e.version.version, e.evaluation_set.version) for e in queued] == [
+        (1, 1),
+        (2, 1),
+    ]
+    assert {e.status for e in queued} == {"Queued"}
 
 
 def test_evaluation_on_demand_is_queued_and_answers_202(api, group, register):
