@@ -14,15 +14,11 @@ reason; the sweep re-enqueues rows no worker holds.
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,6 +26,7 @@ from django.utils import timezone
 import modelformats
 from accounts.roles import Actor, require_role
 from catalog import services
+from catalog.metrics import compute_metrics, metric_names
 from catalog.models import (
     EVALUATION_ACTIVE,
     ApprovalStatus,
@@ -43,6 +40,7 @@ from catalog.models import (
     ModelVersion,
     RegistrationStatus,
 )
+from catalog.tables import Table, read_table
 from common import doorbell, leases
 from common.errors import Conflict, Invalid
 from modelformats.storage import ArtifactMissing, ChecksumMismatch, local_copy
@@ -51,266 +49,6 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 SWEEP_GRACE = timedelta(seconds=10)
-
-
-# --- Metric definitions ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    task: str
-    needs_probabilities: bool
-    compute: Callable[..., float]
-
-
-def _accuracy(y: Any, p: Any, **_: Any) -> float:
-    from sklearn.metrics import accuracy_score
-
-    return float(accuracy_score(y, p))
-
-
-def _averaged(name: str) -> Callable[..., float]:
-    def compute(y: Any, p: Any, **_: Any) -> float:
-        from sklearn import metrics
-
-        average = (
-            "binary" if len(set(np.concatenate([y, p]).tolist())) <= 2 else "macro"
-        )
-        scorer = getattr(metrics, f"{name}_score")
-        return float(scorer(y, p, average=average, zero_division=0))
-
-    return compute
-
-
-def _roc_auc(y: Any, p: Any, *, proba: Any, classes: Any) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if proba.shape[1] == 2:
-        return float(roc_auc_score(y, proba[:, 1], labels=classes))
-    return float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-
-
-def _log_loss(y: Any, p: Any, *, proba: Any, classes: Any) -> float:
-    from sklearn.metrics import log_loss
-
-    return float(log_loss(y, proba, labels=classes))
-
-
-def _rmse(y: Any, p: Any, **_: Any) -> float:
-    from sklearn.metrics import mean_squared_error
-
-    return float(math.sqrt(mean_squared_error(y, p)))
-
-
-def _mae(y: Any, p: Any, **_: Any) -> float:
-    from sklearn.metrics import mean_absolute_error
-
-    return float(mean_absolute_error(y, p))
-
-
-def _r2(y: Any, p: Any, **_: Any) -> float:
-    from sklearn.metrics import r2_score
-
-    return float(r2_score(y, p))
-
-
-CLASSIFICATION, REGRESSION = EvaluationTask.CLASSIFICATION, EvaluationTask.REGRESSION
-METRICS: dict[str, MetricDefinition] = {
-    "accuracy": MetricDefinition(CLASSIFICATION, False, _accuracy),
-    "f1": MetricDefinition(CLASSIFICATION, False, _averaged("f1")),
-    "precision": MetricDefinition(CLASSIFICATION, False, _averaged("precision")),
-    "recall": MetricDefinition(CLASSIFICATION, False, _averaged("recall")),
-    "roc_auc": MetricDefinition(CLASSIFICATION, True, _roc_auc),
-    "log_loss": MetricDefinition(CLASSIFICATION, True, _log_loss),
-    "rmse": MetricDefinition(REGRESSION, False, _rmse),
-    "mae": MetricDefinition(REGRESSION, False, _mae),
-    "r2": MetricDefinition(REGRESSION, False, _r2),
-}
-DEFAULT_METRICS = {
-    CLASSIFICATION: ["accuracy", "f1", "precision", "recall", "roc_auc", "log_loss"],
-    REGRESSION: ["rmse", "mae", "r2"],
-}
-
-
-def metric_names(task: str, names: Any) -> list[str]:
-    """The metric definitions of a set of ``task``: the given names, each known and
-    fitting the task, or the task's defaults."""
-    if names in (None, "", []):
-        return list(DEFAULT_METRICS[EvaluationTask(task)])
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise Invalid.on("metrics", "Give metric names as a list or comma-separated.")
-    for name in names:
-        if name not in METRICS:
-            known = ", ".join(sorted(METRICS))
-            raise Invalid.on("metrics", f"Unknown metric {name!r}; one of {known}.")
-        if METRICS[name].task != task:
-            raise Invalid.on(
-                "metrics",
-                f"{name} is a {METRICS[name].task} metric; this set's task is {task}.",
-            )
-    return list(dict.fromkeys(names))
-
-
-def compute_metrics(
-    names: list[str],
-    labels: list[Any],
-    answer: dict[str, Any],
-) -> tuple[dict[str, float], list[str]]:
-    """The metrics ``names`` of the model's ``answer`` against ``labels``, and why
-    any could not be computed."""
-    predictions = answer["predictions"]
-    y, p = _comparable(labels, predictions)
-    proba = answer.get("probabilities")
-    classes = answer.get("classes")
-    values: dict[str, float] = {}
-    missing: list[str] = []
-    for name in names:
-        definition = METRICS[name]
-        if definition.needs_probabilities and proba is None:
-            missing.append(f"{name}: the model gives no class probabilities")
-            continue
-        try:
-            extra = {}
-            if definition.needs_probabilities:
-                matrix = np.asarray(proba, dtype=float)
-                # float32 outputs (ONNX) sum to one only within float32 precision
-                matrix = matrix / matrix.sum(axis=1, keepdims=True)
-                extra = {
-                    "proba": matrix,
-                    "classes": _comparable(classes or [], classes or [])[0]
-                    if classes
-                    else None,
-                }
-            value = definition.compute(y, p, **extra)
-        except (ValueError, TypeError, IndexError) as exc:
-            missing.append(f"{name}: {exc}")
-            continue
-        if math.isfinite(value):
-            values[name] = value
-        else:
-            missing.append(f"{name}: not a finite number")
-    return values, missing
-
-
-def _comparable(labels: list[Any], predictions: list[Any]) -> tuple[Any, Any]:
-    """Labels and predictions as arrays of one kind: numbers where both are numeric
-    (a CSV's "1" equals a model's 1), else text."""
-    try:
-        return (
-            np.asarray(labels, dtype=float),
-            np.asarray(predictions, dtype=float),
-        )
-    except (ValueError, TypeError):
-        return (
-            np.asarray([str(v) for v in labels]),
-            np.asarray([str(v) for v in predictions]),
-        )
-
-
-# --- Tables ----------------------------------------------------------------------------
-
-
-@dataclass
-class Table:
-    file_format: str
-    columns: list[str]  # the feature columns, in file order
-    rows: list[list[float]]
-    labels: list[Any]
-
-
-def read_table(path: str, *, label_column: str, task: str) -> Table:
-    """Parse and validate an evaluation set; errors name the field to blame."""
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head == b"PAR1":
-        header, records = _parquet(path)
-        file_format = "parquet"
-    else:
-        header, records = _csv(path)
-        file_format = "csv"
-    if not header:
-        raise Invalid.on("file", "The evaluation set is empty.")
-    if len(set(header)) != len(header):
-        raise Invalid.on("file", "Column names must be unique.")
-    if label_column not in header:
-        raise Invalid.on(
-            "label_column",
-            f"No column {label_column!r} in the file (its columns: {', '.join(header)}).",
-        )
-    if not records:
-        raise Invalid.on("file", "The evaluation set has no rows.")
-    limit = settings.REGISTRY_EVALUATION_MAX_ROWS
-    if len(records) > limit:
-        raise Invalid.on("file", f"More than {limit} rows.")
-    at = header.index(label_column)
-    features = [c for c in header if c != label_column]
-    if not features:
-        raise Invalid.on("file", "The evaluation set has no feature columns.")
-    rows = [
-        [_number(r[i], header[i], n) for i in range(len(header)) if i != at]
-        for n, r in enumerate(records, start=1)
-    ]
-    labels = [r[at] for r in records]
-    if any(label in ("", None) for label in labels):
-        raise Invalid.on("label_column", f"{label_column!r} has empty values.")
-    if task == REGRESSION:
-        try:
-            labels = [float(v) for v in labels]
-        except (TypeError, ValueError) as exc:
-            raise Invalid.on(
-                "label_column",
-                f"{label_column!r} must hold numbers for a regression set.",
-            ) from exc
-    return Table(file_format, features, rows, labels)
-
-
-def _csv(path: str) -> tuple[list[str], list[list[Any]]]:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = [c.strip() for c in next(reader, [])]
-            records = [row for row in reader if row]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise Invalid.on("file", f"Not a readable CSV file: {exc}") from exc
-    for number, row in enumerate(records, start=1):
-        if len(row) != len(header):
-            raise Invalid.on(
-                "file",
-                f"Row {number} has {len(row)} values; the header names {len(header)}.",
-            )
-    return header, records
-
-
-def _parquet(path: str) -> tuple[list[str], list[list[Any]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise Invalid.on(
-            "file", "Parquet files need pyarrow on the server; upload a CSV file."
-        ) from exc
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:
-        raise Invalid.on("file", f"Not a readable Parquet file: {exc}") from exc
-    columns = table.to_pydict()
-    header = [str(name) for name in columns]
-    records = [list(values) for values in zip(*columns.values(), strict=True)]
-    return header, records
-
-
-def _number(value: Any, column: str, row: int) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise Invalid.on(
-            "file",
-            f"Feature column {column!r} must be numeric: row {row} holds {str(value)[:40]!r}.",
-        )
-    return number
 
 
 # --- Evaluation sets -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from django.core.files.base import ContentFile
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
-from catalog import evaluation, outbox, selectors
+from catalog import evaluation, metrics, outbox, selectors
 from catalog.models import Evaluation, EvaluationSet, Event, ModelVersion
 from common.errors import Conflict, Invalid
 from tests import models as real_models
@@ -86,7 +86,7 @@ def test_a_contributor_uploads_an_evaluation_set_hashed_and_numbered(api, group)
     assert body["sha256"] == __import__("hashlib").sha256(iris_csv()).hexdigest()
     assert body["feature_columns"] == FEATURES
     assert body["rows"] == 150
-    assert body["metrics"] == evaluation.DEFAULT_METRICS["classification"]
+    assert body["metrics"] == metrics.DEFAULT_METRICS["classification"]
     assert second.json()["version"] == 2
     assert second.json()["metrics"] == ["accuracy", "f1"]
     listed = api.get("/api/v1/model-groups/iris/evaluation-sets/").json()
@@ -469,7 +469,7 @@ def test_services_refuse_what_the_api_refuses(contributor, api, group, register)
     with pytest.raises(Conflict):
         evaluation.version_evaluate(actor=contributor, version=version)
     with pytest.raises(Invalid):
-        evaluation.metric_names("regression", ["accuracy"])
+        metrics.metric_names("regression", ["accuracy"])
 
 
 # --- A real worker -------------------------------------------------------------------
