@@ -548,3 +548,12 @@ def test_a_missing_named_column_ends_with_an_error_naming_it(api, group):
         f"the model expects columns {FEATURES}; the evaluation set lacks "
         "['petal_width']"
     ), done.error
+
+
+def test_a_group_without_versions_is_deleted_with_its_evaluation_sets(api, group):
+    upload(api, iris_csv())
+
+    response = api.delete("/api/v1/model-groups/iris/")
+
+    assert response.status_code == 204, response.content
+    assert not EvaluationSet.objects.exists()
