@@ -10,7 +10,9 @@ from typing import Any
 
 from accounts.roles import Actor, Role, has_role, roles_of
 from approvals.models import ApprovalPolicy, Decision, Review
+from catalog import selectors
 from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from common.errors import Invalid
 
 OPS = {
     ">=": operator.ge,
@@ -61,18 +63,79 @@ class GateResult:
     detail: str
 
 
+# A metric gate may read the registry's computed value instead of the reported one:
+# ``"source": "computed"`` (default ``"reported"``), optionally pinned to the group's
+# evaluation set number ``"evaluation_set"``.
+GATE_SOURCE_KEYS = frozenset({"source", "evaluation_set"})
+SOURCES = ("reported", "computed")
+
+
+def gate_source(gate: dict[str, Any], field: str) -> dict[str, Any]:
+    """The gate's source keys, validated; empty for a plain reported gate."""
+    source = gate.get("source", "reported")
+    if source not in SOURCES:
+        raise Invalid.on(field, 'source must be "reported" or "computed".')
+    number = gate.get("evaluation_set")
+    if number is not None and (
+        source != "computed"
+        or isinstance(number, bool)
+        or not isinstance(number, int)
+        or number < 1
+    ):
+        raise Invalid.on(
+            field, "evaluation_set is a set number, for a computed gate only."
+        )
+    if source == "reported":
+        return {}
+    return {"source": source} | ({"evaluation_set": number} if number else {})
+
+
+def _gate_value(
+    version: ModelVersion, gate: dict[str, Any], pinned: dict[int, dict[str, float]]
+) -> tuple[float | None, str]:
+    """The value a gate judges, and the words for where it came from (or why none)."""
+    metric = gate["metric"]
+    if gate.get("source") != "computed":
+        value = version.metrics.get(metric)
+        return value, f"{metric} is {value:g}" if value is not None else (
+            f"metric {metric!r} is missing"
+        )
+    number = gate.get("evaluation_set")
+    if number:
+        value = pinned.get(version.pk, {}).get(metric)
+        where = f"evaluation set v{number}"
+    else:
+        held = (version.computed_metrics or {}).get(metric)
+        value = held["value"] if held else None
+        where = f"evaluation set v{held['evaluation_set']}" if held else ""
+    if value is None:
+        return None, (
+            f"computed {metric} is missing: no successful evaluation"
+            f"{f' on evaluation set v{number}' if number else ''} has computed it yet"
+        )
+    return value, f"computed {metric} is {value:g} on {where}"
+
+
 def gate_results(version: ModelVersion, policy: ApprovalPolicy) -> list[GateResult]:
     results = []
+    pinned: dict[int, dict[str, float]] = {}
+    for number in {g.get("evaluation_set") for g in policy.metric_gates} - {None}:
+        for version_id, values in selectors.computed_on([version.pk], number).items():
+            pinned.setdefault(version_id, {}).update(values)
     for gate in policy.metric_gates:
         name = f"{gate['metric']} {gate['op']} {gate['value']}"
-        value = version.metrics.get(gate["metric"])
-        if value is None:
-            results.append(
-                GateResult(name, False, f"metric {gate['metric']!r} is missing")
+        if gate.get("source") == "computed":
+            name = f"computed {name}" + (
+                f" on evaluation set v{gate['evaluation_set']}"
+                if gate.get("evaluation_set")
+                else ""
             )
+        value, detail = _gate_value(version, gate, pinned)
+        if value is None:
+            results.append(GateResult(name, False, detail))
             continue
         passed = math.isfinite(value) and OPS[gate["op"]](value, gate["value"])
-        results.append(GateResult(name, passed, f"{gate['metric']} is {value:g}"))
+        results.append(GateResult(name, passed, detail))
     if policy.require_model_card:
         ok = bool(version.model_card.strip())
         results.append(
@@ -227,6 +290,7 @@ def _judge(
         "gates": [asdict(g) for g in gates],
         "gates_pass": all(g.passed for g in gates),
         "approval_expires_at": expires_at(version, policy, votes),
+        "metric_mismatches": selectors.metric_mismatches(version),
     }
     if user is not None and reviewable is not None:
         allowed, reason = reviewable
@@ -260,6 +324,9 @@ def summary(result: dict[str, Any]) -> str:
         if needed
         else "quorum reached"
     )
+    flagged = [m["metric"] for m in result.get("metric_mismatches", [])]
+    if flagged:
+        parts.append("reported ≠ computed: " + ", ".join(flagged))
     failed = [g["name"] for g in result["gates"] if not g["passed"]]
     if failed:
         parts.append("failing gates: " + ", ".join(failed))

@@ -499,7 +499,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
         field = f"metric_gates[{index}]"
         ok = (
             isinstance(gate, dict)
-            and set(gate) == {"metric", "op", "value"}
+            and set(gate) - policies.GATE_SOURCE_KEYS == {"metric", "op", "value"}
             and isinstance(gate["metric"], str)
             and METRIC_NAME_RE.match(gate["metric"])
             and gate["op"] in policies.OPS
@@ -513,6 +513,7 @@ def _metric_gates(value: Any) -> list[dict[str, Any]]:
             raise Invalid.on(field, message)
         gates.append(
             {"metric": gate["metric"], "op": gate["op"], "value": float(gate["value"])}
+            | policies.gate_source(gate, field)
         )
     return gates
 

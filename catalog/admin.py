@@ -10,6 +10,8 @@ from catalog import services
 from catalog.models import (
     Alias,
     Attestation,
+    Evaluation,
+    EvaluationSet,
     Event,
     HandledEvent,
     Metric,
@@ -206,3 +208,20 @@ class AttestationAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "version", "keyid", "event_id", "created_at"]
     list_filter = ["kind"]
     list_select_related = ["version__group"]
+
+
+@admin.register(EvaluationSet)
+class EvaluationSetAdmin(ReadOnlyAdmin):
+    """Evaluation sets: uploaded through the API, append-only."""
+
+    list_display = ["group", "version", "task", "label_column", "rows", "created_at"]
+    list_filter = ["task"]
+    search_fields = ["group__name"]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdmin):
+    """The registry's evaluations of versions (written by the evaluation task)."""
+
+    list_display = ["version", "evaluation_set", "status", "attempts", "finished_at"]
+    list_filter = ["status"]

@@ -56,6 +56,9 @@ class EventKind(models.TextChoices):
     DEPLOYMENT_FAILED = "deployment.failed"
     DEPLOYMENT_SUPERSEDED = "deployment.superseded"
     DEPLOYMENT_CANCELLED = "deployment.cancelled"
+    EVALUATION_SET_CREATED = "evaluation_set.created"
+    VERSION_EVALUATED = "version.evaluated"
+    VERSION_EVALUATION_FAILED = "version.evaluation_failed"
 
 
 class ApprovalStatus(models.TextChoices):
@@ -131,6 +134,8 @@ class ModelGroup(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     # Allocates version numbers: bumped in the registering transaction, never lowered.
     next_version = models.PositiveIntegerField(default=1, editable=False)
+    # Allocates evaluation set numbers the same way.
+    next_evaluation_set = models.PositiveIntegerField(default=1, editable=False)
     allow_pickle = models.BooleanField(
         default=False,
         help_text="Accept pickle/joblib artifacts for this group. Pickle files run "
@@ -208,6 +213,9 @@ class ModelVersion(models.Model):
         max_length=16, choices=Stage.choices, default=Stage.NONE, editable=False
     )
     metrics = models.JSONField(default=dict, blank=True, editable=False)
+    # What the registry measured on an evaluation set (``catalog.evaluation``), kept
+    # apart from the reported ``metrics``: {name: {value, evaluation_set, sha256}}.
+    computed_metrics = models.JSONField(default=dict, blank=True, editable=False)
     hyperparameters = models.JSONField(default=dict, blank=True)
     customer_metadata = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=dict, blank=True)
@@ -448,3 +456,94 @@ class Attestation(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.kind} of v{self.version_id}"
+
+
+class EvaluationTask(models.TextChoices):
+    CLASSIFICATION = "classification", "Classification"
+    REGRESSION = "regression", "Regression"
+
+
+class EvaluationSet(AppendOnlyModel):
+    """Labelled rows a group's versions are measured on: stored bytes, hashed,
+    numbered 1..N per group, never changed (a new upload is a new number)."""
+
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.CASCADE, related_name="evaluation_sets"
+    )
+    version = models.PositiveIntegerField()
+    task = models.CharField(max_length=16, choices=EvaluationTask.choices)
+    label_column = models.CharField(max_length=255)
+    feature_columns = models.JSONField(default=list)
+    # The metric definitions: scikit-learn metrics by name, fitting ``task``.
+    metrics = models.JSONField(default=list)
+    rows = models.PositiveIntegerField()
+    file_format = models.CharField(max_length=16)
+    key = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    # The client's file name: inert text, never used to build a path.
+    filename = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True, max_length=10_000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["group_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "version"],
+                name="catalog_evalset_unique_per_group",
+                violation_error_message="This evaluation set number is taken.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} evaluation set v{self.version}"
+
+
+class EvaluationStatus(models.TextChoices):
+    QUEUED = "Queued", "Queued"
+    RUNNING = "Running", "Running"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"
+
+
+EVALUATION_ACTIVE = frozenset({EvaluationStatus.QUEUED, EvaluationStatus.RUNNING})
+
+
+class Evaluation(models.Model):
+    """One version measured on one evaluation set by the registry (a Celery task
+    claims the row with a lease); ``metrics`` are the computed values."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    evaluation_set = models.ForeignKey(
+        EvaluationSet, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=EvaluationStatus.choices,
+        default=EvaluationStatus.QUEUED,
+        db_index=True,
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "evaluation_set"],
+                name="catalog_evaluation_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} on {self.evaluation_set_id}: {self.status}"

@@ -44,6 +44,9 @@ from catalog.filters import (
 from catalog.models import (
     Alias,
     ApprovalStatus,
+    Evaluation,
+    EvaluationSet,
+    EvaluationStatus,
     Event,
     EventKind,
     ModelGroup,
@@ -384,6 +387,34 @@ def _signature(versions: list[ModelVersion]) -> CompareSection:
     return section
 
 
+def _computed(versions: list[ModelVersion]) -> CompareSection:
+    """Computed metrics (with the evaluation set), and the reported metrics that
+    differ from their computed twin."""
+    from catalog.evaluation import mismatches
+
+    section = _keyed(
+        "Computed metrics",
+        [
+            {
+                name: f"{_show(held['value'])} (set v{held['evaluation_set']})"
+                for name, held in (v.computed_metrics or {}).items()
+            }
+            for v in versions
+        ],
+    )
+    flagged = [
+        ", ".join(
+            f"{m['metric']}: reported {_show(m['reported'])}" for m in mismatches(v)
+        )
+        for v in versions
+    ]
+    if any(flagged):
+        section.rows.append(
+            CompareRow("reported ≠ computed", [f or MISSING for f in flagged])
+        )
+    return section
+
+
 def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     """The versions side by side, one row per fact, grouped in sections."""
 
@@ -415,11 +446,102 @@ def comparison(versions: list[ModelVersion]) -> list[CompareSection]:
     return [
         summary,
         metrics,
+        _computed(versions),
         _signature(versions),
         _keyed("Hyperparameters", [v.hyperparameters for v in versions]),
         _keyed("Tags", [v.tags for v in versions]),
         _keyed("Lineage", [v.lineage for v in versions]),
         _keyed("Customer metadata", [v.customer_metadata for v in versions]),
+    ]
+
+
+# --- Evaluation -----------------------------------------------------------------------
+
+
+def evaluation_set_list(*, group: ModelGroup) -> QuerySet[EvaluationSet]:
+    """The group's evaluation sets, newest first."""
+    return (
+        EvaluationSet.objects.filter(group=group)
+        .select_related("group", "created_by")
+        .order_by("-version")
+    )
+
+
+def evaluation_set_get(*, group: ModelGroup, number: int) -> EvaluationSet:
+    found = evaluation_set_list(group=group).filter(version=number).first()
+    if found is None:
+        raise NotFound(f"Evaluation set {number} of {group.name!r} does not exist.")
+    return found
+
+
+def evaluation_list(*, version: ModelVersion) -> QuerySet[Evaluation]:
+    """The registry's evaluations of ``version``, newest set first."""
+    return (
+        Evaluation.objects.filter(version=version)
+        .select_related("version", "evaluation_set")
+        .order_by("-evaluation_set__version")
+    )
+
+
+def evaluation_get(pk: int) -> Evaluation:
+    return Evaluation.objects.select_related("version", "evaluation_set").get(pk=pk)
+
+
+def computed_on(version_ids: Iterable[int], number: int) -> dict[int, dict[str, float]]:
+    """Each version's metrics computed on the group's evaluation set ``number`` (the
+    versions that have them), in one query."""
+    return dict(
+        Evaluation.objects.filter(
+            version_id__in=list(version_ids),
+            evaluation_set__version=number,
+            status=EvaluationStatus.SUCCEEDED,
+        ).values_list("version_id", "metrics")
+    )
+
+
+def metric_mismatches(version: ModelVersion) -> list[dict[str, Any]]:
+    """Reported metrics further than the tolerance from their computed twin."""
+    from catalog.evaluation import mismatches
+
+    return mismatches(version)
+
+
+@dataclass
+class ComputedRow:
+    """One computed metric of a version beside its reported twin and the live one's."""
+
+    metric: str
+    computed: float
+    evaluation_set: int
+    reported: float | None
+    live: float | None
+    mismatch: bool
+
+
+def computed_rows(version: ModelVersion, *, live_id: int | None) -> list[ComputedRow]:
+    """The version's computed metrics for its page (one query for the live version's,
+    none otherwise)."""
+    from catalog.evaluation import mismatches
+
+    live: dict[str, Any] = {}
+    if live_id is not None and live_id != version.pk:
+        live = (
+            ModelVersion.objects.filter(pk=live_id)
+            .values_list("computed_metrics", flat=True)
+            .first()
+            or {}
+        )
+    flagged = {m["metric"] for m in mismatches(version)}
+    return [
+        ComputedRow(
+            metric=name,
+            computed=held["value"],
+            evaluation_set=held["evaluation_set"],
+            reported=(version.metrics or {}).get(name),
+            live=(live.get(name) or {}).get("value"),
+            mismatch=name in flagged,
+        )
+        for name, held in sorted((version.computed_metrics or {}).items())
     ]
 
 

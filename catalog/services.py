@@ -319,8 +319,8 @@ def _inspect(path: str, size: int, trust: modelformats.Trust) -> str:
     return modelformats.inspect(path, trust=trust)
 
 
-def _store(path: str, group: ModelGroup) -> str:
-    key = f"groups/{group.pk}/{uuid.uuid4().hex}"
+def _store(path: str, group: ModelGroup, *, folder: str = "groups") -> str:
+    key = f"{folder}/{group.pk}/{uuid.uuid4().hex}"
     storage = artifact_storage()
     destination = _local_path(storage, key)
     if destination is not None:

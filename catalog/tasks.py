@@ -1,5 +1,6 @@
 """Celery entry points of the catalog: the outbox doorbell, its periodic sweep, the
-sweep of what crashes leave behind, and the deferred check of large artifacts."""
+sweep of what crashes leave behind, the deferred check of large artifacts, and the
+registry's own evaluation of versions."""
 
 from celery import shared_task
 
@@ -62,3 +63,17 @@ def sweep_imports_task(**_: object) -> int:
     from catalog import services
 
     return services.import_sweep()
+
+
+@shared_task(name="catalog.evaluate_version", acks_late=True, ignore_result=True)
+def evaluate_version_task(evaluation_id: int, **_: object) -> str:
+    from catalog import evaluation
+
+    return evaluation.evaluation_run(evaluation_id)
+
+
+@shared_task(name="catalog.sweep_evaluations", ignore_result=True)
+def sweep_evaluations_task(**_: object) -> int:
+    from catalog import evaluation
+
+    return evaluation.evaluations_sweep()

@@ -1,6 +1,6 @@
 """The Celery queues, named from one prefix (``CELERY_QUEUE``, default ``registry``).
 
-Deployments, artifact checks, webhook deliveries and e-mail each have a queue, so a
+Deployments, artifact checks and evaluations, webhook deliveries and e-mail each have a queue, so a
 retry storm of failing webhook deliveries, or a long check, never waits in front of
 a deployment. The default queue
 carries the short control work (the outbox fan-out, the periodic sweeps).
@@ -18,6 +18,7 @@ ROUTES = {
     "deployments.": "deployments",
     "catalog.check_": "checks",  # the deferred check of a large artifact
     "catalog.import_": "checks",  # copying and checking an imported artifact
+    "catalog.evaluate_": "checks",  # running a version on its evaluation sets
     "webhooks.": "webhooks",
     "approvals.": "email",
 }

@@ -35,7 +35,11 @@ from modelformats.checks import (
     warm_up_inputs,
 )
 from modelformats.formats import FORMATS, HEAD_SIZE, by_name, detect
-from modelformats.isolated import inspect_isolated, load_and_warm_isolated
+from modelformats.isolated import (
+    inspect_isolated,
+    load_and_warm_isolated,
+    predict_isolated,
+)
 from modelformats.predictor import (
     InputError,
     InputSpec,
@@ -66,5 +70,6 @@ __all__ = [
     "load",
     "load_and_warm",
     "load_and_warm_isolated",
+    "predict_isolated",
     "warm_up_inputs",
 ]

@@ -1,4 +1,4 @@
-"""``python -m modelformats inspect PATH`` or ``load PATH FORMAT``: the child process."""
+"""``python -m modelformats inspect PATH``, ``load`` or ``predict PATH FORMAT``: the child process."""
 
 import sys
 

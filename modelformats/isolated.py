@@ -13,6 +13,7 @@ from typing import Any
 
 from modelformats import sandbox
 from modelformats.base import ArtifactRefused, LoadError, Trust
+from modelformats.batch import predict_table
 from modelformats.checks import inspect, load_and_warm
 
 
@@ -79,12 +80,50 @@ def load_and_warm_isolated(
     return result["report"]
 
 
+def predict_isolated(
+    path: str,
+    fmt: str,
+    *,
+    trust: Trust,
+    columns: list[str],
+    rows: list[list[float]],
+    timeout: float,
+    memory: int,
+) -> dict[str, Any]:
+    """``predict_table`` in a limited child process; raises ``LoadError`` with a
+    readable reason (a crash, the time or memory limit, columns that do not fit)."""
+    job = {"trust": trust.as_json(), "columns": columns, "rows": rows}
+    try:
+        outcome = sandbox.run(
+            "modelformats",
+            ["predict", path, fmt],
+            stdin=json.dumps(job).encode(),
+            timeout=timeout,
+            memory=memory,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(
+            f"predicting the evaluation set took over {timeout:g} s (the time limit)"
+        ) from exc
+    result = outcome.result
+    if result is None:
+        raise LoadError(
+            f"the model process died (exit code {outcome.returncode}, memory limit "
+            f"{memory // 1024**2} MiB): {outcome.stderr_tail}".strip()
+        )
+    if not result.get("ok"):
+        raise LoadError(result.get("error", "the model could not predict"))
+    return result["answer"]
+
+
 def main(argv: list[str]) -> int:
     """The child: answer one job as a JSON line on stdout."""
     job = json.loads(sys.stdin.read() or "{}")
     trust = Trust.from_json(job.get("trust") or {})
     if argv[0] == "inspect":
         answer = _inspect_answer(argv[1], trust)
+    elif argv[0] == "predict":
+        answer = _predict_answer(argv[1], argv[2], trust, job)
     else:
         answer = _load_answer(argv[1], argv[2], trust, job)
     print(json.dumps(answer))
@@ -116,3 +155,17 @@ def _load_answer(
     except LoadError as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True, "report": report}
+
+
+def _predict_answer(
+    path: str, fmt: str, trust: Trust, job: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        answer = predict_table(
+            path, fmt, trust=trust, columns=job["columns"], rows=job["rows"]
+        )
+    except MemoryError:
+        return {"ok": False, "error": "the model needs more memory than allowed"}
+    except LoadError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "answer": answer}

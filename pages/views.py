@@ -211,6 +211,10 @@ def _version_page(
         "history": deployment_selectors.service_history(version),
         "baseline_rows": metric_rows(version, found),
         "live_baseline": next((b for b in found if b.live), None),
+        "computed_rows": selectors.computed_rows(
+            version,
+            live_id=next((b.version_id for b in found if b.live), None),
+        ),
         "timeline": _timeline(version),
         "deployments": deployment_selectors.deployments_of_version(version.pk),
         "live_on": live_on,

@@ -267,7 +267,24 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-artifacts": {"task": "catalog.sweep_artifacts", "schedule": 600.0},
     "sweep-checks": {"task": "catalog.sweep_checks", "schedule": 15.0},
     "sweep-imports": {"task": "catalog.sweep_imports", "schedule": 60.0},
+    "sweep-evaluations": {"task": "catalog.sweep_evaluations", "schedule": 15.0},
 }
+
+# --- Registry-computed evaluation ---------------------------------------------------
+# Evaluation sets: upload size and row limits (rows travel to the model's child
+# process as JSON).
+REGISTRY_EVALUATION_MAX_SIZE = env.size("REGISTRY_EVALUATION_MAX_SIZE", 50 * 1024**2)
+REGISTRY_EVALUATION_MAX_ROWS = env.integer(
+    "REGISTRY_EVALUATION_MAX_ROWS", 100_000, minimum=1
+)
+# The child process that predicts an evaluation set: wall time and memory.
+REGISTRY_EVALUATION_TIMEOUT = env.number(
+    "REGISTRY_EVALUATION_TIMEOUT", 300.0, minimum=0.01
+)
+REGISTRY_EVALUATION_MEMORY = env.size("REGISTRY_EVALUATION_MEMORY", 4 * 1024**3)
+REGISTRY_EVALUATION_LEASE = env.integer("REGISTRY_EVALUATION_LEASE", 30, minimum=3)
+# A reported metric further than this (absolute) from its computed twin is flagged.
+REGISTRY_METRIC_TOLERANCE = env.number("REGISTRY_METRIC_TOLERANCE", 0.01, minimum=0.0)
 
 # --- Deployments and serving ------------------------------------------------------
 # Lease of a running deployment, renewed every third of it while its worker runs it:

@@ -17,6 +17,8 @@ from approvals.models import ApprovalPolicy, MetricDirection, Notification, Revi
 from catalog.models import (
     Alias,
     Attestation,
+    Evaluation,
+    EvaluationSet,
     Event,
     HandledEvent,
     Metric,
@@ -81,6 +83,19 @@ def rows(make_user: Any, superuser: Any) -> None:
         created_by=owner,
     )
     Metric.objects.create(version=version, group=group, name="accuracy", value=0.9)
+    evaluation_set = EvaluationSet.objects.create(
+        group=group,
+        version=1,
+        task="classification",
+        label_column="y",
+        rows=1,
+        file_format="csv",
+        key="evaluation-sets/1/k",
+        sha256="0" * 64,
+        size=1,
+        created_by=owner,
+    )
+    Evaluation.objects.create(version=version, evaluation_set=evaluation_set)
     Alias.objects.create(
         group=group, name="champion", version=version, updated_by=owner
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from approvals.models import ApprovalPolicy, OnExpiry, Review
@@ -41,6 +43,23 @@ class MetricGateSerializer(serializers.Serializer):
     metric = serializers.CharField()
     op = serializers.ChoiceField(choices=[">=", "<=", ">", "<", "=="])
     value = serializers.FloatField()
+    # The metaclass moves declared fields off the class, so this does not shadow
+    # Field.source at run time; mypy only sees the class body.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["reported", "computed"],
+        required=False,
+        help_text='"computed": the registry\'s value on an evaluation set; '
+        'default "reported".',
+    )
+    evaluation_set = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="A computed gate's evaluation set number; default: the latest.",
+    )
+
+    def to_representation(self, gate: Any) -> dict[str, Any]:
+        # The gate as stored: a reported gate carries no source key.
+        return dict(gate)
 
 
 class ApprovalPolicySerializer(serializers.ModelSerializer):

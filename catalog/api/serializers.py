@@ -8,7 +8,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.models import Alias, Event, ModelGroup, ModelVersion, SigningKey
+from catalog import evaluation
+from catalog.models import (
+    Alias,
+    Evaluation,
+    EvaluationSet,
+    EvaluationTask,
+    Event,
+    ModelGroup,
+    ModelVersion,
+    SigningKey,
+)
 from common import jsonsafe
 
 API = "/api/v1"
@@ -111,6 +121,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     url = serializers.SerializerMethodField()
+    computed_metrics = serializers.JSONField(
+        read_only=True,
+        help_text="Metrics the registry computed on an evaluation set: "
+        '{name: {"value", "evaluation_set", "sha256"}}.',
+    )
+    metric_mismatches = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -123,6 +139,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "registration_error",
             "artifact",
             "metrics",
+            "computed_metrics",
+            "metric_mismatches",
             "hyperparameters",
             "customer_metadata",
             "tags",
@@ -138,6 +156,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "url",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.DictField(), read_only=True)
+    )
+    def get_metric_mismatches(self, version: ModelVersion) -> list[dict[str, Any]]:
+        return evaluation.mismatches(version)
 
     def get_aliases(self, version: ModelVersion) -> list[str]:
         return sorted(alias.name for alias in version.aliases.all())
@@ -166,6 +190,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                 "download_url": f"{base}/artifact",
             },
             "metrics": version.metrics,
+            "computed_metrics": version.computed_metrics,
+            "metric_mismatches": evaluation.mismatches(version),
             "hyperparameters": version.hyperparameters,
             "customer_metadata": version.customer_metadata,
             "tags": version.tags,
@@ -281,4 +307,89 @@ class AttestationSerializer(serializers.Serializer):
     signatures = DsseSignatureSerializer(many=True)
     revocation = serializers.DictField(
         required=False, help_text="the signed revocation, when the approval was revoked"
+    )
+
+
+class EvaluationSetSerializer(serializers.ModelSerializer):
+    group = serializers.CharField(source="group.name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = EvaluationSet
+        fields = [
+            "group",
+            "version",
+            "task",
+            "label_column",
+            "feature_columns",
+            "metrics",
+            "rows",
+            "file_format",
+            "filename",
+            "sha256",
+            "size",
+            "description",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_field(
+    serializers.ListField(child=serializers.CharField(), required=False)
+)
+class MetricNamesField(serializers.Field):
+    """Metric names as a list, a JSON list in a form field, or comma-separated."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and data.lstrip().startswith("["):
+            try:
+                return jsonsafe.loads(data)
+            except jsonsafe.JSONInputError as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class EvaluationSetCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    label_column = serializers.CharField(max_length=255, trim_whitespace=False)
+    task = serializers.ChoiceField(choices=EvaluationTask.choices)
+    metrics = MetricNamesField(
+        required=False,
+        help_text="Metric names (a list, or comma-separated); default: the task's.",
+    )
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.version", read_only=True)
+    evaluation_set = serializers.IntegerField(
+        source="evaluation_set.version", read_only=True
+    )
+    sha256 = serializers.CharField(source="evaluation_set.sha256", read_only=True)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "version",
+            "evaluation_set",
+            "sha256",
+            "status",
+            "metrics",
+            "error",
+            "attempts",
+            "requested_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class EvaluateSerializer(serializers.Serializer):
+    evaluation_set = serializers.IntegerField(
+        required=False, min_value=1, help_text="Its number; default: the latest."
     )

@@ -13,6 +13,11 @@ router.register(
 router.register(
     r"model-groups/(?P<group_name>[^/]+)/aliases", views.AliasViewSet, basename="alias"
 )
+router.register(
+    r"model-groups/(?P<group_name>[^/]+)/evaluation-sets",
+    views.EvaluationSetViewSet,
+    basename="evaluation-set",
+)
 router.register("events", views.EventViewSet, basename="event")
 
 # A tag key may hold a "/", so it runs to the end of the path (no optional slash).

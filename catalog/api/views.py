@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
-from catalog import attestations, feed, filters, selectors, services
+from accounts.roles import require_role
+from catalog import attestations, evaluation, feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
@@ -202,6 +203,35 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
             body["revocation"] = current.revocation.envelope
         return Response(body)
 
+    @extend_schema(
+        request=s.EvaluateSerializer, responses={202: s.EvaluationSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="evaluate")
+    def evaluate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Measure the version on an evaluation set, in the background."""
+        version = self.get_object()
+        require_role(
+            request.user, *services.WRITE_ROLES, action="evaluate model versions"
+        )
+        data = s.EvaluateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        found = evaluation.version_evaluate(
+            actor=request.user,
+            version=version,
+            evaluation_set=data.validated_data.get("evaluation_set"),
+        )
+        found = selectors.evaluation_get(found.pk)
+        return Response(
+            s.EvaluationSerializer(found).data, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(responses={200: s.EvaluationSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="evaluations")
+    def evaluations(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The registry's evaluations of the version (status, metrics, error)."""
+        found = selectors.evaluation_list(version=self.get_object())
+        return Response(s.EvaluationSerializer(found, many=True).data)
+
     def _attach(self, request: Request, version: ModelVersion) -> Response:
         """``POST …/artifact``: the model file of a version recorded without one."""
         data = s.ArtifactAttachSerializer(data=request.data)
@@ -214,6 +244,43 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         )
         version = selectors.version_get(version.group.name, version.version)
         return Response(self.get_serializer(version).data)
+
+
+class EvaluationSetViewSet(
+    GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
+    """``GET, POST /model-groups/{name}/evaluation-sets/``; ``GET …/{n}``."""
+
+    serializer_class = s.EvaluationSetSerializer
+    lookup_field = "version"
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
+
+    def get_queryset(self) -> Any:
+        return selectors.evaluation_set_list(group=self.get_group())
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        found = selectors.evaluation_set_get(
+            group=self.get_group(), number=int(self.kwargs["version"])
+        )
+        return Response(self.get_serializer(found).data)
+
+    @extend_schema(
+        request={"multipart/form-data": s.EvaluationSetCreateSerializer},
+        responses={201: s.EvaluationSetSerializer},
+    )
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_group()
+        # The role first: a viewer is refused, whatever the body.
+        require_role(request.user, *services.WRITE_ROLES, action="add evaluation sets")
+        data = s.EvaluationSetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = evaluation.evaluation_set_create(
+            actor=request.user, group=group, **data.validated_data
+        )
+        found = selectors.evaluation_set_get(group=group, number=created.version)
+        return Response(self.get_serializer(found).data, status=status.HTTP_201_CREATED)
 
 
 class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
