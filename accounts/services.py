@@ -43,6 +43,7 @@ from accounts.roles import (
     require_role,
     token_of,
 )
+from common import changes
 from common.errors import Conflict, Forbidden, Invalid
 
 # Writing last_used_at on every request would turn every read into a write.
@@ -226,6 +227,7 @@ def token_revoke(
     )
     token.refresh_from_db()
     if revoked:
+        changes.announce()
         _audit(
             AuditEvent.Kind.TOKEN_REVOKED,
             actor=actor,
