@@ -81,6 +81,7 @@ class FastPath:
         self.app, self.serving_only = app, serving_only
         self.auth = InvocationTokenAuthentication()
         self._headers: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._checked = threading.local()  # a token checked in the database
         # listen=False (tests): no bell listener or status thread in this process.
         self._started = not listen
         self._start_lock = threading.Lock()
@@ -190,13 +191,17 @@ class FastPath:
             return None
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)
+        before = serving.lookups
+        self._checked.active = False
         try:
             return self._answer(environ, header[1], raw, name)
         except Exception:  # Django answers it, as it always did
             log.debug("fast path: handing %s to Django", name, exc_info=True)
             return None
         finally:
-            close_old_connections()
+            if self._checked.active or serving.lookups != before:
+                # As Django does at the end of a request that used the database.
+                close_old_connections()
 
     def _answer(
         self, environ: dict[str, Any], key: str, raw: bytes, name: str
@@ -214,8 +219,8 @@ class FastPath:
             throttle = InvocationThrottle()
             if not throttle.allow_request(_Caller(environ, user, auth), None):
                 return None
-        body = jsonsafe.field_loads(raw, "body")
-        if not isinstance(body, dict):
+        body = json.loads(raw)
+        if type(body) is not dict:
             return None
         if "inputs" in body:
             inputs = body["inputs"]
@@ -223,6 +228,12 @@ class FastPath:
             inputs = body["instances"]
         else:
             return None
+        plain = _rows(inputs) and all(
+            value is inputs or type(value) not in (list, dict)
+            for value in body.values()
+        )
+        if not plain and jsonsafe.depth_exceeded(body):
+            return None  # Django says how deep is too deep
         live, outputs = serving.predict(name, inputs)
         first = next(iter(outputs.values()))
         answer = {
@@ -236,10 +247,24 @@ class FastPath:
         """The remembered token, or one checked now (then remembered); (None, None)
         when Django must answer (refused, or this address is being rate limited)."""
         hit = InvocationTokenAuthentication._cache.get(hash_key(key))
-        remembered = hit is not None and hit.until > time.monotonic()
-        if not remembered and token_failures_wait(caller) is not None:
+        if (
+            hit is not None
+            and hit.until > time.monotonic()
+            and self.auth.fresh_enough(hit)
+        ):
+            return hit.user, hit
+        if token_failures_wait(caller) is not None:
             return None, None
+        self._checked.active = True
         return self.auth.check_key(key)
+
+
+def _rows(inputs: Any) -> bool:
+    """A list of flat rows of plain values: nested three levels, no deeper."""
+    return type(inputs) is list and all(
+        type(row) is list and all(type(v) not in (list, dict) for v in row)
+        for row in inputs
+    )
 
 
 def _not_found(start_response: StartResponse) -> list[bytes]:

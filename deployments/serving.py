@@ -111,6 +111,8 @@ def _described(value: Any) -> tuple[str, list[int]]:
 
 
 def _load_into(state: _State, version_id: int) -> None:
+    global lookups
+    lookups += 1
     try:
         version = ModelVersion.objects.get(pk=version_id)
         live = _load(version)
@@ -132,7 +134,14 @@ def _load_into(state: _State, version_id: int) -> None:
         state.loading = None
 
 
+# Database look-ups made by this module in this process: the fast path closes
+# connections after a request only when it made one.
+lookups = 0
+
+
 def _refresh(name: str, state: _State) -> None:
+    global lookups
+    lookups += 1
     row = (
         Endpoint.objects.filter(name=name)
         .values("live_version_id", "serving_message", "target")

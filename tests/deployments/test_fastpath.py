@@ -160,6 +160,13 @@ def test_instances_are_inputs_too(live, viewer, key_for):
         ({"inputs": [[True, 1, 2, 3]]}, 400, "invalid"),
         ({"inputs": []}, 400, "invalid"),
         ({"inputs": "text"}, 400, "invalid"),
+        (
+            b'{"inputs": [[1, 2, 3, 4]], "x": ' + b"[" * 70 + b"]" * 70 + b"}",
+            400,
+            "invalid",
+        ),
+        (b'{"inputs": ' + b"[" * 70 + b"]" * 70 + b"}", 400, "invalid"),
+        (b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "invalid"),
     ],
 )
 def test_bad_input_gets_django_s_answer(live, viewer, key_for, body, status, code):
