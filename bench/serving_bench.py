@@ -13,7 +13,10 @@ threads, keep-alive) one after the other:
 - ``bench/bare_wsgi.py``: a bare WSGI app around the same ONNX file.
 
 For each: p50/p99 of a 1-row request over one kept-alive connection, and requests/s
-with 8 kept-alive connections for ``BENCH_SECONDS`` seconds (errors counted). The
+with 8 kept-alive connections for ``BENCH_SECONDS`` seconds (errors counted). Then
+approval to serving: with the Celery worker `make run` starts (file-system broker),
+``BENCH_SWITCHES`` versions approved one by one through the API, each timed from the
+approval's answer to the first invocation the new version answers. The
 client speaks HTTP/1.1 over raw sockets, so its own cost stays small; it shares the
 machine's cores with the servers. Prints a table and the ratios; everything it
 creates is removed on exit.
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3000"))
+SWITCHES = int(os.environ.get("BENCH_SWITCHES", "10"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,8 +57,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed(env: dict[str, str], onnx_path: Path) -> str:
-    """Register, approve and deploy iris; returns a viewer's token."""
+def seed(env: dict[str, str], onnx_path: Path) -> dict[str, str]:
+    """Register, approve and deploy iris v1, register ``SWITCHES`` more versions;
+    returns tokens by role."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -90,7 +96,14 @@ def seed(env: dict[str, str], onnx_path: Path) -> str:
     event = Event.objects.filter(kind="version.approved", version_id=version.pk).get()
     outbox.dispatch(event.pk)
     deploy.deployment_run(Deployment.objects.filter(version=version).latest("id").pk)
-    return token_issue(user=users["viewer"])[1]
+    for _ in range(SWITCHES):
+        services.version_register(
+            actor=users["contributor"],
+            group=group,
+            artifact=ContentFile(content, name="iris.onnx"),
+            sample_payload={"inputs": SAMPLE},
+        )
+    return {role: token_issue(user=user)[1] for role, user in users.items()}
 
 
 class Connection:
@@ -249,6 +262,86 @@ def measure(
     }
 
 
+def approval_to_serving(
+    env: dict[str, str], work: Path, tokens: dict[str, str]
+) -> tuple[list[float], list[float]]:
+    """Approve v2..v(1+SWITCHES) one by one through the API, with the worker of
+    `make run` (file-system broker) deploying; seconds from the approval's answer to
+    the first invocation answered by the new version."""
+    import requests
+
+    from registry_site.launcher import worker_command
+
+    log = work / "worker.log"
+    worker = subprocess.Popen(
+        worker_command(str(work / "beat"), environ=env),
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    proc, port = serve("registry_site.wsgi:application", env, work / "gunicorn.log")
+    url = f"http://127.0.0.1:{port}"
+    approver = requests.Session()
+    approver.headers["Authorization"] = f"Token {tokens['reviewer']}"
+    request = request_bytes(
+        "/api/v1/endpoints/iris-bench/invocations", tokens["viewer"]
+    )
+    latencies: list[float] = []
+    served_at: dict[int, float] = {}
+    switched: list[float] = []
+    try:
+        time.sleep(3)  # the worker connects to its broker
+        conn = Connection(port, request)
+        for _ in range(50):
+            conn.call()
+        for number in range(2, 2 + SWITCHES):
+            answer = approver.post(
+                f"{url}/api/v1/model-groups/iris/versions/{number}/reviews/",
+                json={"decision": "approve"},
+            )
+            approved = time.perf_counter()
+            if answer.status_code != 201:
+                raise SystemExit(
+                    f"approval answered {answer.status_code}: {answer.text}"
+                )
+            while time.perf_counter() - approved < 30:
+                conn.sock.sendall(conn.request)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.sock.recv(65536)
+                length = int(
+                    head.lower().split(b"content-length:")[1].split(b"\r\n")[0]
+                )
+                body = head.partition(b"\r\n\r\n")[2]
+                while len(body) < length:
+                    body += conn.sock.recv(65536)
+                if f"x-model-version: {number}\r\n".encode() in head.lower():
+                    latencies.append(time.perf_counter() - approved)
+                    served_at[number] = time.time()
+                    break
+                time.sleep(0.005)
+            else:
+                raise SystemExit(f"v{number} never served")
+        conn.close()
+        # The serving part: from the live pointer's switch (the deployment's
+        # finished_at) to the first answer by the new version.
+        listed = approver.get(
+            f"{url}/api/v1/deployments/",
+            params={"endpoint": "iris-bench", "status": "Succeeded", "page_size": 100},
+        ).json()["results"]
+        for row in listed:
+            number = row["version"]
+            if number in served_at and row.get("finished_at"):
+                finished = datetime.fromisoformat(row["finished_at"]).timestamp()
+                switched.append(served_at[number] - finished)
+    finally:
+        stop(proc)
+        stop(worker)
+    return latencies, switched
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="registry-serving-bench."))
     data = work / "data"
@@ -277,7 +370,8 @@ def main() -> int:
             cwd=ROOT,
             check=True,
         )
-        token = seed(env, work / "iris.onnx")
+        tokens = seed(env, work / "iris.onnx")
+        token = tokens["viewer"]
         invoke = "/api/v1/endpoints/iris-bench/invocations"
         log = work / "gunicorn.log"
         results = {
@@ -291,6 +385,7 @@ def main() -> int:
                 "bench.bare_wsgi:application", env, log, "/", None
             ),
         }
+        switches, switched = approval_to_serving(env, work, tokens)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -317,6 +412,17 @@ def main() -> int:
         f"req/s x{fast['rps'] / old['rps']:.1f}"
     )
     print("targets: p50 <= 0.5 ms at 1 connection, >= 3,000 req/s at 8, no errors")
+    print(
+        f"\napproval -> first prediction from the new version (worker of `make run`, "
+        f"file-system broker, n={len(switches)}): p50 {pct(switches, 50) * 1000:.0f} ms, "
+        f"max {max(switches) * 1000:.0f} ms (target p50 <= 250 ms)"
+    )
+    if switched:
+        print(
+            f"  of which live-pointer switch -> first prediction (the serving processes, "
+            f"n={len(switched)}): p50 {pct(switched, 50) * 1000:.0f} ms, "
+            f"max {max(switched) * 1000:.0f} ms"
+        )
     if os.environ.get("BENCH_RESULTS"):
         Path(os.environ["BENCH_RESULTS"]).write_text(json.dumps(results, indent=2))
     return 0

@@ -5,6 +5,11 @@ endpoint's live version at most every ``REGISTRY_SERVING_REFRESH`` seconds. When
 pointer moves, a background thread verifies, loads and warms the new model while
 requests keep using the old one; then the reference is swapped, so no request fails
 during a switch. The first load of an endpoint happens in the request.
+
+A change bell (``common.changes``, listened to by ``deployments.fastpath``) makes a
+process look again at once (``recheck_all``) instead of at its next check. A failed
+load is tried again after ``RETRY_FIRST`` seconds, doubling up to ``RETRY_MAX``;
+``process_status`` / ``report_status`` / ``processes`` say what each process serves.
 """
 
 from __future__ import annotations
