@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 CHANNEL = "registry:serving-changes"
 
 
+def channel() -> str:
+    """Pub/sub channels are server-wide: one per registry (its database)."""
+    database = settings.DATABASES["default"]
+    return f"{CHANNEL}:{database.get('HOST', '')}/{database.get('NAME', '')}"
+
+
 def bell_path() -> Path:
     return Path(settings.DATA_DIR) / "serving" / "changes"
 
@@ -55,7 +61,7 @@ def _publish(url: str) -> None:
         import redis
 
         client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        client.publish(CHANNEL, str(os.getpid()))
+        client.publish(channel(), str(os.getpid()))
         client.close()
     except Exception:  # the periodic check will notice
         log.warning("could not publish a serving change", exc_info=True)
@@ -109,14 +115,18 @@ class Listener:
         import redis
 
         backoff = 1.0
-        while True:
+        while not self.stopped.is_set():
             with contextlib.suppress(Exception):
                 client = redis.Redis.from_url(url, socket_connect_timeout=2)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(channel())
                 backoff = 1.0
-                for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while not self.stopped.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
                         self._call()
-            time.sleep(backoff)
+                pubsub.close()
+                client.close()
+            if self.stopped.wait(backoff):
+                return
             backoff = min(backoff * 2, 30.0)
