@@ -46,3 +46,18 @@ class TokenForm(forms.Form):
         return list(self.cleaned_data["scopes"]) or [
             s for s in DEFAULT_SCOPES if s in self.allowed
         ]
+
+
+class AccessKeyForm(TokenForm):
+    """An access key pair: a name and scopes (keys do not expire; revoke them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        del self.fields["expires_days"]
+        self.fields[
+            "name"
+        ].help_text = "What the key is for, e.g. “SageMaker pipeline”."
+        self.fields["scopes"].help_text = (
+            "What requests signed with the key may do (none ticked: all of these but "
+            "tokens). Only the scopes your roles allow are offered."
+        )

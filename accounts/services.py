@@ -208,6 +208,28 @@ def token_authenticate(key: str) -> ApiToken | None:
     return token
 
 
+def _revoke(
+    credential: ApiToken | AccessKey,
+    kind: str,
+    *,
+    actor: Actor | None,
+    via: str,
+    **details: Any,
+) -> None:
+    """Mark ``credential`` revoked unless it already is (a conditional UPDATE, so two
+    revocations write one audit row), then refresh it; the caller checked permission."""
+    revoked = (
+        type(credential)
+        .objects.filter(pk=credential.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
+    )
+    credential.refresh_from_db()
+    if revoked:
+        # Serving processes forget remembered credentials at once (common.changes).
+        changes.announce()
+        _audit(kind, actor=actor, subject=credential.user, via=via, **details)
+
+
 @transaction.atomic
 def token_revoke(
     *, token: ApiToken, actor: Actor | None = None, via: str = "system"
@@ -222,20 +244,14 @@ def token_revoke(
             _require_token_management(actor, action="revoke tokens")
         if actor.pk != token.user_id:
             require_role(actor, Role.ADMIN, action="revoke other users' tokens")
-    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+    _revoke(
+        token,
+        AuditEvent.Kind.TOKEN_REVOKED,
+        actor=actor,
+        via=via,
+        token_id=token.pk,
+        prefix=token.prefix,
     )
-    token.refresh_from_db()
-    if revoked:
-        changes.announce()
-        _audit(
-            AuditEvent.Kind.TOKEN_REVOKED,
-            actor=actor,
-            subject=token.user,
-            via=via,
-            token_id=token.pk,
-            prefix=token.prefix,
-        )
     return token
 
 
@@ -293,19 +309,14 @@ def access_key_revoke(
         _require_token_management(actor, action="revoke access keys")
         if actor.pk != key.user_id:
             require_role(actor, Role.ADMIN, action="revoke other users' access keys")
-    revoked = AccessKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+    _revoke(
+        key,
+        AuditEvent.Kind.ACCESS_KEY_REVOKED,
+        actor=actor,
+        via=via,
+        access_key=key.pk,
+        access_key_id=key.access_key_id,
     )
-    key.refresh_from_db()
-    if revoked:
-        _audit(
-            AuditEvent.Kind.ACCESS_KEY_REVOKED,
-            actor=actor,
-            subject=key.user,
-            via=via,
-            access_key=key.pk,
-            access_key_id=key.access_key_id,
-        )
     return key
 
 

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services, throttling
 from accounts.decorators import registry_page
-from accounts.forms import TokenForm
-from accounts.models import ApiToken
+from accounts.forms import AccessKeyForm, TokenForm
+from accounts.models import AccessKey, ApiToken
 from accounts.roles import scopes_allowed
 from common.ui import confirm_page, confirmed
 
@@ -107,3 +107,66 @@ def revoke_consequence(token: ApiToken) -> str:
     """What revoking ``token`` does, for the confirmation."""
     what = f"“{token.name}” ({token.prefix}…)" if token.name else f"{token.prefix}…"
     return f"Every request made with {what} will be refused from now on"
+
+
+# --- Access keys (SigV4, for the SageMaker-compatible API) ----------------------------
+
+NEW_ACCESS_KEY = "accounts.new_access_key"
+
+
+@never_cache
+@registry_page
+@require_http_methods(["GET", "POST"])
+def access_keys(request: HttpRequest) -> HttpResponse:
+    """The user's access keys. POST creates a pair and redirects; the page after the
+    redirect shows the secret this once (a reload creates nothing)."""
+    user = cast("User", request.user)  # signed in: registry_page made sure
+    form = AccessKeyForm(request.POST or None, allowed=scopes_allowed(user))
+    if request.method == "POST" and form.is_valid():
+        key, secret = services.access_key_issue(
+            actor=user,
+            name=form.cleaned_data["name"],
+            scopes=form.chosen_scopes(),
+            via="page",
+        )
+        request.session[NEW_ACCESS_KEY] = [key.access_key_id, secret]
+        messages.success(request, f"Created access key {key.access_key_id}.")
+        return redirect("accounts:access-keys")
+    new_pair = (
+        request.session.pop(NEW_ACCESS_KEY, None) if request.method == "GET" else None
+    )
+    rows = AccessKey.objects.filter(user=user).order_by("-created_at", "-id")
+    return render(
+        request,
+        "accounts/access_keys.html",
+        {"form": form, "keys": rows, "new_pair": new_pair},
+        status=400 if form.errors else 200,
+    )
+
+
+@registry_page
+@require_POST
+def access_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's access keys, once they confirmed."""
+    user: Any = request.user
+    key = get_object_or_404(AccessKey, pk=pk, user=user)
+    if key.revoked_at is None and not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Revoke access key {key.access_key_id}?",
+            consequences=[access_key_consequence(key)],
+            button="Revoke access key",
+            cancel=reverse("accounts:access-keys"),
+        )
+    services.access_key_revoke(key=key, actor=user, via="page")
+    messages.success(
+        request,
+        f"Access key {key.access_key_id} is revoked; requests signed with it fail.",
+    )
+    return redirect("accounts:access-keys")
+
+
+def access_key_consequence(key: AccessKey) -> str:
+    """What revoking ``key`` does, for the confirmation."""
+    what = f"“{key.name}” ({key.access_key_id})" if key.name else key.access_key_id
+    return f"Every request signed with {what} will be refused from now on"

@@ -12,6 +12,11 @@ from catalog.models import ModelGroup, ModelVersion
 from common.append_only import AppendOnlyModel
 
 
+class OnExpiry(models.TextChoices):
+    NOTIFY = "notify", "Notify only"
+    REVOKE = "revoke", "Revoke the approval"
+
+
 class ApprovalPolicy(models.Model):
     """How a group's versions get approved: quorum, who may review, and gates."""
 
@@ -36,6 +41,14 @@ class ApprovalPolicy(models.Model):
     require_model_card = models.BooleanField(default=False)
     require_sample_payload = models.BooleanField(default=False)
     require_lineage_commit = models.BooleanField(default=False)
+    # An approval holds this many days from its last approving review (empty: for
+    # ever); then an event, and with ``revoke`` the version is revoked.
+    approval_valid_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    on_expiry = models.CharField(
+        max_length=8, choices=OnExpiry.choices, default=OnExpiry.NOTIFY
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

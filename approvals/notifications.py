@@ -31,7 +31,10 @@ from catalog.models import (
 from common import doorbell, leases
 
 log = logging.getLogger(__name__)
-KINDS = VERSION_STATUS_KINDS | {EventKind.VERSION_CHECKED}
+KINDS = VERSION_STATUS_KINDS | {
+    EventKind.VERSION_CHECKED,
+    EventKind.VERSION_APPROVAL_EXPIRED,
+}
 LEASE = timedelta(minutes=2)  # held in next_attempt_at while a worker sends
 BACKOFF = 60  # seconds after the first failed attempt, doubled after each one
 
@@ -77,6 +80,8 @@ def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] 
             f"Review it at {version_link(version)}\n"
         )
         return recipients, subject, body
+    if event.kind == EventKind.VERSION_APPROVAL_EXPIRED:
+        return _expired(event, version, label)
     registrant = version.created_by
     if not registrant.email:
         return None
@@ -88,6 +93,26 @@ def _message(event: Event, version: ModelVersion) -> tuple[list[str], str, str] 
         f"See it at {version_link(version)}\n"
     )
     return [registrant.email], subject, body
+
+
+def _expired(
+    event: Event, version: ModelVersion, label: str
+) -> tuple[list[str], str, str]:
+    """To the registrant and the reviewers: re-certify (notify) or resubmit (revoke)."""
+    people = [version.created_by, *eligible_reviewers(version)]
+    recipients = list(dict.fromkeys(u.email for u in people if u.email))
+    days = event.payload.get("approval_valid_days")
+    if event.payload.get("on_expiry") == "revoke":
+        subject = f"[Model Registry] {label}'s approval expired and was revoked"
+        then = "It was revoked; endpoints that served it roll back."
+    else:
+        subject = f"[Model Registry] {label}'s approval expired"
+        then = "It stays Approved until a reviewer re-certifies it with a new approval."
+    body = (
+        f"The approval of {label} expired after {days} days.\n{then}\n\n"
+        f"See it at {version_link(version)}\n"
+    )
+    return recipients, subject, body
 
 
 def on_event(event: Event) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from accounts.roles import Actor, Role, has_role, roles_of
@@ -139,6 +140,26 @@ def round_and_votes(version: ModelVersion) -> tuple[int, dict[int, Review]]:
     return _tally(_reviews_of([version.pk])[version.pk])
 
 
+def certified_at(votes: dict[int, Review]) -> datetime | None:
+    """When the approval was last given (or re-certified) in the current round."""
+    return max(
+        (r.created_at for r in votes.values() if r.decision == Decision.APPROVE),
+        default=None,
+    )
+
+
+def expires_at(
+    version: ModelVersion, policy: ApprovalPolicy, votes: dict[int, Review]
+) -> datetime | None:
+    """When an Approved version's approval expires under ``policy`` (None: never)."""
+    if version.approval_status != ApprovalStatus.APPROVED:
+        return None
+    if not policy.approval_valid_days:
+        return None
+    since = certified_at(votes)
+    return since + timedelta(days=policy.approval_valid_days) if since else None
+
+
 def count(votes: dict[int, Review], decision: str) -> list[str]:
     return sorted(r.reviewer_name for r in votes.values() if r.decision == decision)
 
@@ -187,6 +208,7 @@ def _judge(
         "approvals_needed": max(0, policy.required_approvals - len(approvals)),
         "gates": [asdict(g) for g in gates],
         "gates_pass": all(g.passed for g in gates),
+        "approval_expires_at": expires_at(version, policy, votes),
     }
     if user is not None and reviewable is not None:
         allowed, reason = reviewable
@@ -194,8 +216,16 @@ def _judge(
             reason = self_approval_refused(user, version, policy)
         elif allowed:
             reason = f"The version is {version.approval_status}."
+        recertify = (
+            allowed
+            and result["approval_expires_at"] is not None
+            and not self_approval_refused(user, version, policy)
+        )
         result.update(
-            can_review=allowed, can_approve=allowed and not reason, reason=reason
+            can_review=allowed,
+            can_approve=allowed and not reason,
+            can_recertify=recertify,
+            reason=reason,
         )
     result["summary"] = summary(result)
     return result

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.roles import Actor, Role, has_role, roles_of
 from approvals.models import Decision, Review
@@ -38,6 +41,55 @@ def inbox(user: Actor, *, group: str = "") -> QuerySet[ModelVersion]:
         decision__in=[Decision.APPROVE, Decision.REJECT],
     )
     return versions.exclude(Exists(voted)).order_by("created_at", "id")
+
+
+def _reviewable_by(versions: QuerySet[ModelVersion], user: Actor) -> QuerySet:
+    if Role.ADMIN in roles_of(user):
+        return versions
+    return versions.filter(
+        Q(group__approval_policy__reviewers__isnull=True)
+        | Q(group__approval_policy__reviewers__in=user.groups.all())
+    )
+
+
+def expiring(
+    user: Actor,
+    *,
+    within: timedelta = timedelta(days=14),
+    now: datetime | None = None,
+    limit: int = 50,
+) -> list[tuple[ModelVersion, datetime]]:
+    """Approved versions ``user`` may re-certify whose approval expires within
+    ``within`` (or has expired and, by a notify-only policy, still stands), soonest
+    first, with when: two queries whatever the catalog's size."""
+    if not has_role(user, Role.REVIEWER):
+        return []
+    now = now or timezone.now()
+    certified = Review.objects.filter(
+        version=OuterRef("pk"), decision=Decision.APPROVE
+    ).order_by("-created_at")
+    versions = _reviewable_by(
+        ModelVersion.objects.filter(
+            approval_status=ApprovalStatus.APPROVED,
+            group__approval_policy__approval_valid_days__isnull=False,
+        ),
+        user,
+    )
+    rows = (
+        versions.select_related("group__approval_policy")
+        .annotate(_certified=Subquery(certified.values("created_at")[:1]))
+        .order_by("_certified")
+    )
+    found = []
+    for version in rows.iterator(chunk_size=500):
+        days = version.group.approval_policy.approval_valid_days
+        if version._certified is None or days is None:
+            continue
+        expires = version._certified + timedelta(days=days)
+        if expires <= now + within:
+            found.append((version, expires))
+    found.sort(key=lambda pair: pair[1])
+    return found[:limit]
 
 
 def inbox_count(user: Actor, cap: int) -> int:

@@ -9,6 +9,7 @@ other's vote and exactly one transition (and one event) happens.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -17,9 +18,10 @@ from django.utils import timezone
 
 from accounts.roles import Actor, Role, require_role
 from approvals import policies
-from approvals.models import ApprovalPolicy, Decision, Review
+from approvals.models import ApprovalPolicy, Decision, OnExpiry, Review
 from catalog.models import (
     ApprovalStatus,
+    Event,
     EventKind,
     ModelGroup,
     ModelVersion,
@@ -95,7 +97,7 @@ def _record(
 def _status_event(
     kind: EventKind,
     version: ModelVersion,
-    actor: Actor,
+    actor: Actor | None,
     *,
     from_: str,
     comment: str,
@@ -179,6 +181,8 @@ def _approve(
     version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
     if version.approval_status == A:
+        if policy.approval_valid_days:
+            return _recertify(version, actor, text, policy)
         return ReviewOutcome(None, version, False)
     if version.approval_status == R:
         raise Conflict(
@@ -226,6 +230,99 @@ def _approve(
     return ReviewOutcome(
         _record(version, actor, Decision.APPROVE, text, round_), version, True
     )
+
+
+def _recertify(
+    version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
+) -> ReviewOutcome:
+    """An approving review of an Approved version whose approval expires: the clock
+    starts again, under the same rules as an approval (gates, self-approval)."""
+    refusal = policies.self_approval_refused(actor, version, policy)
+    if refusal:
+        raise Forbidden(refusal)
+    failed = [g for g in policies.gate_results(version, policy) if not g.passed]
+    if failed:
+        names = "; ".join(f"{g.name} ({g.detail})" for g in failed)
+        raise Invalid(
+            f"Approval gates failed: {names}.",
+            fields={"gates": [g.name for g in failed]},
+            failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
+        )
+    round_ = policies.current_round(version)
+    review = _record(version, actor, Decision.APPROVE, text, round_)
+    expires = review.created_at + timedelta(days=policy.approval_valid_days or 0)
+    event_record(
+        EventKind.VERSION_RECERTIFIED,
+        actor=actor,
+        group=version.group,
+        version=version,
+        payload={"comment": text, "expires_at": expires.isoformat()},
+    )
+    return ReviewOutcome(review, version, True)
+
+
+def approvals_expire(*, now: datetime | None = None) -> int:
+    """Act on every approval that outlived its policy's ``approval_valid_days``: an
+    event ``version.approval_expired`` once per approval, and with ``on_expiry``
+    ``revoke`` the version is revoked (endpoints roll back as on any revocation).
+    Returns how many approvals expired. Run periodically; ``now`` lets tests
+    advance time."""
+    now = now or timezone.now()
+    expired = 0
+    for policy in ApprovalPolicy.objects.filter(
+        approval_valid_days__isnull=False
+    ).select_related("group"):
+        candidates = ModelVersion.objects.filter(
+            group=policy.group, approval_status=A
+        ).values_list("pk", flat=True)
+        for pk in candidates:
+            expired += _expire_one(pk, now)
+    return expired
+
+
+def _expire_one(pk: int, now: datetime) -> int:
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update(of=("self",))
+            .select_related("group", "group__approval_policy")
+            .get(pk=pk)
+        )
+        policy = policies.policy_for(version.group)
+        _, votes = policies.round_and_votes(version)
+        expires = policies.expires_at(version, policy, votes)
+        if expires is None or expires > now:
+            return 0
+        if Event.objects.filter(
+            version=version,
+            kind=EventKind.VERSION_APPROVAL_EXPIRED,
+            created_at__gte=policies.certified_at(votes),
+        ).exists():
+            return 0  # told once; notify-only keeps it Approved until re-certified
+        revoke = policy.on_expiry == OnExpiry.REVOKE
+        days = policy.approval_valid_days
+        text = f"The approval expired after {days} days."
+        event_record(
+            EventKind.VERSION_APPROVAL_EXPIRED,
+            actor=None,
+            group=version.group,
+            version=version,
+            payload={
+                "expired_at": expires.isoformat(),
+                "approval_valid_days": days,
+                "on_expiry": policy.on_expiry,
+            },
+        )
+        if revoke and _transition(version, expected=A, to=R):
+            _status_event(
+                EventKind.VERSION_REJECTED,
+                version,
+                None,
+                from_=A,
+                comment=text,
+                revoked=True,
+                expired=True,
+            )
+        return 1
 
 
 def _reject(
@@ -317,6 +414,8 @@ POLICY_FIELDS = (
     "require_model_card",
     "require_sample_payload",
     "require_lineage_commit",
+    "approval_valid_days",
+    "on_expiry",
 )
 
 
@@ -395,6 +494,8 @@ def policy_update(
             "require_model_card": policy.require_model_card,
             "require_sample_payload": policy.require_sample_payload,
             "require_lineage_commit": policy.require_lineage_commit,
+            "approval_valid_days": policy.approval_valid_days,
+            "on_expiry": policy.on_expiry,
         },
     )
     return policy

@@ -15,3 +15,10 @@ def sweep_notifications_task(**_: object) -> int:
     from approvals import notifications
 
     return notifications.sweep()
+
+
+@shared_task(name="approvals.expire_approvals", ignore_result=True)
+def expire_approvals_task(**_: object) -> int:
+    from approvals.services import approvals_expire
+
+    return approvals_expire()

@@ -8,6 +8,14 @@ alive (as MLflow's client does); each operation is timed ``BENCH_REQUESTS`` time
 after ``BENCH_WARMUP`` untimed calls: get version, search versions, set alias
 (alternating between two versions) and create version. MLflow's tables and ours do
 not share names, so both use the one database; MLflow's are dropped first.
+
+"register a file" registers the same ~100 KB ONNX (a RandomForest exported by
+skl2onnx) as a new version, over one keep-alive ``requests.Session`` on both sides:
+here one multipart POST to ``/api/v1/model-groups/{name}/versions/`` (hashed,
+format-checked, stored, numbered); on MLflow's server the least it takes to put a
+file in its registry: the file PUT to its ``mlflow-artifacts`` proxy under a run's
+artifacts, then ``model-versions/create`` with that source and run (MLflow neither
+hashes nor checks the file).
 """
 
 from __future__ import annotations
@@ -115,9 +123,12 @@ def prepare_ours(env: dict[str, str]) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_mlflow(uri: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def start_mlflow(
+    uri: str, port: int, env: dict[str, str], artifacts: Path
+) -> subprocess.Popen:
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    command += ["--artifacts-destination", str(artifacts)]
     return start(command, {**env, "MLFLOW_TRACKING_TOKEN": ""})
 
 
@@ -164,7 +175,59 @@ def timed(call: Callable[[int], Any]) -> dict[str, float]:
     }
 
 
-def measure(url: str) -> dict[str, dict[str, float]]:
+def register_ours(url: str, token: str, onnx: bytes) -> Callable[[int], Any]:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    target = f"{url}/api/v1/model-groups/{MODEL}/versions/"
+
+    def call(i: int) -> None:
+        files = {"artifact": ("model.onnx", onnx, "application/octet-stream")}
+        answer = session.post(target, files=files, data={"description": f"r{i}"})
+        if answer.status_code != 201:
+            raise RuntimeError(f"registry answered {answer.status_code}: {answer.text}")
+
+    return call
+
+
+def register_theirs(url: str, onnx: bytes) -> Callable[[int], Any]:
+    """MLflow's server takes a version's source only inside a run's artifacts (with
+    that ``run_id``): one run is made first, and each file goes under its own path."""
+    import requests
+
+    session = requests.Session()
+    experiment = session.post(
+        f"{url}/api/2.0/mlflow/experiments/create",
+        json={"name": f"bench-{time.monotonic_ns()}"},
+    ).json()["experiment_id"]
+    run = session.post(
+        f"{url}/api/2.0/mlflow/runs/create", json={"experiment_id": experiment}
+    ).json()["run"]["info"]
+    root = run["artifact_uri"]
+    base = root.split("mlflow-artifacts:/", 1)[1]
+
+    def call(i: int) -> None:
+        path = f"model-{time.monotonic_ns()}"
+        put = session.put(
+            f"{url}/api/2.0/mlflow-artifacts/artifacts/{base}/{path}/model.onnx",
+            data=onnx,
+        )
+        create = session.post(
+            f"{url}/api/2.0/mlflow/model-versions/create",
+            json={"name": MODEL, "source": f"{root}/{path}", "run_id": run["run_id"]},
+        )
+        if put.status_code != 200 or create.status_code != 200:
+            raise RuntimeError(
+                f"mlflow answered {put.status_code}/{create.status_code}"
+            )
+
+    return call
+
+
+def measure(
+    url: str, register: Callable[[int], Any] | None = None
+) -> dict[str, dict[str, float]]:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=url, registry_uri=url)
@@ -189,6 +252,8 @@ def measure(url: str) -> dict[str, dict[str, float]]:
             )
         ),
     }
+    if register is not None:
+        results["register a file"] = timed(register)
     return results
 
 
@@ -206,6 +271,7 @@ def main() -> int:
     token = prepare_ours(env)
     drop_mlflow_tables(database_url)
     sys.path.insert(0, str(ROOT))
+    from bench.catalog_bench import build_onnx_100k
     from registry_site.launcher import web_command
 
     ours_port, theirs_port = free_port(), free_port()
@@ -213,7 +279,7 @@ def main() -> int:
     create_mlflow_tables(pg, data / "mlflow-artifacts")
     ours = start(web_command("127.0.0.1", ours_port, workers=2), env)
     try:
-        theirs = start_mlflow(pg, theirs_port, env)
+        theirs = start_mlflow(pg, theirs_port, env, data / "mlflow-artifacts")
     except BaseException:
         stop(ours)
         raise
@@ -223,10 +289,14 @@ def main() -> int:
         os.environ["MLFLOW_TRACKING_TOKEN"] = token
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         log("measuring this registry")
-        mine = measure(f"http://127.0.0.1:{ours_port}")
+        onnx = build_onnx_100k()
+        log(f"ONNX artifact: {len(onnx)} bytes")
+        ours_url = f"http://127.0.0.1:{ours_port}"
+        mine = measure(ours_url, register_ours(ours_url, token, onnx))
         log("measuring mlflow server")
         os.environ.pop("MLFLOW_TRACKING_TOKEN")
-        stock = measure(f"http://127.0.0.1:{theirs_port}")
+        theirs_url = f"http://127.0.0.1:{theirs_port}"
+        stock = measure(theirs_url, register_theirs(theirs_url, onnx))
     finally:
         stop(ours)
         stop(theirs)

@@ -39,6 +39,8 @@ class EventKind(models.TextChoices):
     VERSION_APPROVED = "version.approved"
     VERSION_REJECTED = "version.rejected"
     VERSION_RESUBMITTED = "version.resubmitted"
+    VERSION_RECERTIFIED = "version.recertified"  # a new approval restarts the clock
+    VERSION_APPROVAL_EXPIRED = "version.approval_expired"
     POLICY_UPDATED = "policy.updated"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_UPDATED = "webhook.updated"

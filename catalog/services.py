@@ -99,6 +99,17 @@ def _clean_group(group: ModelGroup, *, exclude: list[str] | None = None) -> None
         raise
 
 
+def _save_named(group: ModelGroup, *, field: str, **save_kwargs: Any) -> None:
+    """Save ``group``; a unique-name clash (a concurrent create or rename took the
+    name) is a 409 naming ``field``, the input that carried the name."""
+    try:
+        with transaction.atomic():
+            group.save(**save_kwargs)
+    except IntegrityError as exc:
+        message = "A model group with this name already exists."
+        raise Conflict(message, fields={field: message}) from exc
+
+
 @transaction.atomic
 def group_create(
     *,
@@ -118,14 +129,7 @@ def group_create(
         created_by=actor,
     )
     _clean_group(group)
-    try:
-        with transaction.atomic():
-            group.save()
-    except IntegrityError as exc:  # a concurrent create of the same name won
-        raise Conflict(
-            "A model group with this name already exists.",
-            fields={"name": "A model group with this name already exists."},
-        ) from exc
+    _save_named(group, field="name")
     event_record(
         EventKind.GROUP_CREATED,
         actor=actor,
@@ -201,14 +205,7 @@ def group_rename(*, actor: Actor, group: ModelGroup, new_name: str) -> ModelGrou
     except ValidationError as exc:
         message = "; ".join(exc.message_dict.get("name", exc.messages))
         raise Invalid.on("new_name", message) from exc
-    try:
-        with transaction.atomic():
-            locked.save(update_fields=["name", "updated_at"])
-    except IntegrityError as exc:  # a concurrent create or rename took the name
-        raise Conflict(
-            "A model group with this name already exists.",
-            fields={"new_name": "A model group with this name already exists."},
-        ) from exc
+    _save_named(locked, field="new_name", update_fields=["name", "updated_at"])
     event_record(
         EventKind.GROUP_RENAMED,
         actor=actor,

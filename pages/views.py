@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import registry_page
@@ -422,6 +423,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "totals": totals,
             "total": sum(n for _, n in totals),
             "group": group_name,
+            "expiring": approval_selectors.expiring(request.user),
+            "now": timezone.now(),
         },
     )
 

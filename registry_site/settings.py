@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "catalog.sweep_outbox", "schedule": 10.0},
     "sweep-notifications": {"task": "approvals.sweep_notifications", "schedule": 30.0},
+    "expire-approvals": {"task": "approvals.expire_approvals", "schedule": 300.0},
     "reconcile-deployments": {"task": "deployments.reconcile", "schedule": 5.0},
     "worker-heartbeat": {"task": "deployments.heartbeat", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 5.0},

@@ -51,6 +51,7 @@ VIEWER_MAY = {
     ("api/v1/^access-keys/?$", "POST"): "issue an own access key",
     ("endpoints/<str:name>/try/", "POST"): "invoke from the page",
     ("account/tokens/", "POST"): "issue an own token",
+    ("account/access-keys/", "POST"): "issue an own access key",
 }
 # What a signed-in user without a role may do: its own tokens (they carry no role).
 NO_ROLE_MAY = {
@@ -74,6 +75,7 @@ OWN_ONLY = {
     "api/v1/^tokens/(?P<pk>[0-9]{1,18})/?$",
     "api/v1/^tokens/(?P<pk>[0-9]{1,18})/revoke/?$",
     "account/tokens/<id:pk>/revoke/",
+    "account/access-keys/<id:pk>/revoke/",
     "api/v1/^access-keys/(?P<pk>[0-9]{1,18})/?$",
     "api/v1/^access-keys/(?P<pk>[0-9]{1,18})/revoke/?$",
 }

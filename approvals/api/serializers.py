@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from approvals.models import ApprovalPolicy, Review
+from approvals.models import ApprovalPolicy, OnExpiry, Review
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -66,6 +66,8 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
             "require_model_card",
             "require_sample_payload",
             "require_lineage_commit",
+            "approval_valid_days",
+            "on_expiry",
             "is_default",
             "updated_by",
             "updated_at",
@@ -89,6 +91,10 @@ class PolicyWriteSerializer(serializers.Serializer):
     require_model_card = serializers.BooleanField(required=False)
     require_sample_payload = serializers.BooleanField(required=False)
     require_lineage_commit = serializers.BooleanField(required=False)
+    approval_valid_days = serializers.IntegerField(
+        min_value=1, max_value=36_500, allow_null=True, required=False
+    )
+    on_expiry = serializers.ChoiceField(choices=OnExpiry.choices, required=False)
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))

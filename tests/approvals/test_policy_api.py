@@ -28,6 +28,8 @@ def test_it_answers_the_default_policy_before_any_is_set(iris, viewer, client_fo
         "require_model_card": False,
         "require_sample_payload": False,
         "require_lineage_commit": False,
+        "approval_valid_days": None,
+        "on_expiry": "notify",
         "is_default": True,
         "updated_by": None,
         "updated_at": None,

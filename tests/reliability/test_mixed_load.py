@@ -7,8 +7,7 @@ Afterwards: no process exited (the launcher restarted nothing), no worker logged
 unrecoverable error, every request was answered without a 5xx, every deployment
 ended terminal, and every event was handled exactly once (the webhooks consumer takes every kind).
 
-It runs 3 minutes in CI, 1 minute elsewhere; REGISTRY_DRILL_SECONDS sets it (600 for
-the issue's 10-minute CI run, 3600
+It runs 10 minutes in CI, 1 minute elsewhere; REGISTRY_DRILL_SECONDS sets it (3600
 for the hour-long variant). It does not use the test database, so it runs in the
 SQLite pass only.
 """
@@ -39,7 +38,7 @@ from tests.server import HOST, free_port, status_of
 
 SECONDS = float(
     os.environ.get(
-        "REGISTRY_DRILL_SECONDS", "180" if os.environ.get("CI") == "true" else "60"
+        "REGISTRY_DRILL_SECONDS", "600" if os.environ.get("CI") == "true" else "60"
     )
 )
 GROUP = "iris-classifier"

@@ -24,7 +24,7 @@ from deployments import services as deploy
 from deployments import serving
 from deployments.models import Endpoint
 from tests.helpers import require_service
-from tests.ui.helpers import register
+from tests.ui.helpers import register, served
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +94,20 @@ def approve() -> Callable[..., ModelVersion]:
         return version
 
     return do
+
+
+@pytest.fixture
+def live(
+    endpoint: Endpoint,
+    v2: ModelVersion,
+    approve: Callable[..., ModelVersion],
+    reviewer: Any,
+) -> Endpoint:
+    """v1 served, then v2: iris-prod serves v2, and v1 is its fallback."""
+    v1 = v2.group.versions.get(version=1)
+    served(endpoint, approve(v1, reviewer))
+    served(endpoint, approve(v2, reviewer))
+    return endpoint
 
 
 # --- A real browser (tests/ui/test_browser*.py) ---------------------------------

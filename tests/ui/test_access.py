@@ -23,6 +23,7 @@ PAGES = [
     "/activity/",
     "/activity/?kind=version.registered&group=iris",
     "/account/tokens/",
+    "/account/access-keys/",
 ]
 POSTS = [
     ("/models/iris/versions/1/review/", {"decision": "comment", "comment": "hi"}),
@@ -32,6 +33,7 @@ POSTS = [
     ("/endpoints/iris-prod/deploy/", {"version": "1"}),
     ("/endpoints/iris-prod/try/", {"body": ""}),
     ("/account/tokens/", {"name": "ci"}),
+    ("/account/access-keys/", {"name": "ci"}),
 ]
 
 pytestmark = pytest.mark.django_db

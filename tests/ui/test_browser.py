@@ -213,6 +213,7 @@ def test_pages_run_under_the_content_security_policy_without_errors(
         "/reviews/",
         "/activity/",
         "/account/tokens/",
+        "/account/access-keys/",
         "/accounts/login/",
         "/admin/",
         *ready,

@@ -181,6 +181,7 @@ PHONE_PAGES = (
     "/endpoints/iris-prod/",
     "/activity/",
     "/account/tokens/",
+    "/account/access-keys/",
     "/webhooks/",
 )
 

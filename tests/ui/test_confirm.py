@@ -19,15 +19,6 @@ V2 = "/models/iris/versions/2/"
 REVOKE = "/models/iris/versions/2/revoke/"
 
 
-@pytest.fixture
-def live(endpoint, v2, approve, reviewer):
-    """v1 served, then v2: iris-prod serves v2, and v1 is its fallback."""
-    v1 = v2.group.versions.get(version=1)
-    served(endpoint, approve(v1, reviewer))
-    served(endpoint, approve(v2, reviewer))
-    return endpoint
-
-
 def test_an_approved_version_offers_revoke_approval_naming_the_rollback(
     browser_for, reviewer, live
 ):

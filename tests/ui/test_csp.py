@@ -23,6 +23,7 @@ PAGES = [
     "/endpoints/iris-prod/panel/",
     "/activity/",
     "/account/tokens/",
+    "/account/access-keys/",
     "/webhooks/",
     "/admin/",
     "/admin/catalog/modelversion/",

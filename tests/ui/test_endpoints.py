@@ -16,15 +16,6 @@ PAGE = "/endpoints/iris-prod/"
 PANEL = "/endpoints/iris-prod/panel/"
 
 
-@pytest.fixture
-def live(endpoint, v2, approve, reviewer):
-    """v1 served, then v2: iris-prod serves v2 and can roll back to v1."""
-    v1 = v2.group.versions.get(version=1)
-    served(endpoint, approve(v1, reviewer))
-    served(endpoint, approve(v2, reviewer))
-    return endpoint
-
-
 def test_the_endpoint_list_shows_live_versions_and_latest_deployment(
     browser_for, viewer, live
 ):
