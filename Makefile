@@ -7,7 +7,7 @@ PORT ?= 8000
 REGISTRY_DATA_DIR ?= $(CURDIR)/data
 export REGISTRY_DATA_DIR
 
-.PHONY: install prepare run web worker migrate demo test pytest lint format typecheck \
+.PHONY: install prepare run web serve worker migrate demo test pytest lint format typecheck \
         migrations-check deploy-check fuzz bench clean
 
 # The server, then the modelreg CLI from its own small distribution in cli/. Second,
@@ -37,6 +37,11 @@ run: demo
 
 web: migrate
 	$(BIN)/python -m registry_site.launcher --only web --host $(HOST) --port $(PORT)
+
+# Predictions only (invocations, /v2/ and health checks), on the same database and
+# data folder: run it on more machines behind a load balancer.
+serve: prepare
+	$(BIN)/python -m registry_site.launcher --only serve --host $(HOST) --port $(PORT)
 
 worker: prepare
 	$(BIN)/python -m registry_site.launcher --only workers

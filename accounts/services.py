@@ -43,6 +43,7 @@ from accounts.roles import (
     require_role,
     token_of,
 )
+from common import changes
 from common.errors import Conflict, Forbidden, Invalid
 
 # Writing last_used_at on every request would turn every read into a write.
@@ -224,6 +225,8 @@ def _revoke(
     )
     credential.refresh_from_db()
     if revoked:
+        # Serving processes forget remembered credentials at once (common.changes).
+        changes.announce()
         _audit(kind, actor=actor, subject=credential.user, via=via, **details)
 
 

@@ -5,17 +5,28 @@ endpoint's live version at most every ``REGISTRY_SERVING_REFRESH`` seconds. When
 pointer moves, a background thread verifies, loads and warms the new model while
 requests keep using the old one; then the reference is swapped, so no request fails
 during a switch. The first load of an endpoint happens in the request.
+
+A change bell (``common.changes``, listened to by ``deployments.fastpath``) makes a
+process look again at once (``recheck_all``) instead of at its next check. A failed
+load is tried again after ``RETRY_FIRST`` seconds, doubling up to ``RETRY_MAX``;
+``process_status`` / ``report_status`` / ``processes`` say what each process serves.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
+from django.db import close_old_connections
 
 from catalog import attestations
 from catalog.models import ModelVersion
@@ -47,6 +58,16 @@ class Live:
     predictor: Predictor
     # A fixed input shape declared in the version's input_schema, if any.
     schema_shape: list[int | None] | None = None
+    # The outputs the warm-up call answered: name -> (numpy dtype kind, shape).
+    outputs: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    loaded_at: float = 0.0
+
+
+@dataclass
+class Failure:
+    message: str
+    attempts: int
+    retry_at: float
 
 
 @dataclass
@@ -57,11 +78,18 @@ class _State:
     target: str = Target.BUILTIN
     live: Live | None = None
     loading: int | None = None
-    failed: dict[int, str] = field(default_factory=dict)
+    failed: dict[int, Failure] = field(default_factory=dict)
+
+    def may_try(self, version_id: int) -> bool:
+        """Not failed, or failed long enough ago to try again (backoff)."""
+        failure = self.failed.get(version_id)
+        return failure is None or failure.retry_at <= time.monotonic()
 
 
 _states: dict[str, _State] = {}
 _lock = threading.Lock()
+# A failed load is tried again after 1 s, doubling up to 60 s.
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 
 
 def _load(version: ModelVersion) -> Live:
@@ -72,32 +100,57 @@ def _load(version: ModelVersion) -> Live:
         predictor = loader.load(path, version.artifact_format)
     declared = declared_shape(version.input_schema)
     inputs = warm_up_inputs(predictor, version.sample_payload, declared)
-    predictor.predict(predictor.coerce(inputs))
+    answered = predictor.predict(predictor.coerce(inputs))
     return Live(
         version.pk,
         version.version,
         predictor,
         declared,
+        outputs={name: _described(value) for name, value in answered.items()},
+        loaded_at=time.time(),
     )
 
 
+def _described(value: Any) -> tuple[str, list[int]]:
+    """An output's dtype kind and shape, the batch dimension free (-1)."""
+    array = np.asarray(value)
+    kind = array.dtype.kind if array.dtype.kind in "biuf" else "O"
+    shape = [-1, *array.shape[1:]] if array.ndim else [-1]
+    return f"{kind}{array.dtype.itemsize}" if kind != "O" else "O", shape
+
+
 def _load_into(state: _State, version_id: int) -> None:
+    global lookups
+    lookups += 1
     try:
         version = ModelVersion.objects.get(pk=version_id)
         live = _load(version)
     except Exception as exc:
         log.exception("serving: loading version %s failed", version_id)
         with _lock:
-            state.failed[version_id] = f"{type(exc).__name__}: {exc}"
+            before = state.failed.get(version_id)
+            attempts = before.attempts + 1 if before else 1
+            delay = min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
+            state.failed[version_id] = Failure(
+                f"{type(exc).__name__}: {exc}", attempts, time.monotonic() + delay
+            )
             state.loading = None
         return
     with _lock:
+        state.failed.pop(version_id, None)
         if state.live_version_id == version_id:
             state.live = live
         state.loading = None
 
 
+# Database look-ups made by this module in this process: the fast path closes
+# connections after a request only when it made one.
+lookups = 0
+
+
 def _refresh(name: str, state: _State) -> None:
+    global lookups
+    lookups += 1
     row = (
         Endpoint.objects.filter(name=name)
         .values("live_version_id", "serving_message", "target")
@@ -120,7 +173,7 @@ def _refresh(name: str, state: _State) -> None:
             and state.live is not None
             and state.live.version_id != wanted
             and state.loading is None
-            and wanted not in state.failed
+            and state.may_try(wanted)
         )
         if start_background:
             state.loading = wanted
@@ -150,7 +203,9 @@ def live_model(name: str) -> Live:
     if state.live is None:
         # First request after start or after a stop: load in the request, once.
         with _lock:
-            first_loader = state.loading is None
+            first_loader = state.loading is None and state.may_try(
+                state.live_version_id
+            )
             if first_loader:
                 state.loading = state.live_version_id
         if first_loader:
@@ -158,7 +213,8 @@ def live_model(name: str) -> Live:
         else:
             _wait_for_load(state)
     if state.live is None:
-        error = state.failed.get(state.live_version_id or 0, "the model is loading")
+        failure = state.failed.get(state.live_version_id or 0)
+        error = failure.message if failure else "the model is loading"
         raise NotServing(f"{name} cannot serve its live version: {error}")
     return state.live
 
@@ -174,10 +230,87 @@ def _wait_for_load(state: _State, timeout: float = 30.0) -> None:
 def predict(name: str, inputs: Any) -> tuple[Live, dict[str, Any]]:
     """Run ``inputs`` through the endpoint's live model; raises InputError on bad input."""
     live = live_model(name)
+    outputs = run(live, inputs)
+    return live, {k: jsonable(v) for k, v in outputs.items()}
+
+
+def run(live: Live, inputs: Any) -> dict[str, Any]:
+    """``live``'s raw outputs for JSON ``inputs``; raises InputError on bad input."""
     batch = live.predictor.coerce(inputs)
     check_shape(batch, live.schema_shape, "the version's input_schema")
-    outputs = live.predictor.predict(batch)
-    return live, {k: jsonable(v) for k, v in outputs.items()}
+    return live.predictor.predict(batch)
+
+
+def recheck_all() -> None:
+    """Something changed (the bell rang): look up every endpoint this process serves
+    again now, starting the loads of new live versions in the background."""
+    try:
+        for name, state in list(_states.items()):
+            try:
+                _refresh(name, state)
+            except UnknownEndpoint:
+                continue
+    finally:
+        close_old_connections()
+
+
+def process_status() -> dict[str, Any]:
+    """What this process serves: per endpoint the live pointer it last saw, the
+    version it answers with, a load under way and failed loads."""
+    endpoints: dict[str, Any] = {}
+    for name, state in list(_states.items()):
+        live = state.live
+        endpoints[name] = {
+            "live_version_id": state.live_version_id,
+            "serving_version": live.version_number if live else None,
+            "serving_version_id": live.version_id if live else None,
+            "loaded_at": live.loaded_at if live else None,
+            "loading_version_id": state.loading,
+            "failed": {
+                str(vid): {"message": f.message, "attempts": f.attempts}
+                for vid, f in state.failed.items()
+            },
+        }
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "at": time.time(),
+        "endpoints": endpoints,
+    }
+
+
+def _status_folder() -> Path:
+    return Path(settings.DATA_DIR) / "serving" / "processes"
+
+
+def report_status() -> None:
+    """Write what this process serves where ``processes()`` (``/readyz``, the
+    endpoint page) reads it."""
+    status = process_status()
+    if not status["endpoints"]:
+        return
+    folder = _status_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{status['host']}-{status['pid']}.json"
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(status))
+    partial.replace(path)
+
+
+def processes() -> list[dict[str, Any]]:
+    """The serving processes of this machine that reported recently."""
+    stale = 3 * settings.REGISTRY_SERVING_STATUS_INTERVAL + 1
+    found = []
+    for path in sorted(_status_folder().glob("*.json")):
+        try:
+            status = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if time.time() - float(status.get("at", 0)) <= stale:
+            found.append(status)
+        else:
+            path.unlink(missing_ok=True)
+    return found
 
 
 def forget() -> None:

@@ -47,6 +47,7 @@ def _panel_context(
         "endpoint": endpoint,
         "panel": panel or selectors.endpoint_panel(endpoint),
         "is_deployer": deployer,
+        "processes": _processes(endpoint.name),
         "rollback_target": target,
         "rollback": selectors.deploy_switch(endpoint, target.version)
         if target
@@ -59,6 +60,25 @@ def _panel_context(
             for number in selectors.approved_numbers(endpoint, limit=2)
         ),
     }
+
+
+def _processes(name: str) -> list[dict[str, Any]]:
+    """What each serving process of this machine answers with on ``name``."""
+    found = []
+    for status in serving.processes():
+        seen = status["endpoints"].get(name)
+        if seen is None:
+            continue
+        found.append(
+            {
+                "host": status["host"],
+                "pid": status["pid"],
+                "serving_version": seen["serving_version"],
+                "loading": seen["loading_version_id"] is not None,
+                "failed": "; ".join(f["message"] for f in seen["failed"].values()),
+            }
+        )
+    return found
 
 
 def _detail(

@@ -5,7 +5,9 @@ process that exits is started again after a back-off (1 s, doubling to 30 s; bac
 1 s once it ran a minute), with a line in the log, while the others keep running, so
 the web server keeps serving through a worker crash. Ctrl-C (or SIGTERM) stops
 everything within 10 s. ``--only web`` runs the web server alone (``make web``),
-``--only workers`` the workers alone (``make worker``).
+``--only workers`` the workers alone (``make worker``), ``--only serve`` a
+serving-only process (``make serve``: invocations, the Open Inference Protocol and
+the health checks, no UI or API) to run on more machines behind a load balancer.
 ``REGISTRY_PUBLIC_URL`` defaults to the address served.
 """
 
@@ -48,13 +50,15 @@ def web_command(
     workers: int = 2,
     threads: int = 8,
     keep_alive: int = KEEP_ALIVE,
+    app: str = "registry_site.wsgi:application",
 ) -> list[str]:
-    """The gunicorn web server, as `make run` and production start it."""
+    """The gunicorn web server, as `make run` and production start it (``app``
+    ``registry_site.wsgi:serving_application`` for a serving-only process)."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "registry_site.wsgi:application",
+        app,
         "--bind",
         _bind_address(host, port),
         "--worker-class",
@@ -237,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["web", "workers"],
-        help="run only the web server, or only the workers (with the beat scheduler)",
+        choices=["web", "workers", "serve"],
+        help="run only the web server, only the workers (with the beat scheduler), "
+        "or only a serving process (predictions, no UI or API)",
     )
     return parser
 
@@ -250,7 +255,14 @@ def children(args: argparse.Namespace, data_dir: str) -> list[Child]:
         workers=args.workers,
         threads=args.threads,
         keep_alive=args.keep_alive,
+        app=(
+            "registry_site.wsgi:serving_application"
+            if args.only == "serve"
+            else "registry_site.wsgi:application"
+        ),
     )
+    if args.only == "serve":
+        return [Child("serving process", web)]
     found = [] if args.only == "workers" else [Child("web server", web)]
     if args.only != "web":
         # Two workers, so that deployments never wait behind artifact checks, webhook

@@ -302,6 +302,16 @@ REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
 REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024**2)
 # How long a web process trusts its idea of an endpoint's live version.
 REGISTRY_SERVING_REFRESH = env.number("REGISTRY_SERVING_REFRESH", 0.5, minimum=0.0)
+# Serving processes learn of live-version switches and token revocations from a bell
+# (a file in the data folder, checked every REGISTRY_SERVING_BELL_INTERVAL seconds,
+# and Redis pub/sub when REGISTRY_CACHE_URL is set); each writes what it serves every
+# REGISTRY_SERVING_STATUS_INTERVAL seconds for /readyz and the endpoint page.
+REGISTRY_SERVING_BELL_INTERVAL = env.number(
+    "REGISTRY_SERVING_BELL_INTERVAL", 0.02, minimum=0.001
+)
+REGISTRY_SERVING_STATUS_INTERVAL = env.number(
+    "REGISTRY_SERVING_STATUS_INTERVAL", 2.0, minimum=0.1
+)
 # Seconds a web process remembers a token's user, roles and scopes (0: never);
 # revocation still takes effect at once, except on the invocation path, which trusts
 # a remembered token for REGISTRY_INVOKE_AUTH_CACHE seconds.

@@ -55,8 +55,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["storage"] = "ok" if writable else "artifact folder missing"
         ok = ok and writable
     return JsonResponse(
-        {"status": "ok" if ok else "error", **checks}, status=200 if ok else 503
+        {"status": "ok" if ok else "error", **checks, "serving": _serving()},
+        status=200 if ok else 503,
     )
+
+
+def _serving() -> dict[str, object]:
+    """What this process serves, and what every serving process of this machine
+    reported (``deployments.serving``): per endpoint the version each answers with."""
+    from deployments import serving
+
+    return {"this_process": serving.process_status(), "processes": serving.processes()}
 
 
 def _worker() -> dict[str, str]:

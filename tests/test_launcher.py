@@ -159,3 +159,12 @@ def test_make_web_and_make_worker_run_their_part_only():
 
     assert names("web") == ["web server"]
     assert names("workers") == ["worker", "background worker"]
+    assert names("serve") == ["serving process"]
+
+
+def test_make_serve_runs_the_serving_only_application():
+    args = launcher.build_parser().parse_args(["--only", "serve", "--port", "8123"])
+    (serve,) = launcher.children(args, "/data")
+
+    assert "registry_site.wsgi:serving_application" in serve.command
+    assert _option(serve.command, "--bind") == "127.0.0.1:8123"

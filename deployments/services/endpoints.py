@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts.roles import Actor, Role, has_role, require_role
 from catalog.models import EventKind, ModelGroup
 from catalog.services import event_record
-from common import outbound
+from common import changes, outbound
 from common.errors import Conflict, Invalid
 from deployments.models import Endpoint, Target
 
@@ -103,6 +103,7 @@ def endpoint_update(*, actor: Actor, endpoint: Endpoint, **fields: Any) -> Endpo
         setattr(endpoint, name, value)
     _check_target(endpoint)
     endpoint.save()
+    changes.announce()
     event_record(
         EventKind.ENDPOINT_UPDATED,
         actor=actor,
@@ -126,6 +127,7 @@ def endpoint_delete(*, actor: Actor, endpoint: Endpoint) -> None:
         payload={"endpoint": endpoint.name},
     )
     endpoint.delete()
+    changes.announce()
 
 
 def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
@@ -133,6 +135,7 @@ def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(
         live_version=None, live_since=None, serving_message=message
     )
+    changes.announce()
     event_record(
         EventKind.ENDPOINT_STOPPED,
         actor=None,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.roles import Actor
 from catalog.models import ApprovalStatus, EventKind, ModelVersion
 from catalog.services import event_record
-from common import doorbell, leases
+from common import changes, doorbell, leases
 from deployments import backends
 from deployments.models import (
     ACTIVE_STATES,
@@ -217,6 +217,7 @@ def succeed(deployment: Deployment) -> bool:
         Endpoint.objects.filter(pk=endpoint.pk).update(
             live_version=version, live_since=now, serving_message=""
         )
+        changes.announce()
     return True
 
 
