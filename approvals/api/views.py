@@ -165,6 +165,7 @@ class MetricDirectionDetail(GroupChildMixin, APIView):
         found = directions.group_directions(group.pk)
         return Response(next(d for d in found if d["metric"] == kwargs["metric"]))
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.metric_direction_clear(
             actor=request.user, group=self.get_group(), metric=kwargs["metric"]
