@@ -24,12 +24,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def iris_live(make_user: Any) -> Endpoint:
-    """iris v1 served on iris-prod, then v2: v2 is live, v1 the fallback."""
+    """iris v1 served on iris-prod, then v2: v2 is live, v1 the fallback. The
+    deployments are written here (``served``): the endpoint does not deploy on
+    approval, or the session's real worker would deploy too, in its own order."""
     contributor = make_user("contributor")
     checker = make_user("reviewer")
     group = catalog_services.group_create(actor=contributor, name="iris")
     endpoint = deploy.endpoint_create(
-        actor=make_user("deployer"), name="iris-prod", group=group
+        actor=make_user("deployer"), name="iris-prod", group=group, auto_deploy=False
     )
     for metrics in ({"accuracy": 0.90}, {"accuracy": 0.95}):
         version = register(contributor, group, metrics=metrics)
