@@ -14,7 +14,7 @@ from deployments import services as deploy
 from deployments import serving
 from deployments.models import Deployment, Endpoint
 from tests import models as real_models
-from tests.helpers import SAMPLE
+from tests.helpers import SAMPLE, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +75,13 @@ def approve_and_deploy(
         outbox.dispatch(event.pk)
         deployment = Deployment.objects.filter(version=version).latest("id")
         deploy.deployment_run(deployment.pk)
+        # In a transactional test the session's real worker (if one runs) sees the
+        # approval too and may hold the deployment: wait for it to end either way.
+        wait_for(
+            lambda: Deployment.objects.get(pk=deployment.pk).is_terminal,
+            timeout=60,
+            message=f"deployment {deployment.pk} to end",
+        )
         deployment.refresh_from_db()
         return deployment
 

@@ -85,7 +85,10 @@ def call(
 
 
 @pytest.fixture
-def live(endpoint, register_version, approve_and_deploy):
+def live(worker, endpoint, register_version, approve_and_deploy):
+    """v1 live on iris-prod. The tests commit (transaction=True), so the session's
+    real worker sees the approval as well: it shares the artifacts' folder, and
+    whichever of the two runs the deployment, it ends before the test goes on."""
     version = register_version()
     approve_and_deploy(version)
     return version
@@ -178,7 +181,7 @@ def test_bad_input_gets_django_s_answer(live, viewer, key_for, body, status, cod
 
 
 def test_a_shape_the_version_s_schema_does_not_declare_is_a_400(
-    endpoint, register_version, approve_and_deploy, viewer, key_for
+    worker, endpoint, register_version, approve_and_deploy, viewer, key_for
 ):
     approve_and_deploy(
         register_version(
