@@ -157,6 +157,9 @@ class Supervisor:
                 code = child.process.poll()
                 if code is None:
                     continue
+                # What it started (a worker's pool processes) goes with it, or a
+                # killed worker would leave them running beside its successor.
+                _signal_group(child, signal.SIGKILL)
                 ran = now - child.started_at
                 child.failures = 1 if ran >= STABLE_AFTER else child.failures + 1
                 delay = min(backoff(child.failures, base=RESTART_BASE), RESTART_MAX)

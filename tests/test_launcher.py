@@ -101,6 +101,41 @@ def test_a_child_that_ran_a_while_is_restarted_at_the_shortest_delay(monkeypatch
     assert "restarting it in 2 s" not in log
 
 
+def test_a_killed_child_leaves_nothing_it_started_behind(tmp_path):
+    """A worker killed with SIGKILL leaves its pool processes orphaned; they go
+    before the worker is started again."""
+    pid_file = tmp_path / "grandchild.pid"
+    worker = launcher.Child(
+        "worker",
+        _python(
+            "import subprocess, sys, time;"
+            f" p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            f" open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(60)"
+        ),
+    )
+    supervisor, _ = _supervise([worker], 1.0)
+    grandchild = int(pid_file.read_text())
+    worker.process.kill()
+    worker.process.wait()
+
+    supervisor.tick()
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(grandchild):
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+    supervisor.stop(grace=1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is not alive
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
 def test_stop_ends_every_child_in_time_even_one_that_ignores_sigterm():
     stubborn = launcher.Child(
         "worker",
