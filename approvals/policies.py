@@ -160,6 +160,14 @@ def snapshot(version: ModelVersion, policy: ApprovalPolicy) -> dict[str, Any]:
     """The policy as it stands, with each gate's result on ``version`` (what an
     attestation records)."""
     return {
+        **described(policy),
+        "gates": [asdict(g) for g in gate_results(version, policy)],
+    }
+
+
+def described(policy: ApprovalPolicy) -> dict[str, Any]:
+    """Every field of the policy as plain data (events and attestations record it)."""
+    return {
         "required_approvals": policy.required_approvals,
         "reviewers": policy.reviewers.name if policy.reviewers else None,
         "allow_self_approval": policy.allow_self_approval,
@@ -170,7 +178,6 @@ def snapshot(version: ModelVersion, policy: ApprovalPolicy) -> dict[str, Any]:
         "require_lineage_commit": policy.require_lineage_commit,
         "approval_valid_days": policy.approval_valid_days,
         "on_expiry": policy.on_expiry,
-        "gates": [asdict(g) for g in gate_results(version, policy)],
     }
 
 

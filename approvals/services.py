@@ -556,18 +556,7 @@ def policy_update(
         EventKind.POLICY_UPDATED,
         actor=actor,
         group=group,
-        payload={
-            "required_approvals": policy.required_approvals,
-            "reviewers": policy.reviewers.name if policy.reviewers else None,
-            "allow_self_approval": policy.allow_self_approval,
-            "reject_on_first_rejection": policy.reject_on_first_rejection,
-            "metric_gates": policy.metric_gates,
-            "require_model_card": policy.require_model_card,
-            "require_sample_payload": policy.require_sample_payload,
-            "require_lineage_commit": policy.require_lineage_commit,
-            "approval_valid_days": policy.approval_valid_days,
-            "on_expiry": policy.on_expiry,
-        },
+        payload=policies.described(policy),
     )
     return policy
 
