@@ -529,10 +529,14 @@ def version_register(
             actor,
             group,
             clean,
-            {
-                "signature": signed["signature_status"],
-                "signature_key": signed.get("signature_key") or None,
-            },
+            (
+                {
+                    "signature": signed["signature_status"],
+                    "signature_key": signed["signature_key"] or None,
+                }
+                if "signature_bundle" in signed
+                else None
+            ),
             **signed,
             artifact_key=key,
             artifact_sha256=digest,

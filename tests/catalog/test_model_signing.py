@@ -280,3 +280,32 @@ def test_unsigned_faces_cannot_add_to_a_group_that_requires_signatures(
 
     assert "model_signature" in refused.value.fields
     assert not ModelVersion.objects.exists()
+
+
+def test_a_key_is_trusted_once_per_group(tmp_path, admin_api, trusted):
+    _, public = make_key(tmp_path, "again")
+    url = "/api/v1/model-groups/iris/trusted-keys/"
+
+    same_name = admin_api.post(
+        url, {"name": "ci-release", "public_key_pem": public}, format="json"
+    )
+    first = admin_api.get(url).json()[0]
+    same_key = admin_api.post(
+        url, {"name": "other", "public_key_pem": first["public_key_pem"]}, format="json"
+    )
+
+    assert same_name.status_code == 409 and "name" in fields_of(same_name)
+    assert same_key.status_code == 409 and "public_key_pem" in fields_of(same_key)
+    assert TrustedSigningKey.objects.count() == 1
+
+
+def test_the_refusal_says_why(tmp_path, api, admin_api, trusted):
+    require(admin_api)
+    stranger, _ = make_key(tmp_path, "stranger")
+    model = iris_onnx()
+
+    response = upload(api, model, sign(tmp_path, model, stranger))
+
+    assert fields_of(response)["model_signature"] == [
+        "This group requires a signature from a trusted key: not from a trusted key."
+    ]
