@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from catalog.models import SignatureStatus, TrustedSigningKey
+from common import jsonsafe
 from common.errors import Invalid
 
 # The curves model-signing signs and verifies with.
@@ -57,11 +58,16 @@ def read_bundle(upload: Any) -> dict[str, Any]:
     data = upload.read(MAX_BUNDLE_SIZE + 1)
     if len(data) > MAX_BUNDLE_SIZE:
         raise Invalid.on("model_signature", "The signature file is too large.")
+    message = "Not a model-signing signature bundle (JSON)."
     try:
-        bundle = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        message = "Not a model-signing signature bundle (JSON)."
+        bundle = jsonsafe.loads(data)
+        # Kept in a JSON column: no NaN/Infinity, no NUL characters (which
+        # PostgreSQL's jsonb refuses and no real bundle holds).
+        json.dumps(bundle, allow_nan=False)
+    except ValueError as exc:
         raise Invalid.on("model_signature", message) from exc
+    if "\\u0000" in json.dumps(bundle):
+        raise Invalid.on("model_signature", message)
     if not isinstance(bundle, dict) or "dsseEnvelope" not in bundle:
         message = "Not a model-signing signature bundle (no DSSE envelope)."
         raise Invalid.on("model_signature", message)

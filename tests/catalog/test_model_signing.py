@@ -176,6 +176,13 @@ def test_a_group_that_requires_signatures_refuses_an_unsigned_upload(
     assert not ModelVersion.objects.exists()
 
 
+def test_a_malformed_bundle_is_recorded_invalid(tmp_path, api, trusted):
+    response = upload(api, iris_onnx(), b'{"dsseEnvelope": {"payload": 3}}')
+
+    assert response.status_code == 201, response.content
+    assert response.json()["signature"]["status"] == "invalid"
+
+
 def test_an_unsigned_upload_is_recorded_as_absent(api, group):
     response = upload(api, iris_onnx())
 
@@ -183,8 +190,20 @@ def test_an_unsigned_upload_is_recorded_as_absent(api, group):
     assert response.json()["signature"] == {"status": "absent", "key": ""}
 
 
-def test_a_file_that_is_not_a_bundle_is_a_400(api, group):
-    response = upload(api, iris_onnx(), b"not json at all")
+@pytest.mark.parametrize(
+    "bundle",
+    [
+        b"not json at all",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"mediaType": "x"}',
+        b'{"dsseEnvelope": NaN}',
+        b'{"dsseEnvelope": "\\u0000"}',
+    ],
+    ids=["text", "binary", "list", "no-envelope", "nan", "nul"],
+)
+def test_a_file_that_is_not_a_bundle_is_a_400(api, group, bundle):
+    response = upload(api, iris_onnx(), bundle)
 
     assert response.status_code == 400, response.content
     assert "model_signature" in fields_of(response)
