@@ -18,6 +18,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     SigningKey,
+    TrustedSigningKey,
 )
 from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import DomainError
@@ -199,6 +200,15 @@ class SigningKeyAdmin(ReadOnlyAdmin):
 
     list_display = ["keyid", "algorithm", "active", "created_at"]
     list_filter = ["active", "algorithm"]
+
+
+@admin.register(TrustedSigningKey)
+class TrustedSigningKeyAdmin(ReadOnlyAdmin):
+    """Public keys whose model-signing signatures a group trusts; admins change
+    them through the API (``/api/v1/model-groups/{name}/trusted-keys/``), audited."""
+
+    list_display = ["group", "name", "fingerprint", "added_by", "created_at"]
+    search_fields = ["name", "fingerprint"]
 
 
 @admin.register(Attestation)

@@ -27,6 +27,9 @@ class EventKind(models.TextChoices):
     GROUP_PICKLE_POLICY = "group.pickle_policy"
     GROUP_RENAMED = "group.renamed"
     GROUP_PROTECTED_ALIASES = "group.protected_aliases"
+    GROUP_SIGNATURE_POLICY = "group.signature_policy"
+    GROUP_TRUSTED_KEY_ADDED = "group.trusted_key_added"
+    GROUP_TRUSTED_KEY_REMOVED = "group.trusted_key_removed"
     VERSION_REGISTERED = "version.registered"
     VERSION_UPDATED = "version.updated"
     VERSION_DELETED = "version.deleted"
@@ -141,6 +144,11 @@ class ModelGroup(models.Model):
         help_text="Accept pickle/joblib artifacts for this group. Pickle files run "
         "arbitrary code when loaded: allow only for trusted producers.",
     )
+    require_model_signature = models.BooleanField(
+        default=False,
+        help_text="Refuse uploads without a model-signing signature from a key this "
+        "group trusts (admins set it).",
+    )
     # Aliases that only an Approved version may carry (admins edit the list).
     protected_aliases = models.JSONField(default=default_protected_aliases, blank=True)
     created_by = models.ForeignKey(
@@ -166,6 +174,15 @@ class ModelGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SignatureStatus(models.TextChoices):
+    """What checking an upload's OpenSSF model-signing signature found."""
+
+    ABSENT = "absent", "No signature"
+    VERIFIED = "verified", "Verified by a trusted key"
+    UNTRUSTED = "untrusted", "Not from a trusted key"
+    INVALID = "invalid", "Does not match the model file"
 
 
 class ModelVersion(models.Model):
@@ -224,6 +241,16 @@ class ModelVersion(models.Model):
     input_schema = models.JSONField(null=True, blank=True)
     output_schema = models.JSONField(null=True, blank=True)
     model_card = models.TextField(blank=True, max_length=100_000)
+    # The OpenSSF model-signing signature uploaded with the artifact, as checked
+    # against the group's trusted keys when the version was registered.
+    signature_status = models.CharField(
+        max_length=16,
+        choices=SignatureStatus.choices,
+        default=SignatureStatus.ABSENT,
+        editable=False,
+    )
+    signature_key = models.CharField(max_length=100, blank=True, editable=False)
+    signature_bundle = models.JSONField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -425,6 +452,35 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm} {self.keyid[:12]}"
+
+
+class TrustedSigningKey(models.Model):
+    """A public key whose OpenSSF model-signing signatures a group trusts (admins
+    add and remove them)."""
+
+    group = models.ForeignKey(
+        ModelGroup, on_delete=models.CASCADE, related_name="trusted_keys"
+    )
+    name = models.CharField(max_length=100)
+    public_key_pem = models.TextField()
+    fingerprint = models.CharField(max_length=64)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["group_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "name"],
+                name="catalog_trusted_key_name_unique",
+                violation_error_message="This group already trusts a key with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint[:12]})"
 
 
 class AttestationKind(models.TextChoices):

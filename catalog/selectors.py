@@ -52,6 +52,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     Stage,
+    TrustedSigningKey,
 )
 from common.errors import Invalid, NotFound
 
@@ -75,6 +76,7 @@ LIST_DEFERRED = (
     "customer_metadata",
     "hyperparameters",
     "lineage",
+    "signature_bundle",
 )
 CHART_VERSIONS = 200
 COMPARE_MAX = 8
@@ -179,6 +181,18 @@ def group_get(name: str) -> ModelGroup:
     if group is None:
         raise NotFound(f"Model group {name!r} does not exist.")
     return group
+
+
+def trusted_key_list(*, group: ModelGroup) -> Any:
+    """The public keys whose model signatures ``group`` trusts, by name."""
+    return TrustedSigningKey.objects.filter(group=group).select_related("added_by")
+
+
+def trusted_key_get(*, group: ModelGroup, key_id: Any) -> TrustedSigningKey:
+    try:
+        return trusted_key_list(group=group).get(pk=int(key_id))
+    except (TrustedSigningKey.DoesNotExist, TypeError, ValueError):
+        raise NotFound(f"Trusted key {key_id} does not exist in this group.") from None
 
 
 # --- Versions -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 import modelformats
 from accounts.roles import Actor, Role, require_role
-from catalog import feed, outbox, validation
+from catalog import feed, model_signatures, outbox, validation
 from catalog.models import (
     STAGES_NEEDING_APPROVAL,
     Alias,
@@ -38,7 +38,9 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     RegistrationStatus,
+    SignatureStatus,
     Stage,
+    TrustedSigningKey,
 )
 from catalog.uploads import too_large
 from common import doorbell, leases
@@ -186,6 +188,124 @@ def group_pickle_policy_set(
         )
     group.allow_pickle = allow
     return group
+
+
+@transaction.atomic
+def group_signature_policy_set(
+    *, actor: Actor, group: ModelGroup, require: Any
+) -> ModelGroup:
+    """Require (or stop requiring) an OpenSSF model-signing signature from a trusted
+    key on every upload to ``group`` (admins only, audited)."""
+    require_role(actor, Role.ADMIN, action="change the model signature policy")
+    if not isinstance(require, bool):
+        raise Invalid.on("require_model_signature", "Must be true or false.")
+    changed = ModelGroup.objects.filter(pk=group.pk).exclude(
+        require_model_signature=require
+    )
+    if changed.update(require_model_signature=require):
+        event_record(
+            EventKind.GROUP_SIGNATURE_POLICY,
+            actor=actor,
+            group=group,
+            payload={"require_model_signature": require},
+        )
+    group.require_model_signature = require
+    return group
+
+
+@transaction.atomic
+def trusted_key_add(
+    *, actor: Actor, group: ModelGroup, name: Any, public_key_pem: Any
+) -> TrustedSigningKey:
+    """Trust an elliptic-curve public key's model signatures in ``group`` (admins
+    only, audited)."""
+    actor = require_role(actor, Role.ADMIN, action="change trusted signing keys")
+    name = validation.text(name, "name", max_length=100).strip()
+    if not name:
+        raise Invalid.on("name", "A name is required.")
+    pem, fingerprint = model_signatures.public_key(public_key_pem)
+    if group.trusted_keys.filter(name=name).exists():
+        raise Conflict(
+            "This group already trusts a key with this name.",
+            fields={"name": "This group already trusts a key with this name."},
+        )
+    if group.trusted_keys.filter(fingerprint=fingerprint).exists():
+        message = "This group already trusts this key."
+        raise Conflict(message, fields={"public_key_pem": message})
+    try:
+        with transaction.atomic():
+            key = TrustedSigningKey.objects.create(
+                group=group,
+                name=name,
+                public_key_pem=pem,
+                fingerprint=fingerprint,
+                added_by=actor,
+            )
+    except IntegrityError as exc:
+        message = "This group already trusts a key with this name."
+        raise Conflict(message, fields={"name": message}) from exc
+    event_record(
+        EventKind.GROUP_TRUSTED_KEY_ADDED,
+        actor=actor,
+        group=group,
+        payload={"id": key.pk, "name": name, "fingerprint": fingerprint},
+    )
+    return key
+
+
+@transaction.atomic
+def trusted_key_delete(*, actor: Actor, key: TrustedSigningKey) -> None:
+    """Stop trusting a key (admins only, audited); versions it verified keep their
+    recorded result."""
+    require_role(actor, Role.ADMIN, action="change trusted signing keys")
+    payload = {"id": key.pk, "name": key.name, "fingerprint": key.fingerprint}
+    key.delete()
+    event_record(
+        EventKind.GROUP_TRUSTED_KEY_REMOVED,
+        actor=actor,
+        group=key.group,
+        payload=payload,
+    )
+
+
+def _check_signature(
+    group: ModelGroup, path: str, model_signature: Any
+) -> dict[str, Any]:
+    """The signature fields of a new version: ``model_signature`` checked against the
+    group's trusted keys; a group that requires signatures refuses anything but a
+    verified one (400 naming ``model_signature``)."""
+    if model_signature is None:
+        if group.require_model_signature:
+            raise Invalid.on(
+                "model_signature",
+                "This group requires a model-signing signature from a trusted key.",
+            )
+        return {"signature_status": SignatureStatus.ABSENT}
+    bundle = model_signatures.read_bundle(model_signature)
+    verdict = model_signatures.verify(path, bundle, group.trusted_keys.all())
+    if group.require_model_signature and verdict.status != SignatureStatus.VERIFIED:
+        label = SignatureStatus(verdict.status).label
+        raise Invalid.on(
+            "model_signature",
+            f"This group requires a signature from a trusted key: {label.lower()}"
+            + (f" ({verdict.detail})." if verdict.detail else "."),
+        )
+    return {
+        "signature_status": verdict.status,
+        "signature_key": verdict.key.name if verdict.key else "",
+        "signature_bundle": bundle,
+    }
+
+
+def _unsigned_allowed(group: ModelGroup) -> None:
+    """Faces that bring no model signature (metadata only, imports, attaching a file)
+    cannot add to a group that requires one."""
+    if group.require_model_signature:
+        raise Invalid.on(
+            "model_signature",
+            "This group requires a model-signing signature from a trusted key: "
+            "upload the model file with its signature.",
+        )
 
 
 @transaction.atomic
@@ -382,12 +502,15 @@ def version_register(
     group: ModelGroup,
     artifact: Any,
     sha256: str | None = None,
+    model_signature: Any = None,
     **fields: Any,
 ) -> ModelVersion:
     """Register the next version of ``group`` with its artifact and metadata.
 
     The artifact is checked and stored before the transaction; the number is taken
     inside it, so a refused upload consumes no number and leaves no file behind.
+    ``model_signature`` (an OpenSSF model-signing bundle) is verified against the
+    group's trusted keys and its result recorded on the version.
     """
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     clean = validation.version_fields(fields)
@@ -399,12 +522,22 @@ def version_register(
             message = f"SHA-256 mismatch: the upload hashes to {digest}."
             raise Invalid.on("sha256", message)
         fmt, checked = _check_format(path, size, group=group)
+        signed = _check_signature(group, path, model_signature)
         key = _store(path, group)
     try:
         version = _insert_version(
             actor,
             group,
             clean,
+            (
+                {
+                    "signature": signed["signature_status"],
+                    "signature_key": signed["signature_key"] or None,
+                }
+                if "signature_bundle" in signed
+                else None
+            ),
+            **signed,
             artifact_key=key,
             artifact_sha256=digest,
             artifact_size=size,
@@ -473,6 +606,7 @@ def version_register_without_artifact(
     (the SageMaker API's ``ModelDataUrl``, MLflow's ``source``): ``source_uri`` is
     kept as text, never opened."""
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    _unsigned_allowed(group)
     clean = validation.version_fields(fields)
     source_uri = validation.text(source_uri, "source", max_length=2048)
     run_id = validation.text(run_id, "run_id", max_length=256)
@@ -499,6 +633,7 @@ def version_attach_artifact(
     a reviewed version never gets them (register a new version instead)."""
     actor = require_role(actor, *WRITE_ROLES, action="attach model files")
     _attachable(version)
+    _unsigned_allowed(version.group)
     expected = validation.sha256(sha256) if sha256 else None
     if artifact is None:
         raise Invalid.on("artifact", "A model file is required.")
@@ -594,6 +729,7 @@ def version_register_for_import(
             doorbell.ring_after_commit(import_metrics_task, version.pk, *report)
         return version
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
+    _unsigned_allowed(group)
     clean = validation.version_fields(fields)
     with transaction.atomic():
         version = _insert_version(

@@ -93,6 +93,20 @@ VERBS: dict[str, Any] = {
         "allowed pickle files in" if p.get("allow_pickle") else "refused pickle in",
         "",
     ),
+    "group.signature_policy": lambda p: (
+        "required model signatures in"
+        if p.get("require_model_signature")
+        else "stopped requiring model signatures in",
+        "",
+    ),
+    "group.trusted_key_added": lambda p: (
+        f"trusted signing key {p.get('name', '?')} in",
+        "",
+    ),
+    "group.trusted_key_removed": lambda p: (
+        f"stopped trusting signing key {p.get('name', '?')} in",
+        "",
+    ),
     "version.registered": lambda p: ("registered", ""),
     "version.updated": _updated,
     "version.deleted": lambda p: ("deleted", ""),

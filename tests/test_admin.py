@@ -25,6 +25,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     SigningKey,
+    TrustedSigningKey,
 )
 from deployments.models import (
     Deployment,
@@ -40,6 +41,7 @@ APPS = ("accounts", "catalog", "approvals", "deployments", "webhooks")
 READ_ONLY = [
     Event,
     SigningKey,
+    TrustedSigningKey,
     Attestation,
     HandledEvent,
     Metric,
@@ -103,6 +105,9 @@ def rows(make_user: Any, superuser: Any) -> None:
     HandledEvent.objects.create(consumer="deployments", event=event)
     SigningKey.objects.create(
         keyid="a" * 64, algorithm="ed25519", public_key_pem="-", active=True
+    )
+    TrustedSigningKey.objects.create(
+        group=group, name="ci", public_key_pem="-", fingerprint="b" * 64, added_by=owner
     )
     Attestation.objects.create(
         version=version, kind="approval", event_id=event.pk, keyid="a" * 64, envelope={}

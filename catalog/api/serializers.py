@@ -18,6 +18,7 @@ from catalog.models import (
     ModelGroup,
     ModelVersion,
     SigningKey,
+    TrustedSigningKey,
 )
 from common import jsonsafe
 
@@ -70,6 +71,7 @@ class ModelGroupSerializer(serializers.ModelSerializer):
             "version_count",
             "latest_version",
             "allow_pickle",
+            "require_model_signature",
             "protected_aliases",
             "created_by",
             "created_at",
@@ -102,6 +104,32 @@ class GroupUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Aliases only an Approved version may carry (admins only).",
     )
+    require_model_signature = serializers.BooleanField(
+        required=False,
+        help_text="Refuse uploads without a model-signing signature from a "
+        "trusted key (admins only).",
+    )
+
+
+class TrustedKeySerializer(serializers.ModelSerializer):
+    added_by = serializers.CharField(source="added_by.username", read_only=True)
+
+    class Meta:
+        model = TrustedSigningKey
+        fields = [
+            "id",
+            "name",
+            "public_key_pem",
+            "fingerprint",
+            "added_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TrustedKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    public_key_pem = serializers.CharField(trim_whitespace=False)
 
 
 class ArtifactSerializer(serializers.Serializer):
@@ -113,6 +141,24 @@ class ArtifactSerializer(serializers.Serializer):
 
     def get_download_url(self, version: ModelVersion) -> str:
         return f"{API}/model-groups/{version.group.name}/versions/{version.version}/artifact"
+
+
+class VersionSignatureSerializer(serializers.Serializer):
+    """The OpenSSF model-signing signature uploaded with the artifact, as checked."""
+
+    status = serializers.ChoiceField(
+        choices=["absent", "verified", "untrusted", "invalid"],
+        source="signature_status",
+    )
+    key = serializers.CharField(
+        source="signature_key",
+        allow_blank=True,
+        help_text="The name of the group's trusted key that verified it.",
+    )
+
+
+def signature_of(version: ModelVersion) -> dict[str, Any]:
+    return {"status": version.signature_status, "key": version.signature_key}
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -127,6 +173,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         '{name: {"value", "evaluation_set", "sha256"}}.',
     )
     metric_mismatches = serializers.SerializerMethodField()
+    signature = VersionSignatureSerializer(source="*", read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -138,6 +185,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "registration_status",
             "registration_error",
             "artifact",
+            "signature",
             "metrics",
             "computed_metrics",
             "metric_mismatches",
@@ -189,6 +237,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                 "sha256": version.artifact_sha256,
                 "download_url": f"{base}/artifact",
             },
+            "signature": signature_of(version),
             "metrics": version.metrics,
             "computed_metrics": version.computed_metrics,
             "metric_mismatches": evaluation.mismatches(version),
@@ -236,6 +285,12 @@ class _VersionMetadata(serializers.Serializer):
 class VersionRegisterSerializer(_VersionMetadata):
     artifact = serializers.FileField(allow_empty_file=True, use_url=False)
     sha256 = serializers.CharField(required=False, allow_blank=True)
+    model_signature = serializers.FileField(
+        required=False,
+        use_url=False,
+        help_text="An OpenSSF model-signing signature bundle of the artifact, "
+        "checked against the group's trusted keys.",
+    )
 
 
 class VersionUpdateSerializer(_VersionMetadata):

@@ -18,6 +18,11 @@ router.register(
     views.EvaluationSetViewSet,
     basename="evaluation-set",
 )
+router.register(
+    r"model-groups/(?P<group_name>[^/]+)/trusted-keys",
+    views.TrustedKeyViewSet,
+    basename="trusted-key",
+)
 router.register("events", views.EventViewSet, basename="event")
 
 # A tag key may hold a "/", so it runs to the end of the path (no optional slash).

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
-from accounts.roles import require_role
+from accounts.roles import Role, require_role
 from catalog import attestations, evaluation, feed, filters, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
@@ -68,7 +68,12 @@ class ModelGroupViewSet(viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         protected = fields.pop("protected_aliases", None)
+        require_signature = fields.pop("require_model_signature", None)
         with transaction.atomic():
+            if require_signature is not None:
+                group = services.group_signature_policy_set(
+                    actor=request.user, group=group, require=require_signature
+                )
             if protected is not None:
                 group = services.group_protected_aliases_set(
                     actor=request.user, group=group, names=protected
@@ -133,6 +138,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
             group=group,
             artifact=artifact,
             sha256=fields.pop("sha256", None) or None,
+            model_signature=fields.pop("model_signature", None),
             **fields,
         )
         version = selectors.version_get(group.name, version.version)
@@ -281,6 +287,50 @@ class EvaluationSetViewSet(
         )
         found = selectors.evaluation_set_get(group=group, number=created.version)
         return Response(self.get_serializer(found).data, status=status.HTTP_201_CREATED)
+
+
+class TrustedKeyViewSet(
+    GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
+    """The public keys whose model-signing signatures a group trusts:
+    ``GET, POST /model-groups/{name}/trusted-keys/``; ``GET, DELETE …/{id}``
+    (admins change them)."""
+
+    serializer_class = s.TrustedKeySerializer
+    lookup_value_regex = r"[0-9]+"
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return selectors.trusted_key_list(group=self.get_group())
+
+    def get_object(self) -> Any:
+        return selectors.trusted_key_get(
+            group=self.get_group(), key_id=self.kwargs["pk"]
+        )
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        request=s.TrustedKeyCreateSerializer, responses={201: s.TrustedKeySerializer}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_group()
+        # The role first: a non-admin is refused, whatever the body.
+        require_role(request.user, Role.ADMIN, action="change trusted signing keys")
+        data = s.TrustedKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = services.trusted_key_add(
+            actor=request.user, group=group, **data.validated_data
+        )
+        found = selectors.trusted_key_get(group=group, key_id=key.pk)
+        return Response(self.get_serializer(found).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The role first: a non-admin learns nothing about which keys exist.
+        require_role(request.user, Role.ADMIN, action="change trusted signing keys")
+        services.trusted_key_delete(actor=request.user, key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AliasViewSet(GroupChildMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -123,9 +123,19 @@ def versions_register(c: Client, args: argparse.Namespace) -> int:
             fields["model_card"] = handle.read()
     if args.sha256:
         fields["sha256"] = args.sha256
+    files: dict[str, Any] = {}
+    if args.signature:
+        if not os.path.isfile(args.signature):
+            raise UsageError(f"no such file: {args.signature}")
+        with open(args.signature, "rb") as handle:
+            files["model_signature"] = (
+                os.path.basename(args.signature),
+                handle.read(),
+                "application/json",
+            )
     version = c.upload(
         f"/model-groups/{args.group}/versions/",
-        fields,
+        {**fields, **files},
         args.file,
         progress=not args.no_progress and sys.stderr.isatty(),
         idempotency_key=args.idempotency_key,
@@ -343,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-card", metavar="FILE.md")
     p.add_argument("--sample-payload", metavar="FILE.json")
     p.add_argument("--sha256")
+    p.add_argument(
+        "--signature",
+        metavar="FILE.sig",
+        help="an OpenSSF model-signing signature of the file (model_signing sign key)",
+    )
     p.add_argument("--idempotency-key")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=versions_register)

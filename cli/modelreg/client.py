@@ -54,7 +54,7 @@ class Client:
     def upload(
         self,
         path: str,
-        fields: dict[str, str],
+        fields: dict[str, Any],
         file_path: str,
         progress: bool,
         idempotency_key: str | None = None,

@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 
 from accounts.services import token_issue
+from catalog import services as catalog
+from catalog.models import ModelGroup
 from deployments import services as deploy
 from tests import models as real_models
 from tests.cli.helpers import MODELREG
 from tests.helpers import SAMPLE
+from tests.signatures import make_key, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -219,3 +222,35 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_register_carries_a_model_signature(cli, files, tmp_path, admin_user):
+    trusted, public = make_key(tmp_path, "trusted")
+    stranger, _ = make_key(tmp_path, "stranger")
+    cli("groups", "create", "iris")
+    group = ModelGroup.objects.get(name="iris")
+    catalog.trusted_key_add(
+        actor=admin_user, group=group, name="ci-release", public_key_pem=public
+    )
+    catalog.group_signature_policy_set(actor=admin_user, group=group, require=True)
+    model = Path(files["model"]).read_bytes()
+    untrusted_sig = tmp_path / "untrusted.sig"
+    untrusted_sig.write_bytes(sign(tmp_path, model, stranger))
+    trusted_sig = tmp_path / "trusted.sig"
+    trusted_sig.write_bytes(sign(tmp_path, model, trusted))
+
+    refused = cli(
+        "versions", "register", "iris", files["model"], "--no-progress",
+        "--signature", str(untrusted_sig),
+    )  # fmt: skip
+    registered = cli(
+        "--output", "json", "versions", "register", "iris", files["model"],
+        "--no-progress", "--signature", str(trusted_sig),
+    )  # fmt: skip
+
+    assert refused.returncode == 3, refused.stderr
+    assert "model_signature" in refused.stderr
+    assert registered.returncode == 0, registered.stderr
+    body = json.loads(registered.stdout)
+    assert body["version"] == 1
+    assert body["signature"] == {"status": "verified", "key": "ci-release"}
