@@ -44,6 +44,45 @@ def inspect_isolated(path: str, *, trust: Trust, timeout: int = 300) -> str:
     )
 
 
+def _run_job(
+    command: str,
+    path: str,
+    fmt: str,
+    job: dict[str, Any],
+    *,
+    timeout: float,
+    memory: int,
+    too_slow: str,
+    died: str,
+    refused: str,
+) -> dict[str, Any]:
+    """Run ``python -m modelformats COMMAND PATH FMT`` on ``job`` in a limited child;
+    its answer, or a ``LoadError`` saying what went wrong (``too_slow`` and ``died``
+    are formatted with the limits and the child's exit)."""
+    try:
+        outcome = sandbox.run(
+            "modelformats",
+            [command, path, fmt],
+            stdin=json.dumps(job).encode(),
+            timeout=timeout,
+            memory=memory,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(too_slow.format(timeout=timeout)) from exc
+    result = outcome.result
+    if result is None:
+        raise LoadError(
+            died.format(
+                code=outcome.returncode,
+                mib=memory // 1024**2,
+                tail=outcome.stderr_tail,
+            ).strip()
+        )
+    if not result.get("ok"):
+        raise LoadError(result.get("error", refused))
+    return result
+
+
 def load_and_warm_isolated(
     path: str,
     fmt: str,
@@ -56,28 +95,18 @@ def load_and_warm_isolated(
 ) -> dict[str, Any]:
     """``load_and_warm`` in a limited child process."""
     job = {"trust": trust.as_json(), "payload": payload, "declared": declared}
-    try:
-        outcome = sandbox.run(
-            "modelformats",
-            ["load", path, fmt],
-            stdin=json.dumps(job).encode(),
-            timeout=timeout,
-            memory=memory,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise LoadError(
-            f"loading and warming the model took over {timeout:g} s "
-            "(the loader's time limit)"
-        ) from exc
-    result = outcome.result
-    if result is None:
-        raise LoadError(
-            f"the loader process died (exit code {outcome.returncode}) "
-            f"{outcome.stderr_tail}".strip()
-        )
-    if not result.get("ok"):
-        raise LoadError(result.get("error", "the loader refused the model"))
-    return result["report"]
+    return _run_job(
+        "load",
+        path,
+        fmt,
+        job,
+        timeout=timeout,
+        memory=memory,
+        too_slow="loading and warming the model took over {timeout:g} s "
+        "(the loader's time limit)",
+        died="the loader process died (exit code {code}) {tail}",
+        refused="the loader refused the model",
+    )["report"]
 
 
 def predict_isolated(
@@ -93,27 +122,19 @@ def predict_isolated(
     """``predict_table`` in a limited child process; raises ``LoadError`` with a
     readable reason (a crash, the time or memory limit, columns that do not fit)."""
     job = {"trust": trust.as_json(), "columns": columns, "rows": rows}
-    try:
-        outcome = sandbox.run(
-            "modelformats",
-            ["predict", path, fmt],
-            stdin=json.dumps(job).encode(),
-            timeout=timeout,
-            memory=memory,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise LoadError(
-            f"predicting the evaluation set took over {timeout:g} s (the time limit)"
-        ) from exc
-    result = outcome.result
-    if result is None:
-        raise LoadError(
-            f"the model process died (exit code {outcome.returncode}, memory limit "
-            f"{memory // 1024**2} MiB): {outcome.stderr_tail}".strip()
-        )
-    if not result.get("ok"):
-        raise LoadError(result.get("error", "the model could not predict"))
-    return result["answer"]
+    return _run_job(
+        "predict",
+        path,
+        fmt,
+        job,
+        timeout=timeout,
+        memory=memory,
+        too_slow="predicting the evaluation set took over {timeout:g} s "
+        "(the time limit)",
+        died="the model process died (exit code {code}, memory limit {mib} MiB): "
+        "{tail}",
+        refused="the model could not predict",
+    )["answer"]
 
 
 def main(argv: list[str]) -> int:
