@@ -176,6 +176,18 @@ def _require_checked(version: ModelVersion) -> None:
     )
 
 
+def _require_gates(version: ModelVersion, policy: ApprovalPolicy) -> None:
+    """Refuse an approval (or re-certification) whose gates fail, naming each."""
+    failed = [g for g in policies.gate_results(version, policy) if not g.passed]
+    if failed:
+        names = "; ".join(f"{g.name} ({g.detail})" for g in failed)
+        raise Invalid(
+            f"Approval gates failed: {names}.",
+            fields={"gates": [g.name for g in failed]},
+            failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
+        )
+
+
 def _comment_only(
     version: ModelVersion, actor: User, text: str, policy: ApprovalPolicy
 ) -> ReviewOutcome:
@@ -207,14 +219,7 @@ def _approve(
     approvers = {pk for pk, r in votes.items() if r.decision == Decision.APPROVE}
     if repeated and len(approvers) < policy.required_approvals:
         return ReviewOutcome(mine, version, False)
-    failed = [g for g in policies.gate_results(version, policy) if not g.passed]
-    if failed:
-        names = "; ".join(f"{g.name} ({g.detail})" for g in failed)
-        raise Invalid(
-            f"Approval gates failed: {names}.",
-            fields={"gates": [g.name for g in failed]},
-            failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
-        )
+    _require_gates(version, policy)
     approvers.add(actor.pk)
     if len(approvers) >= policy.required_approvals and _transition(
         version, expected=P, to=A
@@ -308,14 +313,7 @@ def _recertify(
     refusal = policies.self_approval_refused(actor, version, policy)
     if refusal:
         raise Forbidden(refusal)
-    failed = [g for g in policies.gate_results(version, policy) if not g.passed]
-    if failed:
-        names = "; ".join(f"{g.name} ({g.detail})" for g in failed)
-        raise Invalid(
-            f"Approval gates failed: {names}.",
-            fields={"gates": [g.name for g in failed]},
-            failed_gates=[{"name": g.name, "detail": g.detail} for g in failed],
-        )
+    _require_gates(version, policy)
     round_ = policies.current_round(version)
     review = _record(version, actor, Decision.APPROVE, text, round_)
     expires = review.created_at + timedelta(days=policy.approval_valid_days or 0)
