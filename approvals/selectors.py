@@ -21,12 +21,7 @@ def inbox(user: Actor, *, group: str = "") -> QuerySet[ModelVersion]:
     versions = ModelVersion.objects.filter(approval_status=ApprovalStatus.PENDING)
     if group:
         versions = versions.filter(group__name=group)
-    if Role.ADMIN not in roles_of(user):
-        versions = versions.filter(
-            Q(group__approval_policy__isnull=True)
-            | Q(group__approval_policy__reviewers__isnull=True)
-            | Q(group__approval_policy__reviewers__in=user.groups.all())
-        )
+    versions = _reviewable_by(versions, user)
     versions = versions.exclude(
         Q(created_by=user) & ~Q(group__approval_policy__allow_self_approval=True)
     )
@@ -44,10 +39,12 @@ def inbox(user: Actor, *, group: str = "") -> QuerySet[ModelVersion]:
 
 
 def _reviewable_by(versions: QuerySet[ModelVersion], user: Actor) -> QuerySet:
+    """The versions of groups whose policy lets ``user`` review (admins: all)."""
     if Role.ADMIN in roles_of(user):
         return versions
     return versions.filter(
-        Q(group__approval_policy__reviewers__isnull=True)
+        Q(group__approval_policy__isnull=True)
+        | Q(group__approval_policy__reviewers__isnull=True)
         | Q(group__approval_policy__reviewers__in=user.groups.all())
     )
 
