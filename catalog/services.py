@@ -439,16 +439,24 @@ def _inspect(path: str, size: int, trust: modelformats.Trust) -> str:
     return modelformats.inspect(path, trust=trust)
 
 
-def _store(path: str, group: ModelGroup, *, folder: str = "groups") -> str:
+def _store(
+    path: str, group: ModelGroup, *, folder: str = "groups", move: bool = False
+) -> str:
+    """Store the file at ``path`` under a new server-made key. ``move`` lets local
+    storage take the file itself (its owner tolerates it being gone): one rename
+    instead of a link now and an unlink when the request ends."""
     key = f"{folder}/{group.pk}/{uuid.uuid4().hex}"
     storage = artifact_storage()
     destination = _local_path(storage, key)
     if destination is not None:
-        # Local disk: a hard link is instant and leaves the upload's temp file to
-        # its owner; across file systems, copy then rename so no half file shows.
+        # Local disk: a rename or a hard link is instant (a link leaves the file
+        # to its owner); across file systems, copy then rename so no half file shows.
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         try:
-            os.link(path, destination)
+            if move:
+                os.replace(path, destination)
+            else:
+                os.link(path, destination)
         except OSError:
             shutil.copyfile(path, destination + ".part")
             os.replace(destination + ".part", destination)
@@ -523,7 +531,7 @@ def version_register(
             raise Invalid.on("sha256", message)
         fmt, checked = _check_format(path, size, group=group)
         signed = _check_signature(group, path, model_signature)
-        key = _store(path, group)
+        key = _store(path, group, move=True)
     try:
         version = _insert_version(
             actor,
