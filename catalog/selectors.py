@@ -269,6 +269,13 @@ def version_get(
     return version
 
 
+def version_created(version: ModelVersion) -> ModelVersion:
+    """A version just registered, shaped as ``version_get`` answers it without
+    reading it back: its group and creator are at hand, and no alias names it yet."""
+    version._prefetched_objects_cache = {"aliases": []}  # type: ignore[attr-defined]
+    return version
+
+
 def versions_get_many(
     refs: Iterable[tuple[str, int]], *, related: Sequence[str] = ()
 ) -> dict[tuple[str, int], ModelVersion]:

@@ -141,9 +141,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
             model_signature=fields.pop("model_signature", None),
             **fields,
         )
-        # The new version is at hand with its group and creator, and no alias can
-        # name it yet: answer from it instead of reading it back (two queries).
-        version._prefetched_objects_cache = {"aliases": []}
+        version = selectors.version_created(version)
         return Response(
             self.get_serializer(version).data, status=status.HTTP_201_CREATED
         )
