@@ -130,3 +130,47 @@ def test_kombus_own_transport_loses_the_race(tmp_path):
         if errors or sorted(received) != list(range(MESSAGES)):
             return
     pytest.fail("kombu's transport delivered every message in 10 runs")
+
+
+def _burst_seconds(folder: Path, transport: Any, messages: int = 8) -> float:
+    """Seconds to consume a burst the way the worker does: one message at a time,
+    acknowledged by another thread once its task is done (late acks, prefetch 1), so
+    the consumer's next poll finds the channel busy and sleeps."""
+    import time
+
+    name = f"burst-{uuid.uuid4().hex[:8]}"
+    queue = Queue(name, Exchange(name), routing_key=name)
+    received: list[Any] = []
+    with _connection(folder, transport) as conn:
+        conn.transport_options["polling_interval"] = 1.0
+        channel = conn.default_channel
+        queue(channel).declare()
+        producer = conn.Producer(serializer="json")
+        for n in range(messages):
+            producer.publish({"n": n}, exchange=queue.exchange, routing_key=name)
+
+        def finish_later(message: Any) -> None:
+            received.append(message.payload["n"])
+            threading.Timer(0.01, message.ack).start()
+
+        with conn.Consumer(queue, callbacks=[lambda _, m: finish_later(m)]) as consumer:
+            consumer.qos(prefetch_count=1)
+            began = time.monotonic()
+            while len(received) < messages:
+                conn.drain_events(timeout=30)
+            elapsed = time.monotonic() - began
+    assert sorted(received) == list(range(messages))
+    return elapsed
+
+
+def test_a_burst_is_not_paced_by_the_idle_polling_interval(tmp_path):
+    """After a delivery the consumer polls every few milliseconds: each message of a
+    burst follows the previous one's acknowledgement at once, not a whole idle
+    polling interval (1 s here) later, as it does with kombu's own transport."""
+    from kombu.transport.filesystem import Transport as KombuTransport
+
+    ours = _burst_seconds(tmp_path / "ours", Transport)
+    theirs = _burst_seconds(tmp_path / "kombu", KombuTransport)
+
+    assert theirs > 5  # 7 waits of a whole interval: the defect is reproduced
+    assert ours < 2
