@@ -15,6 +15,8 @@ ALL: tuple[str | None, ...] = ("deployments", None, "checks", "email", "webhooks
 
 # Task name prefix → lane; every other task goes to the default queue.
 ROUTES = {
+    # A deployment's check done ahead of the approval: first, as the most specific.
+    "deployments.precheck": "checks",
     "deployments.": "deployments",
     "catalog.check_": "checks",  # the deferred check of a large artifact
     "catalog.import_": "checks",  # copying and checking an imported artifact

@@ -13,6 +13,7 @@ from deployments.models import (
     Deployment,
     DeploymentLogLine,
     Endpoint,
+    LoadCheck,
     WorkerHeartbeat,
 )
 
@@ -110,3 +111,9 @@ class DeploymentLogLineAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["lane", "beat_at", "hostname", "pid"]
+
+
+@admin.register(LoadCheck)
+class LoadCheckAdmin(ReadOnlyAdmin):
+    list_display = ["version", "checked_at", "fingerprint"]
+    list_select_related = ["version__group"]

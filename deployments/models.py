@@ -165,3 +165,29 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lane} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class LoadCheck(models.Model):
+    """A version's model loaded and answered its warm-up in the sandbox, ahead of
+    any approval (``deployments.services.prechecks``). ``fingerprint`` covers every
+    input of that check (the bytes' digest, the format, the warm-up payload and
+    shape, the loader's limits and trust list, the runtimes' versions): a deployment
+    whose inputs match reuses the report instead of loading again while the
+    approver waits."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+"
+    )
+    fingerprint = models.CharField(max_length=64)
+    report = models.JSONField()
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "fingerprint"], name="load_check_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} checked at {self.checked_at:%Y-%m-%d %H:%M:%S}"

@@ -15,6 +15,18 @@ def deploy_task(deployment_id: int, **_: object) -> str:
     return services.deployment_run(deployment_id)
 
 
+@shared_task(
+    name="deployments.precheck",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def precheck_task(version_id: int, **_: object) -> str:
+    from deployments.services import prechecks
+
+    return prechecks.version_precheck(version_id)
+
+
 @shared_task(name="deployments.reconcile", ignore_result=True)
 def reconcile_task(**_: object) -> dict[str, int]:
     from deployments import services

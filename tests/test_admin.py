@@ -31,6 +31,7 @@ from deployments.models import (
     Deployment,
     DeploymentLogLine,
     Endpoint,
+    LoadCheck,
     WorkerHeartbeat,
 )
 from webhooks.models import Attempt, Delivery, Subscription
@@ -124,6 +125,7 @@ def rows(make_user: Any, superuser: Any) -> None:
     )
     DeploymentLogLine.objects.create(deployment=deployment, text="queued")
     WorkerHeartbeat.objects.create(lane="deployments", beat_at=timezone.now())
+    LoadCheck.objects.create(version=version, fingerprint="c" * 64, report={})
     AccessKey.objects.create(
         user=owner, name="ci", access_key_id="MRAKTESTADMIN0000001", sealed_secret="x"
     )
