@@ -188,6 +188,75 @@ def test_the_s3_storage_takes_uploads_and_serves_them_with_their_etag(
     assert downloaded.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
 
 
+def _big_onnx(path: Path, mib: int = 100) -> None:
+    """A valid ONNX model of about ``mib`` MiB: ``Y = X @ W`` with W an initializer."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    side = int((mib * 1024**2 / 4) ** 0.5)
+    weights = np.random.default_rng(0).random((side, side), dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["Y"])],
+        "big",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, side])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, side])],
+        [numpy_helper.from_array(weights, "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_a_100_mb_artifact_goes_through_the_api_into_s3_and_back(
+    s3_registry, s3, make_user, tmp_path
+):
+    model = tmp_path / "big.onnx"
+    _big_onnx(model)
+    size = model.stat().st_size
+    assert size > 100 * 1000**2
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    _, token = token_issue(user=make_user("contributor"))
+    headers = {"Authorization": f"Token {token}"}
+    url = f"{s3_registry.url}/api/v1/model-groups"
+    assert requests.post(
+        url + "/", json={"name": "big"}, headers=headers, timeout=10
+    ).ok
+
+    with model.open("rb") as handle:
+        registered = requests.post(
+            f"{url}/big/versions/",
+            files={"artifact": ("big.onnx", handle)},
+            headers=headers,
+            timeout=300,
+        )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["artifact"]["sha256"] == digest
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = requests.get(
+            f"{url}/big/versions/1/", headers=headers, timeout=30
+        ).json()["registration_status"]
+        if status != "Pending":
+            break
+        time.sleep(0.5)
+    assert status == "Ready"
+
+    version = ModelVersion.objects.get(group__name="big", version=1)
+    stored = s3.head_object(Bucket=STORE, Key=f"artifacts/{version.artifact_key}")
+    assert stored["ContentLength"] == size
+    hashed, received = hashlib.sha256(), 0
+    with requests.get(
+        f"{url}/big/versions/1/artifact", headers=headers, stream=True, timeout=300
+    ) as downloaded:
+        assert downloaded.status_code == 200
+        assert downloaded.headers["ETag"] == f'"{digest}"'
+        for chunk in downloaded.iter_content(1024 * 1024):
+            hashed.update(chunk)
+            received += len(chunk)
+    assert (received, hashed.hexdigest()) == (size, digest)
+
+
 REPORT = {
     "version": 0.0,
     "dataset": {"item_count": 100},
