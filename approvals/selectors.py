@@ -107,6 +107,19 @@ def inbox_totals(user: Actor) -> list[tuple[str, int]]:
     return [(row["group__name"], row["waiting"]) for row in rows]
 
 
+def last_decision_comment() -> Subquery:
+    """For an annotation on versions: the comment of the version's latest approve,
+    reject or resubmit review (None when it has none)."""
+    return Subquery(
+        Review.objects.filter(
+            version=OuterRef("pk"),
+            decision__in=(Decision.APPROVE, Decision.REJECT, Decision.RESUBMIT),
+        )
+        .order_by("-created_at", "-id")
+        .values("comment")[:1]
+    )
+
+
 def version_reviews(version: ModelVersion) -> QuerySet[Review]:
     """The version's reviews in the order they were given."""
     return (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -253,16 +253,24 @@ def version_list(
 
 
 def version_get(
-    group: str, number: int, *, related: Sequence[str] = ()
+    group: str,
+    number: int,
+    *,
+    related: Sequence[str] = (),
+    aliases: bool = True,
+    annotations: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Version ``number`` of the group named ``group`` (one query, plus its aliases),
-    with ``related`` also selected; an unknown group or version is a NotFound."""
-    version = (
-        ModelVersion.objects.filter(group__name=group, version=number)
-        .select_related("group", "created_by", *related)
-        .prefetch_related(_aliases())
-        .first()
-    )
+    """Version ``number`` of the group named ``group`` (one query, plus its aliases
+    unless ``aliases`` is False), with ``related`` also selected and ``annotations``
+    added; an unknown group or version is a NotFound."""
+    versions = ModelVersion.objects.filter(
+        group__name=group, version=number
+    ).select_related("group", "created_by", *related)
+    if aliases:
+        versions = versions.prefetch_related(_aliases())
+    if annotations:
+        versions = versions.annotate(**annotations)
+    version = versions.first()
     if version is None:
         group_get(group)  # an unknown group is named first
         raise NotFound(f"Version {number} of {group!r} does not exist.")

@@ -287,18 +287,16 @@ def _summary(version: ModelVersion) -> Params:
     }
 
 
-def _approval_description(version: ModelVersion) -> str:
-    decisions = [
-        review
-        for review in approval_selectors.version_reviews(version)
-        if review.decision in ("approve", "reject", "resubmit")
-    ]
-    return decisions[-1].comment if decisions else ""
-
-
 def describe_model_package(actor: Actor, params: Params) -> Params:
     _read(actor)
-    version = _version(params["ModelPackageName"])
+    # One query: the package document joined, the last decision's comment as a
+    # subquery, and no aliases (SageMaker has none).
+    version = selectors.version_get(
+        *_ref(params["ModelPackageName"]),
+        related=("sagemaker",),
+        aliases=False,
+        annotations={"approval_comment": approval_selectors.last_decision_comment()},
+    )
     document = _document(version)
     answer: Params = {
         **_summary(version),
@@ -309,7 +307,7 @@ def describe_model_package(actor: Actor, params: Params) -> Params:
         "CustomerMetadataProperties": version.customer_metadata,
         "MetadataProperties": documents.metadata_properties(version.lineage, document),
         "ModelCard": documents.model_card(version.model_card, document),
-        "ApprovalDescription": _approval_description(version)[:1024],
+        "ApprovalDescription": (version.approval_comment or "")[:1024],  # type: ignore[attr-defined]
     }
     return {k: v for k, v in answer.items() if v not in (None, "", {})}
 
