@@ -7,6 +7,7 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog import outbox
-        from deployments import dispatch
+        from deployments import dispatch, isolated_serving
 
         outbox.subscribe("deployments", dispatch.KINDS, dispatch.on_event)
+        isolated_serving.announce()

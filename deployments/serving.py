@@ -30,7 +30,7 @@ from django.db import close_old_connections
 
 from catalog import attestations
 from catalog.models import ModelVersion
-from deployments import backends, loader
+from deployments import backends, isolated_serving
 from deployments.models import Endpoint, Target
 from modelformats import (
     Predictor,
@@ -97,7 +97,7 @@ def _load(version: ModelVersion) -> Live:
     # checks again that it loads bytes a signed, unrevoked approval names.
     attestations.attestation_verify(version)
     with backends.verified_artifact(version) as path:
-        predictor = loader.load(path, version.artifact_format)
+        predictor = isolated_serving.load(path, version.artifact_format)
     declared = declared_shape(version.input_schema)
     inputs = warm_up_inputs(predictor, version.sample_payload, declared)
     answered = predictor.predict(predictor.coerce(inputs))

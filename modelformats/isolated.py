@@ -29,6 +29,7 @@ def inspect_isolated(path: str, *, trust: Trust, timeout: int = 300) -> str:
             stdin=job,
             timeout=timeout,
             memory=memory,
+            files=[path],
         )
     except subprocess.TimeoutExpired as exc:
         raise ArtifactRefused(f"Checking the artifact took over {timeout} s.") from exc
@@ -66,6 +67,7 @@ def _run_job(
             stdin=json.dumps(job).encode(),
             timeout=timeout,
             memory=memory,
+            files=[path],
         )
     except subprocess.TimeoutExpired as exc:
         raise LoadError(too_slow.format(timeout=timeout)) from exc
@@ -138,7 +140,12 @@ def predict_isolated(
 
 
 def main(argv: list[str]) -> int:
-    """The child: answer one job as a JSON line on stdout."""
+    """The child: answer one job as a JSON line on stdout (``serve``: many, see
+    ``modelformats.served``)."""
+    if argv[0] == "serve":
+        from modelformats import served
+
+        return served.main(argv[1], argv[2])
     job = json.loads(sys.stdin.read() or "{}")
     trust = Trust.from_json(job.get("trust") or {})
     if argv[0] == "inspect":

@@ -1,0 +1,58 @@
+"""Which models a web process may load itself, and a limited child for the rest.
+
+A model the registry does not trust as data (a pickle-based file, accepted only in a
+group whose admin allowed pickle) runs code when it is loaded, so a web or serving
+process never loads it: it starts a long-lived limited child per such model
+(``modelformats.served``) and forwards each invocation to it over a pipe. Every other
+format is loaded in the process as before.
+
+At startup (``DeploymentsConfig.ready``) a process logs what protects its model
+children on this machine: a warning where Landlock is missing and only resource
+limits and a bare environment remain.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+
+from deployments import loader
+from modelformats import Predictor, by_name, confine
+from modelformats.formats import Pickle
+from modelformats.served import ChildPredictor
+
+log = logging.getLogger(__name__)
+_warned = threading.Event()
+
+
+def trusted_as_data(fmt: str) -> bool:
+    """False for the formats whose loading runs the file's code (pickle, joblib)."""
+    return not isinstance(by_name(fmt), Pickle)
+
+
+def load(path: str, fmt: str) -> Predictor:
+    """The model at ``path``, loaded here when it is data, else in a limited child
+    (the child reads the file before this returns; ``path`` may go afterwards)."""
+    if trusted_as_data(fmt):
+        return loader.load(path, fmt)
+    return ChildPredictor(
+        path,
+        fmt,
+        trust=loader.trust(),
+        memory=settings.REGISTRY_LOADER_MEMORY,
+        timeout=settings.REGISTRY_LOADER_TIMEOUT,
+    )
+
+
+def announce() -> None:
+    """Log once per process what protects the model child here: a warning where
+    Landlock is missing."""
+    if _warned.is_set():
+        return
+    _warned.set()
+    if confine.available():
+        log.debug("model child isolation: %s", confine.describe())
+    else:
+        log.warning("model child isolation: %s", confine.describe())
