@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WIDTH = 64
 
 
-def matmul_chain(nodes: int = 2000) -> bytes:
+def matmul_chain(nodes: int = 10_000) -> bytes:
     """An ONNX model whose work grows with its input: ``nodes`` MatMuls in a row by
     an orthogonal matrix (values stay bounded), one row of WIDTH floats per input."""
     q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((WIDTH, WIDTH)))
@@ -78,8 +78,8 @@ def three_live(worker, deployer, iris_group, register_version, approve) -> list[
 
 @pytest.fixture
 def slow_live(worker, endpoint, register_version, approve_and_deploy) -> ModelVersion:
-    """iris-prod serving a MatMul chain: 1 row answers in about a millisecond,
-    4,000 rows take seconds."""
+    """iris-prod serving a MatMul chain: 1 row answers in milliseconds, 4,000 rows
+    take about 8 s."""
     version = register_version(
         matmul_chain(), sample_payload={"inputs": [[0.5] * WIDTH]}
     )
@@ -243,8 +243,10 @@ BIG = {"inputs": [[0.5] * WIDTH] * 4000}
 
 
 def _stopped_in_time(started: float, settings: Any) -> None:
+    # The whole run takes about 8 s on this machine; the margin is for parsing
+    # 4,000 rows on a busy one.
     took = time.monotonic() - started
-    assert took < settings.REGISTRY_INVOCATION_TIMEOUT + 1.5, took
+    assert took < settings.REGISTRY_INVOCATION_TIMEOUT + 4, took
 
 
 @pytest.mark.parametrize("face", ["django", "fast path"])
