@@ -102,9 +102,27 @@ class FailedTokenThrottle(FailureThrottle):
 
 
 class InvocationThrottle(WindowThrottle):
-    """Invocations per token (per user for a signed-in session)."""
+    """Invocations per token (per user for a signed-in session).
+
+    An invocation is counted once: the decision is kept in the request's WSGI
+    environ, so when the fast path (``deployments.fastpath``) counted a request and
+    then hands it to Django's view, the view's throttle repeats that decision
+    instead of counting the request again.
+    """
 
     scope = "invocation"
+    DECIDED = "registry.invocation_throttle"
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        meta = request.META
+        decided = meta.get(self.DECIDED)
+        if decided is not None:
+            allowed, self.now, self.window_end = decided
+            return bool(allowed)
+        allowed = super().allow_request(request, view)
+        if hasattr(self, "window_end"):
+            meta[self.DECIDED] = (allowed, self.now, self.window_end)
+        return allowed
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         token = getattr(request.auth, "token", request.auth)

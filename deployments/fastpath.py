@@ -139,14 +139,10 @@ class FastPath:
                     return self._learn(environ, start_response, scheme)
                 answer = self._invoke(environ, match.group(1))
                 if answer is not None:
-                    body, version = answer
+                    status, body, extra = answer
                     start_response(
-                        "200 OK",
-                        [
-                            *headers,
-                            ("X-Model-Version", str(version)),
-                            ("Content-Length", str(len(body))),
-                        ],
+                        status,
+                        [*headers, *extra, ("Content-Length", str(len(body)))],
                     )
                     return [body]
         if self.serving_only and not SERVING_ONLY_TO_DJANGO.match(path):
@@ -177,9 +173,12 @@ class FastPath:
 
         return self.app(environ, capture)
 
-    def _invoke(self, environ: dict[str, Any], name: str) -> tuple[bytes, int] | None:
-        """The answer's body and version, or None to let Django answer (then the body
-        read here is put back)."""
+    def _invoke(
+        self, environ: dict[str, Any], name: str
+    ) -> tuple[str, bytes, list[tuple[str, str]]] | None:
+        """The answer's status, body and headers, or None to let Django answer (then
+        the body read here is put back). A run stopped at the time limit is answered
+        here: Django would run the model again."""
         header = environ.get("HTTP_AUTHORIZATION", "").split()
         if len(header) != 2 or header[0].lower() != "token":
             return None
@@ -194,7 +193,9 @@ class FastPath:
         before = serving.lookups
         self._checked.active = False
         try:
-            return self._answer(environ, header[1], raw, name)
+            answered = self._answer(environ, header[1], raw, name)
+        except serving.TimedOut as exc:
+            return "503 Service Unavailable", _timed_out(str(exc)), []
         except Exception:  # Django answers it, as it always did
             log.debug("fast path: handing %s to Django", name, exc_info=True)
             return None
@@ -202,6 +203,10 @@ class FastPath:
             if self._checked.active or serving.lookups != before:
                 # As Django does at the end of a request that used the database.
                 close_old_connections()
+        if answered is None:
+            return None
+        body, version = answered
+        return "200 OK", body, [("X-Model-Version", str(version))]
 
     def _answer(
         self, environ: dict[str, Any], key: str, raw: bytes, name: str
@@ -215,10 +220,6 @@ class FastPath:
             allowed = may_invoke(user)
         if not allowed:
             return None
-        if settings.REGISTRY_RATE_LIMITS.get("invocation") is not None:
-            throttle = InvocationThrottle()
-            if not throttle.allow_request(_Caller(environ, user, auth), None):
-                return None
         body = json.loads(raw)
         if type(body) is not dict:
             return None
@@ -234,6 +235,12 @@ class FastPath:
         )
         if not plain and jsonsafe.depth_exceeded(body):
             return None  # Django says how deep is too deep
+        # The input is checked before a rate-limit slot is taken; a request handed
+        # to Django after this point keeps the decision (counted once).
+        if settings.REGISTRY_RATE_LIMITS.get("invocation") is not None:
+            throttle = InvocationThrottle()
+            if not throttle.allow_request(_Caller(environ, user, auth), None):
+                return None
         live, outputs = serving.predict(name, inputs)
         first = next(iter(outputs.values()))
         answer = {
@@ -265,6 +272,12 @@ def _rows(inputs: Any) -> bool:
         type(row) is list and all(type(v) not in (list, dict) for v in row)
         for row in inputs
     )
+
+
+def _timed_out(message: str) -> bytes:
+    """The body of the view's 503 for a run stopped at the time limit."""
+    error = {"status": 503, "code": "timeout", "message": message, "fields": {}}
+    return _json({"error": error})
 
 
 def _not_found(start_response: StartResponse) -> list[bytes]:

@@ -302,10 +302,16 @@ def _tensor(live: serving.Live, body: dict[str, Any], binary: bytes) -> list:
         or any(d < 0 for d in shape)
     ):
         raise Refused(400, f"input {name!r}: shape must be a list of sizes")
+    limit = settings.REGISTRY_INVOCATION_MAX_ELEMENTS
     count = math.prod(shape)
-    budget = settings.REGISTRY_MAX_INVOCATION_SIZE
-    if count > budget:
-        raise Refused(413, f"input {name!r}: {count} elements is over the limit")
+    # Empty dimensions count as one: [10**12, 0] holds no value but a row each.
+    if math.prod(max(d, 1) for d in shape) > limit:
+        # Refused from the declared shape, before any array is built.
+        raise Refused(
+            413,
+            f"input {name!r}: shape {shape} is over the limit of {limit} elements "
+            "(REGISTRY_INVOCATION_MAX_ELEMENTS)",
+        )
     dtype = np.dtype(NUMPY[want]) if want != "BYTES" else np.dtype(object)
     parameters = tensor.get("parameters") or {}
     size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
@@ -339,6 +345,8 @@ def _infer(
     rows = _tensor(live, body, binary)
     try:
         outputs = serving.run(live, rows)
+    except serving.TimedOut as exc:
+        raise Refused(503, str(exc)) from exc
     except InputError as exc:
         spec = live.predictor.spec.name
         raise Refused(

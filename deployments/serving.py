@@ -20,6 +20,8 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,11 @@ from catalog.models import ModelVersion
 from deployments import backends, isolated_serving
 from deployments.models import Endpoint, Target
 from modelformats import (
+    InputError,
     Predictor,
+    PredictTimeout,
     check_shape,
+    count_values,
     declared_shape,
     jsonable,
     warm_up_inputs,
@@ -51,6 +56,16 @@ class UnknownEndpoint(Exception):
     """No endpoint by that name (404)."""
 
 
+class TimedOut(Exception):
+    """The model did not answer within ``REGISTRY_INVOCATION_TIMEOUT`` (503)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"The model did not answer within {seconds:g} s "
+            "(REGISTRY_INVOCATION_TIMEOUT); the run was stopped."
+        )
+
+
 @dataclass
 class Live:
     version_id: int
@@ -61,6 +76,7 @@ class Live:
     # The outputs the warm-up call answered: name -> (numpy dtype kind, shape).
     outputs: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
     loaded_at: float = 0.0
+    size: int = 0  # the artifact's bytes: what REGISTRY_SERVING_MAX_BYTES counts
 
 
 @dataclass
@@ -72,6 +88,7 @@ class Failure:
 
 @dataclass
 class _State:
+    name: str = ""
     checked_at: float = 0.0
     live_version_id: int | None = None
     message: str = ""
@@ -79,6 +96,8 @@ class _State:
     live: Live | None = None
     loading: int | None = None
     failed: dict[int, Failure] = field(default_factory=dict)
+    # Unloaded to keep within REGISTRY_SERVING_MAX_MODELS / _BYTES: loads on demand.
+    evicted: bool = False
 
     def may_try(self, version_id: int) -> bool:
         """Not failed, or failed long enough ago to try again (backoff)."""
@@ -87,6 +106,8 @@ class _State:
 
 
 _states: dict[str, _State] = {}
+# Endpoints with a loaded model, least recently used first.
+_loaded: OrderedDict[str, None] = OrderedDict()
 _lock = threading.Lock()
 # A failed load is tried again after 1 s, doubling up to 60 s.
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
@@ -108,6 +129,7 @@ def _load(version: ModelVersion) -> Live:
         declared,
         outputs={name: _described(value) for name, value in answered.items()},
         loaded_at=time.time(),
+        size=version.artifact_size,
     )
 
 
@@ -139,8 +161,38 @@ def _load_into(state: _State, version_id: int) -> None:
     with _lock:
         state.failed.pop(version_id, None)
         if state.live_version_id == version_id:
-            state.live = live
+            state.live, state.evicted = live, False
+            _loaded[state.name] = None
+            _loaded.move_to_end(state.name)
+            _evict(keep=state)
         state.loading = None
+
+
+def _evict(*, keep: _State) -> None:
+    """Unload the least recently used models until this process holds at most
+    REGISTRY_SERVING_MAX_MODELS and REGISTRY_SERVING_MAX_BYTES (``keep``, just
+    loaded, stays). Called with ``_lock`` held."""
+    most = settings.REGISTRY_SERVING_MAX_MODELS
+    budget = settings.REGISTRY_SERVING_MAX_BYTES
+    held: dict[str, Live] = {}
+    for name in list(_loaded):
+        state = _states.get(name)
+        if state is None or state.live is None:
+            del _loaded[name]
+        else:
+            held[name] = state.live
+    total = sum(live.size for live in held.values())
+    for name, live in held.items():
+        if not (most and len(_loaded) > most) and not (budget and total > budget):
+            return
+        state = _states[name]
+        if state is keep:
+            continue
+        total -= live.size
+        # Requests holding the model finish with it; the next one loads it again.
+        state.live, state.evicted = None, True
+        del _loaded[name]
+        log.info("serving: unloaded %s (least recently used)", name)
 
 
 # Database look-ups made by this module in this process: the fast path closes
@@ -159,6 +211,7 @@ def _refresh(name: str, state: _State) -> None:
     if row is None:
         with _lock:
             _states.pop(name, None)
+            _loaded.pop(name, None)
         raise UnknownEndpoint(name)
     with _lock:
         state.checked_at = time.monotonic()
@@ -191,7 +244,7 @@ def live_model(name: str) -> Live:
     state = _states.get(name)
     if state is None:
         with _lock:
-            state = _states.setdefault(name, _State())
+            state = _states.setdefault(name, _State(name=name))
     if time.monotonic() - state.checked_at > settings.REGISTRY_SERVING_REFRESH:
         _refresh(name, state)
     if state.target != Target.BUILTIN:
@@ -212,11 +265,14 @@ def live_model(name: str) -> Live:
             _load_into(state, state.live_version_id)
         else:
             _wait_for_load(state)
-    if state.live is None:
+    live = state.live
+    if live is None:
         failure = state.failed.get(state.live_version_id or 0)
         error = failure.message if failure else "the model is loading"
         raise NotServing(f"{name} cannot serve its live version: {error}")
-    return state.live
+    with suppress(KeyError):  # unloaded meanwhile: this request still has it
+        _loaded.move_to_end(name)
+    return live
 
 
 def _wait_for_load(state: _State, timeout: float = 30.0) -> None:
@@ -235,10 +291,27 @@ def predict(name: str, inputs: Any) -> tuple[Live, dict[str, Any]]:
 
 
 def run(live: Live, inputs: Any) -> dict[str, Any]:
-    """``live``'s raw outputs for JSON ``inputs``; raises InputError on bad input."""
+    """``live``'s raw outputs for JSON ``inputs``; raises InputError on bad input
+    (more than REGISTRY_INVOCATION_MAX_ELEMENTS values among them) and TimedOut
+    when the model takes longer than REGISTRY_INVOCATION_TIMEOUT."""
+    check_elements(count_values(inputs, settings.REGISTRY_INVOCATION_MAX_ELEMENTS))
     batch = live.predictor.coerce(inputs)
     check_shape(batch, live.schema_shape, "the version's input_schema")
-    return live.predictor.predict(batch)
+    timeout = settings.REGISTRY_INVOCATION_TIMEOUT or None
+    try:
+        return live.predictor.predict(batch, timeout=timeout)
+    except PredictTimeout as exc:
+        raise TimedOut(exc.seconds) from exc
+
+
+def check_elements(count: int) -> None:
+    """Raise InputError when an input holds more values than an invocation may."""
+    limit = settings.REGISTRY_INVOCATION_MAX_ELEMENTS
+    if count > limit:
+        raise InputError(
+            f"inputs: more than {limit} values; an invocation takes at most "
+            f"{limit} (REGISTRY_INVOCATION_MAX_ELEMENTS)"
+        )
 
 
 def recheck_all() -> None:
@@ -266,6 +339,8 @@ def process_status() -> dict[str, Any]:
             "serving_version_id": live.version_id if live else None,
             "loaded_at": live.loaded_at if live else None,
             "loading_version_id": state.loading,
+            # Unloaded to bound memory (least recently used): not an error.
+            "evicted": state.evicted and live is None,
             "failed": {
                 str(vid): {"message": f.message, "attempts": f.attempts}
                 for vid, f in state.failed.items()
@@ -317,3 +392,9 @@ def forget() -> None:
     """Drop every loaded model (tests, and after settings change)."""
     with _lock:
         _states.clear()
+        _loaded.clear()
+
+
+def loaded_count() -> int:
+    """How many models this process holds loaded."""
+    return sum(1 for state in list(_states.values()) if state.live is not None)

@@ -75,6 +75,7 @@ def _processes(name: str) -> list[dict[str, Any]]:
                 "pid": status["pid"],
                 "serving_version": seen["serving_version"],
                 "loading": seen["loading_version_id"] is not None,
+                "evicted": seen.get("evicted", False),
                 "failed": "; ".join(f["message"] for f in seen["failed"].values()),
             }
         )
@@ -194,7 +195,7 @@ def _predict(name: str, inputs: Any) -> tuple[dict[str, Any] | None, str, int]:
         live, outputs = serving.predict(name, inputs)
     except serving.UnknownEndpoint as exc:
         raise NotFound(f"Endpoint {name!r} does not exist.") from exc
-    except serving.NotServing as exc:
+    except (serving.NotServing, serving.TimedOut) as exc:
         return None, str(exc), 503
     except InputError as exc:
         return None, str(exc), 400

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from modelformats.base import ArtifactRefused, Format, LoadError, Trust
-from modelformats.predictor import InputSpec, Predictor
+from modelformats.predictor import InputSpec, Predictor, PredictTimeout
+from modelformats.watchdog import watchdog
 
 HEAD_SIZE = 64
 
@@ -50,8 +51,27 @@ class OnnxPredictor(Predictor):
         self.spec = InputSpec(first.name, ONNX_DTYPES[first.type], shape)
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def predict(self, batch: np.ndarray) -> dict[str, Any]:
-        results = self.session.run(None, {self.spec.name: batch})
+    def predict(
+        self, batch: np.ndarray, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        feed = {self.spec.name: batch}
+        if not timeout:
+            results = self.session.run(None, feed)
+            return dict(zip(self.output_names, results, strict=True))
+        import onnxruntime as ort
+
+        # onnxruntime checks RunOptions.terminate between nodes and ends the run
+        # with an error: the thread is free again soon after the deadline.
+        options = ort.RunOptions()
+        handle = watchdog.arm(timeout, lambda: setattr(options, "terminate", True))
+        try:
+            results = self.session.run(None, feed, options)
+        except Exception as exc:
+            if options.terminate:
+                raise PredictTimeout(timeout) from exc
+            raise
+        finally:
+            watchdog.disarm(handle)
         return dict(zip(self.output_names, results, strict=True))
 
 
@@ -107,7 +127,11 @@ class SklearnPredictor(Predictor):
             "inputs", np.float64, [None, int(width) if width else None]
         )
 
-    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+    def predict(
+        self, batch: np.ndarray, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        # scikit-learn offers no way to stop a call: it runs to its end (the
+        # caller's element limit bounds its work).
         outputs: dict[str, Any] = {}
         if hasattr(self.model, "predict_proba") and hasattr(self.model, "classes_"):
             outputs["label"] = self.model.predict(batch)

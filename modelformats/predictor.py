@@ -15,6 +15,14 @@ class InputError(ValueError):
     """The request's inputs do not fit the model; the message says how."""
 
 
+class PredictTimeout(Exception):
+    """The model did not answer within the time limit; its run was stopped."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"the model did not answer within {seconds:g} s")
+        self.seconds = seconds
+
+
 @dataclass
 class InputSpec:
     name: str
@@ -27,7 +35,12 @@ class Predictor:
 
     spec: InputSpec
 
-    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+    def predict(
+        self, batch: np.ndarray, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """The model's outputs for ``batch``. A format that can stop a run stops it
+        after ``timeout`` seconds and raises ``PredictTimeout``; the others run it
+        to its end."""
         raise NotImplementedError
 
     def coerce(self, inputs: Any) -> np.ndarray:
@@ -82,6 +95,20 @@ def check_shape(batch: np.ndarray, shape: list[int | None] | None, source: str) 
         raise InputError(
             f"inputs: shaped {list(batch.shape)}, but {source} declares {_shape(shape)}"
         )
+
+
+def count_values(inputs: Any, limit: int) -> int:
+    """The values and lists in nested JSON ``inputs``, counted up to ``limit + 1``
+    (no further: a caller only needs to know it is over)."""
+    count, stack = 0, [inputs]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if type(value) is list:
+            stack.extend(value)
+    return count
 
 
 def jsonable(value: Any) -> Any:

@@ -300,6 +300,18 @@ REGISTRY_DEPLOY_STALE_QUEUED = env.integer(
     "REGISTRY_DEPLOY_STALE_QUEUED", 10, minimum=1
 )
 REGISTRY_MAX_INVOCATION_SIZE = env.size("REGISTRY_MAX_INVOCATION_SIZE", 5 * 1024**2)
+# Per invocation: the values an input may hold (counted before any array is built)
+# and the seconds a model may take (ONNX runs are stopped there; 0: no limit).
+REGISTRY_INVOCATION_MAX_ELEMENTS = env.integer(
+    "REGISTRY_INVOCATION_MAX_ELEMENTS", 1_000_000, minimum=1
+)
+REGISTRY_INVOCATION_TIMEOUT = env.number(
+    "REGISTRY_INVOCATION_TIMEOUT", 10.0, minimum=0.0
+)
+# Models a web or serving process keeps loaded, least recently used out first (0: no
+# limit); an evicted model loads again, its digest checked, on its next request.
+REGISTRY_SERVING_MAX_MODELS = env.integer("REGISTRY_SERVING_MAX_MODELS", 32, minimum=0)
+REGISTRY_SERVING_MAX_BYTES = env.size("REGISTRY_SERVING_MAX_BYTES", 2 * 1024**3)
 # How long a web process trusts its idea of an endpoint's live version.
 REGISTRY_SERVING_REFRESH = env.number("REGISTRY_SERVING_REFRESH", 0.5, minimum=0.0)
 # Serving processes learn of live-version switches and token revocations from a bell

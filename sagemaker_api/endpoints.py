@@ -168,6 +168,8 @@ def invoke(
         ) from exc
     except serving.NotServing as exc:
         raise AwsError("ModelNotReadyException", str(exc)) from exc
+    except serving.TimedOut as exc:
+        raise AwsError("ServiceUnavailable", str(exc), status=503) from exc
     except InputError as exc:
         raise AwsError("ModelError", str(exc)) from exc
     first = next(iter(outputs.values()))

@@ -214,17 +214,9 @@ class InvocationView(APIView):
         except serving.UnknownEndpoint as exc:
             raise NotFound(f"Endpoint {name!r} does not exist.") from exc
         except serving.NotServing as exc:
-            return Response(
-                {
-                    "error": {
-                        "status": 503,
-                        "code": "not_serving",
-                        "message": str(exc),
-                        "fields": {},
-                    }
-                },
-                status=503,
-            )
+            return _unavailable("not_serving", str(exc))
+        except serving.TimedOut as exc:
+            return _unavailable("timeout", str(exc))
         except InputError as exc:
             raise Invalid(
                 str(exc), fields={"inputs": str(exc).removeprefix("inputs: ")}
@@ -236,6 +228,13 @@ class InvocationView(APIView):
             "outputs": outputs,
         }
         return Response(body, headers={"X-Model-Version": str(live.version_number)})
+
+
+def _unavailable(code: str, message: str) -> Response:
+    return Response(
+        {"error": {"status": 503, "code": code, "message": message, "fields": {}}},
+        status=503,
+    )
 
 
 def _read_inputs(request: Request) -> Any:
