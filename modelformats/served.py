@@ -27,7 +27,13 @@ import numpy as np
 from modelformats import sandbox
 from modelformats.base import LoadError, Trust
 from modelformats.checks import load
-from modelformats.predictor import InputError, InputSpec, Predictor, jsonable
+from modelformats.predictor import (
+    InputError,
+    InputSpec,
+    Predictor,
+    PredictTimeout,
+    jsonable,
+)
 
 
 class ChildPredictor(Predictor):
@@ -79,15 +85,27 @@ class ChildPredictor(Predictor):
     def pid(self) -> int:
         return self.process.pid
 
-    def predict(self, batch: np.ndarray) -> dict[str, Any]:
+    def predict(
+        self, batch: np.ndarray, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Ask the child; a call over ``timeout`` (the invocation's limit) stops the
+        child and raises ``PredictTimeout``, one over the child's own limit a
+        ``LoadError``."""
         line = json.dumps({"inputs": batch.tolist()}).encode() + b"\n"
+        invocation = timeout is not None and timeout < self.timeout
+        limit = timeout if timeout is not None and invocation else self.timeout
         with self._lock:
             if self.process.poll() is not None:
                 raise LoadError("the model process has stopped")
             try:
                 self.process.stdin.write(line)  # type: ignore[union-attr]
                 self.process.stdin.flush()  # type: ignore[union-attr]
-                answer = self._answer(self.timeout)
+                answer = self._answer(limit)
+            except _TooSlow as exc:
+                self.close()
+                if invocation:
+                    raise PredictTimeout(limit) from exc
+                raise LoadError(str(exc)) from exc
             except (OSError, LoadError):
                 self.close()
                 raise
@@ -103,7 +121,7 @@ class ChildPredictor(Predictor):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise LoadError(f"the model process took over {timeout:g} s")
+                raise _TooSlow(f"the model process took over {timeout:g} s")
             ready, _, _ = select.select([out], [], [], left)
             if ready:
                 break
@@ -117,6 +135,10 @@ class ChildPredictor(Predictor):
     def close(self) -> None:
         """Stop the child and remove its scratch folder."""
         self._finalizer()
+
+
+class _TooSlow(LoadError):
+    """The child did not answer in time."""
 
 
 def _stop(process: subprocess.Popen[bytes], stack: ExitStack) -> None:
