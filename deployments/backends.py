@@ -92,3 +92,34 @@ def webhook_send(
             f"webhook answered {response.status}: {response.body[:200]}"
         )
     return response
+
+
+def ray_request(
+    method: str, url: str, body: Any = None, timeout: float = 10.0
+) -> tuple[int, Any]:
+    """One call to a Ray cluster (Serve's REST API or its HTTP proxy): the status and
+    the JSON (or text) answered. Transport errors are transient."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise PermanentError(f"Ray address must be http(s): {url}")
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 (http(s) checked above)
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (OSError, TimeoutError) as exc:
+        raise TransientError(f"Ray at {url}: {type(exc).__name__}: {exc}") from exc
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")

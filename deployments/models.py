@@ -13,6 +13,7 @@ from common.append_only import AppendOnlyModel
 class Target(models.TextChoices):
     BUILTIN = "builtin", "Built-in serving"
     WEBHOOK = "webhook", "Webhook (external CI/CD)"
+    RAY = "ray", "Ray Serve cluster"
 
 
 class Endpoint(models.Model):
@@ -30,6 +31,15 @@ class Endpoint(models.Model):
     # Used to sign outbound calls, so it is kept as given; never shown by the API.
     webhook_secret = models.CharField(max_length=255, blank=True)
     webhook_timeout = models.PositiveIntegerField(default=600)
+    # Ray Serve target: replicas (a fixed number, or autoscaling between min and max
+    # when ray_max_replicas is set) and the cluster's addresses (blank: the
+    # REGISTRY_RAY_DASHBOARD_URL / REGISTRY_RAY_SERVE_URL settings).
+    ray_num_replicas = models.PositiveSmallIntegerField(default=1)
+    ray_min_replicas = models.PositiveSmallIntegerField(default=1)
+    ray_max_replicas = models.PositiveSmallIntegerField(null=True, blank=True)
+    ray_num_cpus = models.FloatField(default=0.25)
+    ray_dashboard_url = models.URLField(max_length=2000, blank=True)
+    ray_serve_url = models.URLField(max_length=2000, blank=True)
     live_version = models.ForeignKey(
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -353,6 +353,22 @@ REGISTRY_SAGEMAKER_CLOCK_SKEW = env.integer(
 REGISTRY_PUBLIC_URL = env.string("REGISTRY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
     "/"
 )
+# The Ray cluster of endpoints whose target is ``ray`` (an endpoint may name its own):
+# the dashboard (Serve's REST API) and Serve's HTTP proxy.
+REGISTRY_RAY_DASHBOARD_URL = env.string(
+    "REGISTRY_RAY_DASHBOARD_URL", "http://127.0.0.1:8265"
+).rstrip("/")
+REGISTRY_RAY_SERVE_URL = env.string("REGISTRY_RAY_SERVE_URL", "http://127.0.0.1:8000")
+REGISTRY_RAY_SERVE_URL = REGISTRY_RAY_SERVE_URL.rstrip("/")
+# Seconds a deployment waits for Ray to report its application RUNNING.
+REGISTRY_RAY_DEPLOY_TIMEOUT = env.number(
+    "REGISTRY_RAY_DEPLOY_TIMEOUT", 120.0, minimum=1
+)
+# Seconds the signed artifact URL handed to Ray replicas stays valid (a replica Ray
+# starts again later downloads the artifact again).
+REGISTRY_RAY_ARTIFACT_URL_TTL = env.integer(
+    "REGISTRY_RAY_ARTIFACT_URL_TTL", 30 * 86400, minimum=60
+)
 
 
 def _signing_key() -> str:

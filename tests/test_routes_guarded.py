@@ -43,6 +43,10 @@ OPEN = {
     "accounts/logout/": "signing out signs nobody in",
     "admin/login/": "the admin's sign-in page",
     "admin/logout/": "signing out signs nobody in",
+    "api/v1/^ray-artifacts/(?P<token>[A-Za-z0-9_:.-]+)/?$": (
+        "Ray replicas' artifact download: the signed URL is the credential (a bad "
+        "or expired signature, or a version no longer Approved, is 404)"
+    ),
 }
 # Writes a viewer may make: call endpoints, and manage the viewer's own tokens.
 VIEWER_MAY = {

@@ -22,6 +22,12 @@ class EndpointSerializer(serializers.ModelSerializer):
             "target",
             "webhook_url",
             "webhook_timeout",
+            "ray_num_replicas",
+            "ray_min_replicas",
+            "ray_max_replicas",
+            "ray_num_cpus",
+            "ray_dashboard_url",
+            "ray_serve_url",
             "live_version",
             "live_since",
             "serving_message",
@@ -48,6 +54,18 @@ class EndpointCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=255, write_only=True
     )
     webhook_timeout = serializers.IntegerField(required=False, default=600)
+    ray_num_replicas = serializers.IntegerField(required=False, min_value=1)
+    ray_min_replicas = serializers.IntegerField(required=False, min_value=0)
+    ray_max_replicas = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1
+    )
+    ray_num_cpus = serializers.FloatField(required=False)
+    ray_dashboard_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=2000
+    )
+    ray_serve_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=2000
+    )
 
 
 class EndpointUpdateSerializer(serializers.Serializer):
@@ -60,6 +78,18 @@ class EndpointUpdateSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=255, write_only=True
     )
     webhook_timeout = serializers.IntegerField(required=False)
+    ray_num_replicas = serializers.IntegerField(required=False, min_value=1)
+    ray_min_replicas = serializers.IntegerField(required=False, min_value=0)
+    ray_max_replicas = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1
+    )
+    ray_num_cpus = serializers.FloatField(required=False)
+    ray_dashboard_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=2000
+    )
+    ray_serve_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=2000
+    )
 
 
 class DeploymentSerializer(serializers.ModelSerializer):

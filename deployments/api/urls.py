@@ -18,5 +18,10 @@ urlpatterns = [
         views.DeploymentStatusView.as_view(),
         name="deployment-status",
     ),
+    re_path(
+        r"^ray-artifacts/(?P<token>[A-Za-z0-9_:.-]+)/?$",
+        views.RayArtifactView.as_view(),
+        name="ray-artifact",
+    ),
     *router.urls,
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.db.models import QuerySet
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -20,14 +23,16 @@ from accounts.authentication import InvocationTokenAuthentication
 from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
 from accounts.throttling import InvocationThrottle
-from catalog.models import ModelGroup
+from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
+from catalog.services import artifact_storage
 from common import jsonsafe, outbound
 from common.errors import Forbidden, Invalid, NotFound, TooLarge
-from deployments import selectors, services, serving
+from deployments import backends, selectors, services, serving
 from deployments.api import serializers as s
 from deployments.filters import DeploymentFilterSet, EndpointFilterSet
 from deployments.loader import InputError
-from deployments.models import Deployment, Endpoint
+from deployments.models import Deployment, Endpoint, Target
+from deployments.services import ray_target
 
 
 class EndpointViewSet(viewsets.ModelViewSet):
@@ -209,6 +214,13 @@ class InvocationView(APIView):
         if not allowed:
             raise Forbidden("You need the invoke permission to call endpoints.")
         inputs = _read_inputs(request)
+        ray = (
+            Endpoint.objects.select_related("live_version")
+            .filter(name=name, target=Target.RAY)
+            .first()
+        )
+        if ray is not None:
+            return _forward_to_ray(ray, inputs)
         try:
             live, outputs = serving.predict(name, inputs)
         except serving.UnknownEndpoint as exc:
@@ -235,6 +247,60 @@ def _unavailable(code: str, message: str) -> Response:
         {"error": {"status": 503, "code": code, "message": message, "fields": {}}},
         status=503,
     )
+
+
+def _forward_to_ray(endpoint: Endpoint, inputs: Any) -> Response:
+    """A ``ray`` endpoint's invocation, answered by its live version on Ray."""
+    if endpoint.live_version is None:
+        return _not_serving(
+            endpoint.serving_message or f"{endpoint.name} has no deployed version yet."
+        )
+    try:
+        code, body = ray_target.forward(
+            endpoint, json.dumps({"inputs": inputs}).encode()
+        )
+    except backends.TransientError as exc:
+        return _not_serving(f"{endpoint.name}'s Ray cluster did not answer: {exc}")
+    if code == 400 and isinstance(body, dict):
+        message = str((body.get("error") or {}).get("message", body))
+        raise Invalid(message, fields={"inputs": message})
+    if code != 200 or not isinstance(body, dict):
+        return _not_serving(f"{endpoint.name}'s Ray application answered {code}.")
+    version = body.get("model_version", endpoint.live_version.version)
+    return Response(body, headers={"X-Model-Version": str(version)})
+
+
+def _not_serving(message: str) -> Response:
+    return _unavailable("not_serving", message)
+
+
+class RayArtifactView(APIView):
+    """``GET /ray-artifacts/{signed}``: an approved version's artifact for Ray's
+    replicas, authorised by the signed URL the deployment gave them."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, token: str) -> Any:
+        try:
+            named = ray_target.artifact_token_load(token)
+        except signing.BadSignature as exc:
+            raise NotFound("This artifact URL is not valid (or has expired).") from exc
+        version = ModelVersion.objects.filter(
+            pk=named["v"], artifact_sha256=named["sha256"]
+        ).first()
+        if version is None or version.approval_status != ApprovalStatus.APPROVED:
+            raise NotFound("This artifact URL names no approved version.")
+        try:
+            handle = artifact_storage().open(version.artifact_key, "rb")
+        except FileNotFoundError as exc:
+            raise NotFound("This version's artifact is missing from storage.") from exc
+        response = FileResponse(handle, content_type="application/octet-stream")
+        response["X-Artifact-SHA256"] = version.artifact_sha256
+        response["Content-Length"] = str(version.artifact_size)
+        return response
 
 
 def _read_inputs(request: Request) -> Any:

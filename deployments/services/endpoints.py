@@ -14,18 +14,27 @@ from common.errors import Conflict, Invalid
 from deployments.models import Endpoint, Target
 
 DEPLOY_ROLES = (Role.DEPLOYER,)
+RAY_FIELDS = (
+    "ray_num_replicas",
+    "ray_min_replicas",
+    "ray_max_replicas",
+    "ray_num_cpus",
+    "ray_dashboard_url",
+    "ray_serve_url",
+)
 ENDPOINT_FIELDS = (
     "auto_deploy",
     "target",
     "webhook_url",
     "webhook_secret",
     "webhook_timeout",
+    *RAY_FIELDS,
 )
 
 
 def _check_target(endpoint: Endpoint) -> None:
     if endpoint.target not in Target.values:
-        raise Invalid.on("target", "Use builtin or webhook.")
+        raise Invalid.on("target", "Use builtin, webhook or ray.")
     if endpoint.target == Target.WEBHOOK:
         if not endpoint.webhook_url:
             message = "Required for the webhook target."
@@ -37,6 +46,24 @@ def _check_target(endpoint: Endpoint) -> None:
     if not 10 <= endpoint.webhook_timeout <= 86400:
         message = "Between 10 and 86400 seconds."
         raise Invalid.on("webhook_timeout", message)
+    _check_ray(endpoint)
+
+
+def _check_ray(endpoint: Endpoint) -> None:
+    if not 1 <= endpoint.ray_num_replicas <= 100:
+        raise Invalid.on("ray_num_replicas", "Between 1 and 100.")
+    if not 0 <= endpoint.ray_min_replicas <= 100:
+        raise Invalid.on("ray_min_replicas", "Between 0 and 100.")
+    top = endpoint.ray_max_replicas
+    if top is not None and not max(1, endpoint.ray_min_replicas) <= top <= 100:
+        message = "Between ray_min_replicas (at least 1) and 100."
+        raise Invalid.on("ray_max_replicas", message)
+    if not 0 < endpoint.ray_num_cpus <= 64:
+        raise Invalid.on("ray_num_cpus", "More than 0, at most 64.")
+    for field in ("ray_dashboard_url", "ray_serve_url"):
+        value = getattr(endpoint, field)
+        if value and not value.startswith(("http://", "https://")):
+            raise Invalid.on(field, "An http(s) URL.")
 
 
 @transaction.atomic
@@ -50,6 +77,7 @@ def endpoint_create(
     webhook_url: str = "",
     webhook_secret: str = "",
     webhook_timeout: int = 600,
+    **ray: Any,
 ) -> Endpoint:
     """Create an endpoint serving ``group`` (deployers and admins)."""
     actor = require_role(actor, *DEPLOY_ROLES, action="create endpoints")
@@ -63,6 +91,11 @@ def endpoint_create(
         webhook_timeout=webhook_timeout,
         created_by=actor,
     )
+    unknown = sorted(set(ray) - set(RAY_FIELDS))
+    if unknown:
+        raise Invalid.on(unknown[0], "Not an endpoint setting.")
+    for field, value in ray.items():
+        setattr(endpoint, field, value)
     _check_target(endpoint)
     endpoint.full_clean(exclude=["created_by", "group"], validate_unique=False)
     taken = Conflict(

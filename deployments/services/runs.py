@@ -23,7 +23,7 @@ from catalog.models import ApprovalStatus, ModelVersion
 from common import leases
 from deployments import backends
 from deployments.models import ACTIVE_STATES, Deployment, Endpoint, Target
-from deployments.services import prechecks, transitions
+from deployments.services import prechecks, ray_target, transitions
 from deployments.services.transitions import S
 from deployments.services.webhook_target import send_webhook
 
@@ -91,6 +91,9 @@ def _run(deployment: Deployment) -> str:
         _verify_attestation(version, log_line)
         if deployment.endpoint.target == Target.WEBHOOK:
             return send_webhook(deployment, version, log_line)
+        if deployment.endpoint.target == Target.RAY:
+            changed = ray_target.ray_deploy(deployment, version, log_line)
+            return _outcome(changed, "succeeded")
         prechecks.checked_load(version, log_line)
         return _outcome(transitions.succeed(deployment), "succeeded")
     except backends.TransientError as exc:

@@ -1,0 +1,239 @@
+"""The Ray Serve target: each approved version of a ``ray`` endpoint is one Serve
+application on the cluster, applied through Serve's declarative REST API.
+
+One target interface (``plan``, ``apply``, ``status``, ``remove``) so that other
+serving systems can be added the same way. Application ``{endpoint}-v{n}`` serves at
+``/{endpoint}/v{n}`` on Ray's HTTP proxy; ``deployments.ray_app`` runs in its replicas.
+A deployment adds the new version's application next to the ones serving, waits
+until Ray reports it ``RUNNING`` and the new version answers, then switches the live
+pointer (so ``/invocations`` forwards to it) and removes applications other than the
+live and the previous version. When Ray fails, the new application is removed and
+the endpoint keeps its live version, still serving at its own route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+
+from catalog.models import ModelVersion
+from deployments import backends
+from deployments.models import Deployment, Endpoint
+from deployments.services import transitions
+
+SALT = "deployments.ray-artifact"
+APPLICATIONS = "/api/serve/applications/"
+FAILED_STATES = {"DEPLOY_FAILED", "UNHEALTHY"}
+
+
+def dashboard_url(endpoint: Endpoint) -> str:
+    return (endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL).rstrip(
+        "/"
+    )
+
+
+def serve_url(endpoint: Endpoint) -> str:
+    return (endpoint.ray_serve_url or settings.REGISTRY_RAY_SERVE_URL).rstrip("/")
+
+
+def app_name(endpoint: Endpoint, number: int) -> str:
+    return f"{endpoint.name}-v{number}"
+
+
+def route(endpoint: Endpoint, number: int) -> str:
+    return f"/{endpoint.name}/v{number}"
+
+
+def artifact_url(version: ModelVersion) -> str:
+    """A URL Ray's replicas fetch the artifact from without a token: signed, naming
+    the version and its digest, valid REGISTRY_RAY_ARTIFACT_URL_TTL seconds."""
+    token = signing.dumps(
+        {"v": version.pk, "sha256": version.artifact_sha256}, salt=SALT
+    )
+    return f"{settings.REGISTRY_PUBLIC_URL}/api/v1/ray-artifacts/{token}"
+
+
+def artifact_token_load(token: str) -> dict[str, Any]:
+    """What a signed artifact URL names; raises signing.BadSignature."""
+    loaded: dict[str, Any] = signing.loads(
+        token, salt=SALT, max_age=settings.REGISTRY_RAY_ARTIFACT_URL_TTL
+    )
+    return loaded
+
+
+# -- the target interface ------------------------------------------------------------
+def plan(endpoint: Endpoint, version: ModelVersion) -> dict[str, Any]:
+    """The Serve application config of ``version`` on ``endpoint``."""
+    replicas: dict[str, Any]
+    if endpoint.ray_max_replicas:
+        replicas = {
+            "autoscaling_config": {
+                "min_replicas": endpoint.ray_min_replicas,
+                "max_replicas": endpoint.ray_max_replicas,
+            }
+        }
+    else:
+        replicas = {"num_replicas": endpoint.ray_num_replicas}
+    sample = (version.sample_payload or {}).get("inputs")
+    return {
+        "name": app_name(endpoint, version.version),
+        "route_prefix": route(endpoint, version.version),
+        "import_path": "deployments.ray_app:build",
+        "args": {
+            "endpoint": endpoint.name,
+            "version": version.version,
+            "artifact_url": artifact_url(version),
+            "sha256": version.artifact_sha256,
+            "format": version.artifact_format,
+            "sample": sample,
+        },
+        "deployments": [
+            {
+                "name": "Model",
+                "ray_actor_options": {"num_cpus": endpoint.ray_num_cpus},
+                **replicas,
+            }
+        ],
+    }
+
+
+def status(endpoint: Endpoint) -> dict[str, Any]:
+    """Serve's applications on the endpoint's cluster, by name."""
+    code, body = backends.ray_request("GET", dashboard_url(endpoint) + APPLICATIONS)
+    if code != 200 or not isinstance(body, dict):
+        raise backends.TransientError(f"Ray dashboard answered {code}: {body}")
+    applications: dict[str, Any] = body.get("applications") or {}
+    return applications
+
+
+def apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> None:
+    """Set (or, for None, remove) these applications, keeping every other one on the
+    cluster as it is deployed (Serve's PUT replaces the whole list)."""
+    current = {
+        name: app["deployed_app_config"]
+        for name, app in status(endpoint).items()
+        if app.get("deployed_app_config") and app.get("status") != "DELETING"
+    }
+    current.update(configs)
+    body = {"applications": [config for config in current.values() if config]}
+    code, answer = backends.ray_request(
+        "PUT", dashboard_url(endpoint) + APPLICATIONS, body, timeout=30
+    )
+    if code >= 500:
+        raise backends.TransientError(f"Ray dashboard answered {code}: {answer}")
+    if code >= 300:
+        raise backends.PermanentError(f"Ray refused the application ({code}): {answer}")
+
+
+def remove(endpoint: Endpoint, keep: set[int]) -> None:
+    """Remove the endpoint's applications except those of versions ``keep``."""
+    prefix = f"{endpoint.name}-v"
+    stale: dict[str, dict[str, Any] | None] = {
+        name: None
+        for name in status(endpoint)
+        if name.startswith(prefix)
+        and name[len(prefix) :].isdigit()
+        and int(name[len(prefix) :]) not in keep
+    }
+    if stale:
+        apply(endpoint, stale)
+
+
+# -- a deployment --------------------------------------------------------------------
+def ray_deploy(
+    deployment: Deployment, version: ModelVersion, log_line: Callable[[str], None]
+) -> bool:
+    """Apply, wait for RUNNING and an answer from the new version, then switch."""
+    endpoint = deployment.endpoint
+    name = app_name(endpoint, version.version)
+    existed = name in status(endpoint)
+    started = time.monotonic()
+    apply(endpoint, {name: plan(endpoint, version)})
+    log_line(f"Ray: application {name} applied at {dashboard_url(endpoint)}")
+    try:
+        _wait_running(endpoint, name)
+        _probe(endpoint, version)
+    except backends.PermanentError:
+        if not existed:
+            try:
+                apply(endpoint, {name: None})
+            except (backends.TransientError, backends.PermanentError):
+                log_line(f"Ray: could not remove the failed application {name}")
+        raise
+    log_line(
+        f"Ray: {name} RUNNING and v{version.version} answered at "
+        f"{serve_url(endpoint)}{route(endpoint, version.version)} in "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    previous = endpoint.live_version.version if endpoint.live_version else None
+    changed = transitions.succeed(deployment)
+    if changed:
+        keep = {version.version} | ({previous} if previous else set())
+        try:
+            remove(endpoint, keep)
+        except (backends.TransientError, backends.PermanentError) as exc:
+            log_line(f"Ray: older applications left in place: {exc}")
+    return changed
+
+
+def _wait_running(endpoint: Endpoint, name: str) -> None:
+    deadline = time.monotonic() + settings.REGISTRY_RAY_DEPLOY_TIMEOUT
+    last = "not reported yet"
+    while time.monotonic() < deadline:
+        app = status(endpoint).get(name)
+        if app is not None:
+            state = app.get("status", "")
+            if state == "RUNNING":
+                return
+            if state in FAILED_STATES:
+                details = [
+                    f"{deployment}: {info.get('message', '')}"
+                    for deployment, info in (app.get("deployments") or {}).items()
+                    if info.get("message")
+                ]
+                said = " ".join([app.get("message", ""), *details])
+                raise backends.PermanentError(
+                    _clip(f"Ray reported {name} {state}: {said}")
+                )
+            last = f"{state} {app.get('message', '')}".strip()
+        time.sleep(0.5)
+    raise backends.PermanentError(
+        f"Ray did not report {name} RUNNING within "
+        f"{settings.REGISTRY_RAY_DEPLOY_TIMEOUT:.0f} s (last: {last})"[:4000]
+    )
+
+
+def _clip(text: str, head: int = 600, tail: int = 3000) -> str:
+    """Ray's message, its start and its end (where a replica's error is) kept."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text[:head]} … {text[-tail:]}"
+
+
+def _probe(endpoint: Endpoint, version: ModelVersion) -> None:
+    """The new version answers its sample through Ray's HTTP proxy."""
+    sample = (version.sample_payload or {}).get("inputs")
+    url = serve_url(endpoint) + route(endpoint, version.version)
+    if sample is None:
+        code, body = backends.ray_request("GET", url)
+    else:
+        code, body = backends.ray_request("POST", url, {"inputs": sample})
+    answered = isinstance(body, dict) and body.get("version", body.get("model_version"))
+    if code != 200 or answered != version.version:
+        raise backends.PermanentError(
+            f"v{version.version} did not answer through Ray ({code}): {body}"[:4000]
+        )
+
+
+def forward(endpoint: Endpoint, raw: bytes) -> tuple[int, Any]:
+    """An invocation of a ``ray`` endpoint, sent to its live version on Ray."""
+    if endpoint.live_version is None:
+        return 503, None
+    url = serve_url(endpoint) + route(endpoint, endpoint.live_version.version)
+    import json
+
+    return backends.ray_request("POST", url, json.loads(raw), timeout=30)
