@@ -219,6 +219,11 @@ class ModelVersion(models.Model):
     artifact_format = models.CharField(
         max_length=16, choices=ArtifactFormat.choices, editable=False
     )
+    # A folder artifact (an MLflow model): its files as [{path, size, sha256, key}],
+    # and one SHA-256 over the paths, sizes and digests. The ``artifact_*`` fields
+    # above then describe the model file ``MLmodel`` names. Empty for a single file.
+    artifact_manifest = models.JSONField(default=list, blank=True, editable=False)
+    manifest_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     # The client's file name: inert text, never used to build a path.
     artifact_filename = models.CharField(max_length=255, blank=True, editable=False)
     # Where the producer says the files are (an MLflow ``source``): inert text,
@@ -295,6 +300,11 @@ class ModelVersion(models.Model):
     def has_verified_bytes(self) -> bool:
         """Its model file was stored and passed the format check (deployable)."""
         return self.registration_status == RegistrationStatus.READY
+
+    @property
+    def is_folder(self) -> bool:
+        """Its artifact is a folder of files with a manifest (an MLflow model)."""
+        return bool(self.manifest_sha256)
 
     @property
     def artifact_absent(self) -> bool:

@@ -13,7 +13,7 @@ from catalog.models import ModelVersion
 from catalog.services import artifact_storage
 from common import outbound
 from deployments import loader
-from modelformats import storage
+from modelformats import mlmodel, storage
 
 
 class PermanentError(Exception):
@@ -26,7 +26,9 @@ class TransientError(Exception):
 
 @contextmanager
 def verified_artifact(version: ModelVersion) -> Iterator[str]:
-    """A local copy of the artifact whose SHA-256 matches the one recorded at upload."""
+    """A local copy of the artifact whose SHA-256 matches the one recorded at upload
+    (for a folder: the model file ``MLmodel`` named, within an intact manifest)."""
+    folder_model_check(version)
     try:
         with storage.local_copy(
             artifact_storage(),
@@ -39,6 +41,20 @@ def verified_artifact(version: ModelVersion) -> Iterator[str]:
         raise PermanentError(str(exc)) from exc
     except storage.ArtifactUnreadable as exc:
         raise TransientError(str(exc)) from exc
+
+
+def folder_model_check(version: ModelVersion) -> None:
+    """A folder version's manifest still hashes to its digest and lists the model
+    file with the key and SHA-256 the version loads; single files pass as they are."""
+    if not version.is_folder:
+        return
+    manifest = version.artifact_manifest
+    if mlmodel.manifest_digest(manifest) != version.manifest_sha256:
+        raise PermanentError("The folder's manifest does not match its digest.")
+    listed = {(e["key"], e["sha256"], e["size"]) for e in manifest}
+    wanted = (version.artifact_key, version.artifact_sha256, version.artifact_size)
+    if wanted not in listed:
+        raise PermanentError("The model file is not the one the manifest lists.")
 
 
 def builtin_check(version: ModelVersion, log: Callable[[str], None]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ downloads from this registry.
 
 A version's folder is ``models/<name>/<version>/``: its model file, and for ONNX an
 ``MLmodel`` naming it (the ``onnx`` and ``python_function`` flavours), written from
-what the registry recorded. Nothing is uploaded here: versions come in through
+what the registry recorded; a folder version (an MLflow model) serves the files
+its manifest lists, its own ``MLmodel`` among them. Nothing is uploaded here: versions come in through
 ``/api/v1/`` (uploads) or MLflow's ``create_model_version`` (recorded without files).
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from django.http import FileResponse, HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from catalog import selectors, services
+from catalog import folders, selectors, services
 from catalog.models import ModelVersion
 from common.errors import NotFound
 from mlflow_api import errors
@@ -51,6 +52,22 @@ def _files(version: ModelVersion) -> dict[str, int | None]:
     if version.artifact_format == "onnx":
         found["MLmodel"] = None
     return found
+
+
+def _folder_listing(version: ModelVersion, rest: str) -> list[dict[str, Any]]:
+    """The direct children of ``rest`` in a folder version, directories included."""
+    prefix = f"{rest.strip('/')}/" if rest.strip("/") else ""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in version.artifact_manifest:
+        if not entry["path"].startswith(prefix):
+            continue
+        head, _, tail = entry["path"][len(prefix) :].partition("/")
+        child = prefix + head
+        if tail:
+            found[child] = {"path": child, "is_dir": True}
+        else:
+            found[child] = {"path": child, "is_dir": False, "file_size": entry["size"]}
+    return [found[name] for name in sorted(found)]
 
 
 def _mlmodel(version: ModelVersion) -> bytes:
@@ -87,6 +104,8 @@ def _list(request: Request, *args: Any) -> Any:
     if path.strip("/") == ROOT or not path:
         return JsonResponse({"files": []})
     version, rest = _locate(path)
+    if version.is_folder:
+        return JsonResponse({"files": _folder_listing(version, rest)})
     files = _files(version)
     if rest:
         if rest not in files:
@@ -105,6 +124,8 @@ def _list(request: Request, *args: Any) -> Any:
 
 def _download(request: Request, path: str) -> Any:
     version, rest = _locate(path)
+    if version.is_folder:
+        return _folder_download(version, rest)
     files = _files(version)
     if rest not in files:
         raise MlflowError(
@@ -116,6 +137,18 @@ def _download(request: Request, path: str) -> Any:
     response = FileResponse(handle, content_type="application/octet-stream")
     response["Content-Length"] = str(version.artifact_size)
     response["X-Artifact-SHA256"] = version.artifact_sha256
+    return response
+
+
+def _folder_download(version: ModelVersion, rest: str) -> Any:
+    try:
+        entry = folders.folder_file(version, rest)
+    except NotFound as exc:
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
+    handle = services.artifact_storage().open(entry["key"], "rb")
+    response = FileResponse(handle, content_type="application/octet-stream")
+    response["Content-Length"] = str(entry["size"])
+    response["X-Artifact-SHA256"] = entry["sha256"]
     return response
 
 

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog import evaluation
+from catalog import evaluation, folders
 from catalog.models import (
     Alias,
     Evaluation,
@@ -139,8 +139,30 @@ class ArtifactSerializer(serializers.Serializer):
     sha256 = serializers.CharField(source="artifact_sha256")
     download_url = serializers.SerializerMethodField()
 
+    manifest_sha256 = serializers.CharField(
+        required=False,
+        help_text="A folder artifact (an MLflow model) only: one SHA-256 over its "
+        "files' paths, sizes and digests; size, sha256 and format then describe "
+        "the model file MLmodel names.",
+    )
+    files = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='A folder artifact only: [{"path", "size", "sha256", "url"}].',
+    )
+
     def get_download_url(self, version: ModelVersion) -> str:
         return f"{API}/model-groups/{version.group.name}/versions/{version.version}/artifact"
+
+
+def folder_fields(version: ModelVersion, base: str) -> dict[str, Any]:
+    """A folder artifact's digest and files; nothing for a single file."""
+    if not version.is_folder:
+        return {}
+    files = folders.public_manifest(version)
+    for entry in files:
+        entry["url"] = f"{base}/files/{entry['path']}"
+    return {"manifest_sha256": version.manifest_sha256, "files": files}
 
 
 class VersionSignatureSerializer(serializers.Serializer):
@@ -236,6 +258,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                 "size": version.artifact_size,
                 "sha256": version.artifact_sha256,
                 "download_url": f"{base}/artifact",
+                **folder_fields(version, base),
             },
             "signature": signature_of(version),
             "metrics": version.metrics,

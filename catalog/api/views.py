@@ -16,7 +16,15 @@ from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
 from accounts.roles import Role, require_role
-from catalog import attestations, evaluation, feed, filters, selectors, services
+from catalog import (
+    attestations,
+    evaluation,
+    feed,
+    filters,
+    folders,
+    selectors,
+    services,
+)
 from catalog.api import serializers as s
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.models import Alias, Event, ModelGroup, ModelVersion
@@ -193,6 +201,32 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         response["ETag"] = etag
         response["X-Artifact-SHA256"] = version.artifact_sha256
         response["Content-Length"] = str(version.artifact_size)
+        return response
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"files/(?P<path>.+)",
+        url_name="file",
+    )
+    def file(self, request: Request, *args: Any, path: str, **kwargs: Any) -> Any:
+        """One file of a folder artifact (an MLflow model), named by its manifest."""
+        version = self.get_object()
+        entry = folders.folder_file(version, path)
+        etag = f'"{entry["sha256"]}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        handle = services.artifact_storage().open(entry["key"], "rb")
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            content_type="application/octet-stream",
+            filename=path.rsplit("/", 1)[-1],
+        )
+        response["ETag"] = etag
+        response["X-Artifact-SHA256"] = entry["sha256"]
+        response["Content-Length"] = str(entry["size"])
         return response
 
     @extend_schema(responses={200: s.AttestationSerializer})

@@ -78,3 +78,51 @@ def test_the_proxy_refuses_unknown_paths_in_mlflow_shape(
         assert answer.status_code == 404
         assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert requests.get(f"{base}/models/x/1/MLmodel", timeout=30).status_code == 401
+
+
+def test_pyfunc_loads_a_folder_version_from_its_manifest(
+    mlflow: Any,
+    web_server: Any,
+    worker: Any,
+    contributor: Any,
+    reviewer: Any,
+    tmp_path: Any,
+) -> None:
+    """``worker``: files stored here are where the server reads them."""
+    import mlflow as mlflow_module
+    import onnx
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog import folders, services
+
+    saved = tmp_path / "saved"
+    mlflow_module.onnx.save_model(onnx.load_from_string(real_models.iris_onnx()), saved)
+    files = {
+        str(p.relative_to(saved)): SimpleUploadedFile(p.name, p.read_bytes())
+        for p in saved.rglob("*")
+        if p.is_file()
+    }
+    group = services.group_create(actor=contributor, name="iris")
+    folders.version_register_folder(actor=contributor, group=group, files=files)
+    review_submit(
+        actor=reviewer, version=selectors.version_get("iris", 1), decision="approve"
+    )
+    mlflow.set_registered_model_alias("iris", "champion", "1")
+    mlflow_module.set_tracking_uri(web_server.url)
+    mlflow_module.set_registry_uri(web_server.url)
+    (tmp_path / "loaded").mkdir()
+
+    model = mlflow_module.pyfunc.load_model(
+        "models:/iris@champion", dst_path=str(tmp_path / "loaded")
+    )
+
+    downloaded = {
+        str(p.relative_to(tmp_path / "loaded"))
+        for p in (tmp_path / "loaded").rglob("*")
+        if p.is_file()
+    }
+    assert downloaded - {"registered_model_meta"} == set(files)
+    predicted = model.predict(np.array(SAMPLE, dtype=np.float32))
+    expected = real_models.iris_classifier()[0].predict(np.array(SAMPLE, np.float32))
+    labels = predicted["label"] if isinstance(predicted, dict) else predicted
+    assert list(np.asarray(labels).ravel()) == list(expected)

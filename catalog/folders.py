@@ -1,0 +1,142 @@
+"""Versions whose artifact is a folder of files (an MLflow model: ``MLmodel``, the
+model file, environment files).
+
+Each file is stored under its own server-made key and listed in the version's
+manifest (path, size, SHA-256); one digest over the manifest stands for the whole.
+The ``artifact_*`` fields describe the model file ``MLmodel`` names, so everything
+that loads a version (deployments, evaluations, the deferred check) loads and
+re-verifies that file exactly as it does a single upload.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, suppress
+from typing import Any
+
+from django.conf import settings
+
+from accounts.roles import Actor, require_role
+from catalog import services, validation
+from catalog.models import ModelGroup, ModelVersion, RegistrationStatus
+from catalog.uploads import too_large
+from common.errors import Invalid, NotFound
+from modelformats import ArtifactRefused, mlmodel
+
+FIELD = "files"
+
+
+def version_register_folder(
+    *, actor: Actor, group: ModelGroup, files: dict[str, Any], **fields: Any
+) -> ModelVersion:
+    """Register the next version of ``group`` with a folder of files, checked (the
+    model file ``MLmodel`` names, by its flavour and its bytes) and stored before
+    the transaction, so a refused folder consumes no number and leaves no file."""
+    actor = require_role(actor, *services.WRITE_ROLES, action="register model versions")
+    services._unsigned_allowed(group)
+    clean = validation.version_fields(fields)
+    stored: list[str] = []
+    try:
+        artifact = _store_folder(files, group, stored)
+        return services._insert_version(
+            actor,
+            group,
+            clean,
+            {"manifest_sha256": artifact["manifest_sha256"], "files": len(files)},
+            **artifact,
+            registration_status=RegistrationStatus.READY,
+        )
+    except BaseException:
+        storage = services.artifact_storage()
+        for key in stored:
+            with suppress(Exception):
+                storage.delete(key)
+        raise
+
+
+def _store_folder(
+    files: dict[str, Any], group: ModelGroup, stored: list[str]
+) -> dict[str, Any]:
+    """Spool, hash, check and store the files; the version's artifact fields."""
+    if not files:
+        raise Invalid.on(FIELD, "A model folder needs at least its MLmodel file.")
+    if len(files) > mlmodel.MAX_FILES:
+        raise Invalid.on(
+            FIELD, f"A model folder holds at most {mlmodel.MAX_FILES} files."
+        )
+    with ExitStack() as stack:
+        spooled = {}
+        total = 0
+        for path, upload in files.items():
+            clean = _path(path)
+            spooled[clean] = stack.enter_context(services._spooled(upload))
+            total += spooled[clean][2]
+            if total > settings.REGISTRY_MAX_ARTIFACT_SIZE:
+                raise too_large(settings.REGISTRY_MAX_ARTIFACT_SIZE)
+        model_path, fmt = _model_file(spooled, group)
+        manifest = []
+        for path, (local, digest, size) in sorted(spooled.items()):
+            stored.append(services._store(local, group))
+            manifest.append(
+                {"path": path, "size": size, "sha256": digest, "key": stored[-1]}
+            )
+    model = next(entry for entry in manifest if entry["path"] == model_path)
+    return {
+        "artifact_key": model["key"],
+        "artifact_sha256": model["sha256"],
+        "artifact_size": model["size"],
+        "artifact_format": fmt,
+        "artifact_filename": model_path[:255],
+        "artifact_manifest": manifest,
+        "manifest_sha256": mlmodel.manifest_digest(manifest),
+    }
+
+
+def _path(path: Any) -> str:
+    try:
+        return mlmodel.clean_path(path)
+    except ArtifactRefused as exc:
+        raise Invalid.on(FIELD, exc.message) from exc
+
+
+def _model_file(
+    spooled: dict[str, tuple[str, str, int]], group: ModelGroup
+) -> tuple[str, str]:
+    """The model file's path and its format, checked by flavour and by bytes."""
+    if mlmodel.MLMODEL not in spooled:
+        raise Invalid.on(FIELD, "A model folder needs an MLmodel file at its top.")
+    local, _, size = spooled[mlmodel.MLMODEL]
+    if size > mlmodel.MAX_MLMODEL:
+        raise Invalid.on(FIELD, "MLmodel is larger than 1 MiB.")
+    with open(local, "rb") as handle:
+        text = handle.read()
+    try:
+        path, declared = mlmodel.model_file(
+            mlmodel.read(text), trust=services._trust(group)
+        )
+    except ArtifactRefused as exc:
+        raise Invalid.on(FIELD, exc.message, detected_format=exc.detected) from exc
+    if path not in spooled:
+        raise Invalid.on(FIELD, f"MLmodel names {path!r}, which is not in the folder.")
+    local, _, size = spooled[path]
+    fmt = services._check_whole(local, size, group=group)
+    if declared != "pickle" and fmt != declared:
+        raise Invalid.on(
+            FIELD, f"MLmodel declares {path!r} as {declared}, but its bytes are {fmt}."
+        )
+    return path, fmt
+
+
+def folder_file(version: ModelVersion, path: str) -> dict[str, Any]:
+    """The manifest entry of one file of a folder version, or ``NotFound``."""
+    for entry in version.artifact_manifest:
+        if entry["path"] == path:
+            return dict(entry)
+    raise NotFound(f"Version {version.version} has no file {path!r}.")
+
+
+def public_manifest(version: ModelVersion) -> list[dict[str, Any]]:
+    """The manifest as shown to clients: paths, sizes and digests, not storage keys."""
+    return [
+        {"path": e["path"], "size": e["size"], "sha256": e["sha256"]}
+        for e in version.artifact_manifest
+    ]

@@ -1,0 +1,173 @@
+"""Issue 17: a version's artifact may be a folder (an MLflow model), stored file by
+file under server-made keys with a manifest and one digest over it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog import folders, services
+from catalog.models import ModelVersion, RegistrationStatus
+from common.errors import Invalid
+from deployments import backends
+from modelformats import mlmodel
+from tests import models as real_models
+
+pytestmark = pytest.mark.django_db
+
+PICKLED_SKLEARN = b"""\
+flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+    model_path: model.pkl
+  sklearn:
+    pickled_model: model.pkl
+    serialization_format: cloudpickle
+"""
+
+
+def onnx_folder(tmp_path: Path) -> dict[str, Any]:
+    """The files ``mlflow.onnx.save_model`` writes for the iris model."""
+    import mlflow.onnx
+    import onnx
+
+    target = tmp_path / "model"
+    mlflow.onnx.save_model(onnx.load_from_string(real_models.iris_onnx()), target)
+    return {
+        str(p.relative_to(target)): SimpleUploadedFile(p.name, p.read_bytes())
+        for p in sorted(target.rglob("*"))
+        if p.is_file()
+    }
+
+
+def register(actor: Any, group: Any, files: dict[str, Any]) -> ModelVersion:
+    return folders.version_register_folder(actor=actor, group=group, files=files)
+
+
+def test_an_mlflow_onnx_folder_is_stored_with_a_manifest(
+    make_group, contributor, tmp_path
+):
+    group = make_group("iris")
+    files = onnx_folder(tmp_path)
+
+    version = register(contributor, group, files)
+
+    version.refresh_from_db()
+    assert version.registration_status == RegistrationStatus.READY
+    assert version.artifact_format == "onnx"
+    assert version.artifact_filename == "model.onnx"
+    assert sorted(e["path"] for e in version.artifact_manifest) == sorted(files)
+    assert len({e["key"] for e in version.artifact_manifest}) == len(files)
+    onnx_bytes = real_models.iris_onnx()
+    assert version.artifact_sha256 == hashlib.sha256(onnx_bytes).hexdigest()
+    assert version.manifest_sha256 == mlmodel.manifest_digest(version.artifact_manifest)
+
+
+def test_a_folder_version_loads_in_the_deployment_check(
+    make_group, contributor, tmp_path
+):
+    version = register(contributor, make_group("iris"), onnx_folder(tmp_path))
+
+    report = backends.builtin_check(version, lambda line: None)
+
+    assert report
+
+
+def test_a_tampered_manifest_stops_the_deployment(make_group, contributor, tmp_path):
+    version = register(contributor, make_group("iris"), onnx_folder(tmp_path))
+    version.artifact_manifest[0]["size"] += 1
+
+    with pytest.raises(backends.PermanentError, match="manifest"):
+        backends.folder_model_check(version)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"model.onnx": b"x"}, "MLmodel"),
+        ({"MLmodel": b"flavors: [1"}, "YAML"),
+        ({"MLmodel": b"flavors:\n  onnx:\n    data: gone.onnx\n"}, "not in the folder"),
+        ({"MLmodel": PICKLED_SKLEARN, "model.pkl": b"\x80\x04N."}, "pickle"),
+        ({"MLmodel": b"flavors:\n  onnx:\n    data: ../x\n"}, "relative"),
+        ({"../MLmodel": b"x"}, "relative"),
+    ],
+)
+def test_a_folder_the_registry_cannot_check_is_refused_naming_files(
+    make_group, contributor, files, message
+):
+    group = make_group("iris")
+    uploads = {k: SimpleUploadedFile("f", v) for k, v in files.items()}
+
+    with pytest.raises(Invalid, match=message) as caught:
+        register(contributor, group, uploads)
+
+    assert "files" in caught.value.fields
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_model_file_whose_bytes_are_not_its_flavour_is_refused(
+    make_group, contributor
+):
+    mlmodel_text = b"flavors:\n  onnx:\n    data: model.onnx\n"
+    uploads = {
+        "MLmodel": SimpleUploadedFile("MLmodel", mlmodel_text),
+        "model.onnx": SimpleUploadedFile("model.onnx", real_models.iris_skops()),
+    }
+
+    with pytest.raises(Invalid, match="bytes are skops"):
+        register(contributor, make_group("iris"), uploads)
+
+
+def test_a_pickle_flavour_is_accepted_when_the_group_allows_pickle(
+    make_group, contributor, admin_user
+):
+    group = make_group("iris")
+    services.group_pickle_policy_set(actor=admin_user, group=group, allow=True)
+    uploads = {
+        "MLmodel": SimpleUploadedFile("MLmodel", PICKLED_SKLEARN),
+        "model.pkl": SimpleUploadedFile("model.pkl", real_models.iris_pickle()),
+    }
+
+    version = register(contributor, group, uploads)
+
+    assert version.artifact_format == "pickle"
+
+
+def test_the_api_shows_the_manifest_and_serves_each_file(
+    make_group, contributor, client_for, tmp_path
+):
+    files = onnx_folder(tmp_path)
+    register(contributor, make_group("iris"), files)
+    api = client_for(contributor)
+    base = "/api/v1/model-groups/iris/versions/1"
+
+    artifact = api.get(f"{base}/").json()["artifact"]
+    answer = api.get(f"{base}/files/MLmodel")
+    missing = api.get(f"{base}/files/nope.txt")
+
+    assert sorted(f["path"] for f in artifact["files"]) == sorted(files)
+    assert all("key" not in f for f in artifact["files"])
+    assert len(artifact["manifest_sha256"]) == 64
+    assert answer.status_code == 200
+    files["MLmodel"].seek(0)
+    assert b"".join(answer.streaming_content) == files["MLmodel"].read()
+    assert missing.status_code == 404
+
+
+def test_a_single_file_version_shows_no_manifest(make_group, contributor, client_for):
+    services.version_register(
+        actor=contributor,
+        group=make_group("iris"),
+        artifact=SimpleUploadedFile("iris.onnx", real_models.iris_onnx()),
+    )
+
+    artifact = (
+        client_for(contributor).get("/api/v1/model-groups/iris/versions/1/").json()
+    )
+
+    assert "files" not in artifact["artifact"]
+    assert "manifest_sha256" not in artifact["artifact"]
