@@ -15,11 +15,9 @@ creates is removed on exit.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DB = "registry_alias_bench"
 SIZES = {"alias-1k": 1_000, "alias-100k": 100_000}
-N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
-N_WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
 
 
 def log(message: str) -> None:
@@ -86,23 +82,6 @@ def seed() -> dict[str, Any]:
     return {"token": token}
 
 
-def timed(call: Any) -> dict[str, float]:
-    for i in range(N_WARMUP):
-        call(i)
-    gc.collect()
-    gc.freeze()  # the client's own collections stay out of the figures
-    samples = []
-    for i in range(N_REQUESTS):
-        began = time.perf_counter()
-        call(i)
-        samples.append((time.perf_counter() - began) * 1000)
-    samples.sort()
-    return {
-        "p50": statistics.median(samples),
-        "p95": samples[int(len(samples) * 0.95) - 1],
-    }
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "seed":
         sys.path.insert(0, str(ROOT))
@@ -111,7 +90,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import requests
 
-    from bench.mlflow_bench import free_port, start, stop, wait_until_up
+    from bench.mlflow_bench import free_port, start, stop, timed, wait_until_up
     from registry_site.launcher import web_command
 
     work = Path(tempfile.mkdtemp(prefix="registry-alias-bench."))
@@ -182,10 +161,10 @@ def main() -> int:
     for (name, op), figures in results.items():
         print(
             f"{name:<12} {SIZES[name]:>9,} {op:<14} "
-            f"{figures['p50']:>8.2f} {figures['p95']:>8.2f}"
+            f"{figures['median']:>8.2f} {figures['p95']:>8.2f}"
         )
     for op in ("set alias", "get by alias"):
-        small, big = (results[(name, op)]["p50"] for name in SIZES)
+        small, big = (results[(name, op)]["median"] for name in SIZES)
         print(f"{op}: 100,000 versions / 1,000 versions, p50: x{big / small:.2f}")
     return 0
 

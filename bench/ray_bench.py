@@ -30,6 +30,7 @@ from bench.serving_bench import (  # noqa: E402
     Connection,
     pct,
     request_bytes,
+    role_users,
     serve,
     stop,
     throughput,
@@ -126,8 +127,6 @@ def deploy_versions(cluster: RayCluster) -> tuple[list[float], str]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.core.files.base import ContentFile
 
     from accounts.services import token_issue
@@ -138,11 +137,7 @@ def deploy_versions(cluster: RayCluster) -> tuple[list[float], str]:
     from deployments.models import Deployment
     from tests import models as real_models
 
-    users = {}
-    for role in ("contributor", "reviewer", "deployer", "viewer"):
-        user = get_user_model().objects.create_user(username=f"bench-{role}")
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-        users[role] = user
+    users = role_users()
     content = real_models.iris_onnx()
     group = services.group_create(actor=users["contributor"], name="iris")
     deploy.endpoint_create(

@@ -59,6 +59,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def role_users() -> dict[str, Any]:
+    """One user per role the benches need, named ``bench-<role>`` (Django set up)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    users = {}
+    for role in ("contributor", "reviewer", "deployer", "viewer"):
+        user = get_user_model().objects.create_user(username=f"bench-{role}")
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        users[role] = user
+    return users
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,8 +86,6 @@ def seed(env: dict[str, str], onnx_path: Path) -> dict[str, str]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.core.files.base import ContentFile
 
     from accounts.services import token_issue
@@ -85,11 +96,7 @@ def seed(env: dict[str, str], onnx_path: Path) -> dict[str, str]:
     from deployments.models import Deployment
     from tests import models as real_models
 
-    users = {}
-    for role in ("contributor", "reviewer", "deployer", "viewer"):
-        user = get_user_model().objects.create_user(username=f"bench-{role}")
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-        users[role] = user
+    users = role_users()
     content = real_models.iris_onnx()
     onnx_path.write_bytes(content)
     group = services.group_create(actor=users["contributor"], name="iris")

@@ -30,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BENCH_WORKERS", "1")  # one process: its RSS is the figure
-from bench.serving_bench import pct, serve, stop  # noqa: E402
+from bench.serving_bench import pct, role_users, serve, stop  # noqa: E402
 
 ENDPOINTS = int(os.environ.get("BENCH_ENDPOINTS", "50"))
 CAP = os.environ.get("BENCH_CAP", "8")
@@ -72,8 +72,6 @@ def seed(env: dict[str, str]) -> tuple[str, int]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.core.files.base import ContentFile
 
     from accounts.services import token_issue
@@ -83,11 +81,7 @@ def seed(env: dict[str, str]) -> tuple[str, int]:
     from deployments import services as deploy
     from deployments.models import Deployment
 
-    users = {}
-    for role in ("contributor", "reviewer", "deployer", "viewer"):
-        user = get_user_model().objects.create_user(username=f"bench-{role}")
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-        users[role] = user
+    users = role_users()
     size = 0
     for number in range(ENDPOINTS):
         content = dense_onnx(number)
