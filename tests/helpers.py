@@ -86,3 +86,14 @@ def reachable(url: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def forget_check_ahead(version: Any, timeout: float = 90) -> None:
+    """Wait for the worker's check ahead of ``version`` (deployments.precheck) and
+    drop it, so that its deployment loads the model itself: for tests that stop the
+    worker while a deployment is loading."""
+    from deployments.models import LoadCheck
+
+    checked = LoadCheck.objects.filter(version_id=version.pk)
+    wait_for(checked.exists, timeout=timeout, message="the check ahead")
+    checked.delete()

@@ -15,7 +15,7 @@ from catalog.models import Event, ModelVersion
 from deployments.models import Deployment
 from deployments.tasks import deploy_task
 from tests import models as real_models
-from tests.helpers import SAMPLE, wait_for
+from tests.helpers import SAMPLE, forget_check_ahead, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REDIS_START = (
@@ -100,6 +100,7 @@ def test_a_deployment_survives_its_worker_being_killed(
         timeout=60,
         message="the worker to check the large artifact",
     )
+    forget_check_ahead(version)  # the deployment must take long enough to be killed
     approve(version)
     deployment = _deployment_of(version)
     wait_for(

@@ -19,7 +19,7 @@ from deployments import services as deploy
 from deployments import serving
 from deployments.models import Deployment
 from tests import models as real_models
-from tests.helpers import SAMPLE, wait_for
+from tests.helpers import SAMPLE, forget_check_ahead, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 10 if os.environ.get("REGISTRY_SLOW_TESTS") == "1" else 3
@@ -72,6 +72,8 @@ def test_deployments_finish_through_repeated_worker_kills(
 
     for round_ in range(ROUNDS):
         version = _register(contributor, group, content)
+        # Its deployment must load the model itself, so that it can be killed doing so.
+        forget_check_ahead(version)
         review_submit(actor=reviewer, version=version, decision="approve", comment="")
         wait_for(
             lambda v=version: _deployment(v, "Running"),
