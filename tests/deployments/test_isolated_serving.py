@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from accounts import services as accounts
+from deployments import services as deploy
 from deployments.models import DeploymentStatus
 from modelformats import confine
 from tests import models
@@ -61,7 +62,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not confine.available(), reason="Landlock is not available")
 def test_a_pickle_model_runs_only_in_its_serving_child(
     worker,
-    endpoint,
+    deployer,
     iris_group,
     register_version,
     approve_and_deploy,
@@ -71,6 +72,10 @@ def test_a_pickle_model_runs_only_in_its_serving_child(
 ):
     iris_group.allow_pickle = True
     iris_group.save(update_fields=["allow_pickle"])
+    # A name the session's server has never served: after an earlier test's data
+    # was flushed, a reused version id could find that test's model still loaded.
+    name = f"pickle-{uuid.uuid4().hex[:12]}"
+    deploy.endpoint_create(actor=deployer, name=name, group=iris_group)
     secret = str(Path(web_server.env["REGISTRY_DATA_DIR"]) / "secret_key")
     assert os.access(secret, os.R_OK)
     marker = f"marker-{uuid.uuid4().hex}"
@@ -82,10 +87,10 @@ def test_a_pickle_model_runs_only_in_its_serving_child(
     version = register_version(pickle.dumps(model, protocol=5))
     assert version.artifact_format == "pickle"
     deployment = approve_and_deploy(version)
-    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.message
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
 
     key = accounts.token_issue(user=viewer)[1]
-    url = f"{web_server.url}/api/v1/endpoints/iris-prod/invocations"
+    url = f"{web_server.url}/api/v1/endpoints/{name}/invocations"
     headers = {"Authorization": f"Token {key}"}
     for _ in range(3):
         answer = requests.post(
