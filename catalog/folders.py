@@ -19,7 +19,7 @@ from accounts.roles import Actor, require_role
 from catalog import services, validation
 from catalog.models import ModelGroup, ModelVersion, RegistrationStatus
 from catalog.uploads import too_large
-from common.errors import Invalid, NotFound
+from common.errors import Invalid
 from modelformats import ArtifactRefused, mlmodel
 
 FIELD = "files"
@@ -124,14 +124,6 @@ def _model_file(
             FIELD, f"MLmodel declares {path!r} as {declared}, but its bytes are {fmt}."
         )
     return path, fmt
-
-
-def folder_file(version: ModelVersion, path: str) -> dict[str, Any]:
-    """The manifest entry of one file of a folder version, or ``NotFound``."""
-    for entry in version.artifact_manifest:
-        if entry["path"] == path:
-            return dict(entry)
-    raise NotFound(f"Version {version.version} has no file {path!r}.")
 
 
 def public_manifest(version: ModelVersion) -> list[dict[str, Any]]:

@@ -284,6 +284,14 @@ def version_created(version: ModelVersion) -> ModelVersion:
     return version
 
 
+def folder_file(version: ModelVersion, path: str) -> dict[str, Any]:
+    """The manifest entry of one file of a folder version, or ``NotFound``."""
+    for entry in version.artifact_manifest:
+        if entry["path"] == path:
+            return dict(entry)
+    raise NotFound(f"Version {version.version} has no file {path!r}.")
+
+
 def versions_get_many(
     refs: Iterable[tuple[str, int]], *, related: Sequence[str] = ()
 ) -> dict[tuple[str, int], ModelVersion]:

@@ -18,7 +18,7 @@ from typing import Any
 from django.http import FileResponse, HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from catalog import folders, selectors, services
+from catalog import selectors, services
 from catalog.models import ModelVersion
 from common.errors import NotFound
 from mlflow_api import errors
@@ -142,7 +142,7 @@ def _download(request: Request, path: str) -> Any:
 
 def _folder_download(version: ModelVersion, rest: str) -> Any:
     try:
-        entry = folders.folder_file(version, rest)
+        entry = selectors.folder_file(version, rest)
     except NotFound as exc:
         raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
     handle = services.artifact_storage().open(entry["key"], "rb")

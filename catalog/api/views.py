@@ -21,7 +21,6 @@ from catalog import (
     evaluation,
     feed,
     filters,
-    folders,
     selectors,
     services,
 )
@@ -213,7 +212,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     def file(self, request: Request, *args: Any, path: str, **kwargs: Any) -> Any:
         """One file of a folder artifact (an MLflow model), named by its manifest."""
         version = self.get_object()
-        entry = folders.folder_file(version, path)
+        entry = selectors.folder_file(version, path)
         etag = f'"{entry["sha256"]}"'
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
