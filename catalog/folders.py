@@ -10,19 +10,23 @@ re-verifies that file exactly as it does a single upload.
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack, suppress
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from accounts.roles import Actor, require_role
-from catalog import services, validation
-from catalog.models import ModelGroup, ModelVersion, RegistrationStatus
+from catalog import imports, services, validation
+from catalog.models import EventKind, ModelGroup, ModelVersion, RegistrationStatus
 from catalog.uploads import too_large
+from common import doorbell
 from common.errors import Invalid
 from modelformats import ArtifactRefused, mlmodel
 
 FIELD = "files"
+log = logging.getLogger(__name__)
 
 
 def version_register_folder(
@@ -51,6 +55,113 @@ def version_register_folder(
             with suppress(Exception):
                 storage.delete(key)
         raise
+
+
+def version_register_from_source(
+    *,
+    actor: Actor,
+    group: ModelGroup,
+    source_uri: Any = "",
+    run_id: Any = "",
+    model_id: Any = None,
+    **fields: Any,
+) -> ModelVersion:
+    """Register the next version of ``group`` from an MLflow ``source`` (and MLflow
+    3's ``model_id``). When an allowed source holds the folder (``imports.plan``),
+    the version waits (registration Pending) for ``import_folder_task`` to fetch,
+    check and store it; otherwise the source stays inert text and the version is
+    recorded without files."""
+    plan = imports.plan(source_uri, model_id)
+    if plan is None:
+        return services.version_register_without_artifact(
+            actor=actor, group=group, source_uri=source_uri, run_id=run_id, **fields
+        )
+    actor = require_role(actor, *services.WRITE_ROLES, action="register model versions")
+    services._unsigned_allowed(group)
+    clean = validation.version_fields(fields)
+    source_uri = validation.text(source_uri, "source", max_length=2048)
+    run_id = validation.text(run_id, "run_id", max_length=256)
+    with transaction.atomic():
+        version = services._insert_version(
+            actor,
+            group,
+            clean,
+            {"source": source_uri, "run_id": run_id, "import_plan": plan},
+            artifact_key="",
+            artifact_sha256="",
+            artifact_size=0,
+            artifact_format="",
+            source_uri=source_uri,
+            run_id=run_id,
+            registration_status=RegistrationStatus.PENDING,
+        )
+        from catalog.tasks import import_folder_task
+
+        doorbell.ring_after_commit(import_folder_task, version.pk, plan)
+    return version
+
+
+def version_import_folder(*, version_id: int, plan: dict[str, Any]) -> str:
+    """Fetch an importing version's folder from its allowed source, then check and
+    store it like an uploaded folder: Ready with its manifest, or Failed with the
+    reason. A redelivered task finds it done and does nothing."""
+    version = (
+        ModelVersion.objects.select_related("group")
+        .filter(pk=version_id, registration_status=RegistrationStatus.PENDING)
+        .first()
+    )
+    if version is None or version.artifact_key:
+        return "skipped"
+    stored: list[str] = []
+    try:
+        with imports.fetched(plan) as files:
+            artifact = _store_folder(files, version.group, stored)
+        done = _import_done(version, artifact, plan)
+    except imports.ImportFailed as exc:
+        done, reason = False, exc.message
+    except Invalid as exc:
+        done, reason = False, exc.message
+    except Exception as exc:  # the outside world: any failure ends the import
+        log.warning("Import of %s failed: %s", imports.describe(plan), exc)
+        done, reason = False, f"Could not import {imports.describe(plan)}: {exc}"
+    else:
+        reason = ""
+    if done:
+        return "imported"
+    storage = services.artifact_storage()
+    for key in stored:
+        with suppress(Exception):
+            storage.delete(key)
+    if reason:
+        return services._import_failed(version, reason)
+    return "skipped"
+
+
+def _import_done(
+    version: ModelVersion, artifact: dict[str, Any], plan: dict[str, Any]
+) -> bool:
+    with transaction.atomic():
+        done = ModelVersion.objects.filter(
+            pk=version.pk, registration_status=RegistrationStatus.PENDING
+        ).update(**artifact, registration_status=RegistrationStatus.READY)
+        if done:
+            version.artifact_sha256 = artifact["artifact_sha256"]
+            services.event_record(
+                EventKind.VERSION_UPDATED,
+                actor=None,
+                group=version.group,
+                version=version,
+                payload={
+                    "fields": ["artifact"],
+                    "sha256": artifact["artifact_sha256"],
+                    "size": artifact["artifact_size"],
+                    "format": artifact["artifact_format"],
+                    "manifest_sha256": artifact["manifest_sha256"],
+                    "files": len(artifact["artifact_manifest"]),
+                    "imported_from": imports.describe(plan),
+                },
+            )
+    return bool(done)
 
 
 def _store_folder(

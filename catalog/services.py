@@ -683,6 +683,14 @@ def version_attach_artifact(
     return locked
 
 
+def version_register_from_source(**kwargs: Any) -> ModelVersion:
+    """Register a version from an MLflow ``source`` and ``model_id``: imported from
+    an allowed source, else recorded without files (``folders``)."""
+    from catalog import folders
+
+    return folders.version_register_from_source(**kwargs)
+
+
 def _attachable(version: ModelVersion) -> None:
     if not version.artifact_absent:
         raise Conflict(
@@ -844,23 +852,29 @@ def import_sweep(*, older_than: timedelta = IMPORT_STALE, limit: int = 100) -> i
             updated_at__lt=cutoff,
         ).order_by("id")[:limit]
     )
-    sources = {
-        event.version_id: event.payload["import_from"]
+    payloads = {
+        event.version_id: event.payload
         for event in Event.objects.filter(
             kind=EventKind.VERSION_REGISTERED,
             version_id__in=[v.pk for v in stuck],
-            payload__has_key="import_from",
         )
     }
-    from catalog.tasks import import_artifact_task
+    from catalog.tasks import import_artifact_task, import_folder_task
 
+    count = 0
     for version in stuck:
-        source = import_source(sources.get(version.pk))
-        if source is None:
+        payload = payloads.get(version.pk) or {}
+        source = import_source(payload.get("import_from"))
+        plan = payload.get("import_plan")
+        if source is None and not isinstance(plan, dict):
             continue
         ModelVersion.objects.filter(pk=version.pk).update(updated_at=timezone.now())
-        doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
-    return sum(1 for v in stuck if import_source(sources.get(v.pk)) is not None)
+        if source is not None:
+            doorbell.ring_after_commit(import_artifact_task, version.pk, *source)
+        else:
+            doorbell.ring_after_commit(import_folder_task, version.pk, plan)
+        count += 1
+    return count
 
 
 REPORT_LIMIT = 1024 * 1024
@@ -924,7 +938,10 @@ def _import_failed(version: ModelVersion, reason: str) -> str:
     with transaction.atomic():
         if ModelVersion.objects.filter(
             pk=version.pk, registration_status=RegistrationStatus.PENDING
-        ).update(registration_status=RegistrationStatus.FAILED):
+        ).update(
+            registration_status=RegistrationStatus.FAILED,
+            registration_error=reason[:5000],
+        ):
             event_record(
                 EventKind.VERSION_UPDATED,
                 actor=None,

@@ -49,6 +49,13 @@ def import_artifact_task(version_id: int, bucket: str, key: str, **_: object) ->
     )
 
 
+@shared_task(name="catalog.import_folder", acks_late=True, ignore_result=True)
+def import_folder_task(version_id: int, plan: dict, **_: object) -> str:
+    from catalog import folders
+
+    return folders.version_import_folder(version_id=version_id, plan=plan)
+
+
 @shared_task(name="catalog.import_metrics", acks_late=True, ignore_result=True)
 def import_metrics_task(version_id: int, bucket: str, key: str, **_: object) -> str:
     from catalog import services

@@ -5,8 +5,9 @@ downloads from this registry.
 A version's folder is ``models/<name>/<version>/``: its model file, and for ONNX an
 ``MLmodel`` naming it (the ``onnx`` and ``python_function`` flavours), written from
 what the registry recorded; a folder version (an MLflow model) serves the files
-its manifest lists, its own ``MLmodel`` among them. Nothing is uploaded here: versions come in through
-``/api/v1/`` (uploads) or MLflow's ``create_model_version`` (recorded without files).
+its manifest lists, its own ``MLmodel`` among them. Only verified files are served.
+Nothing is uploaded here: files come in through ``/api/v1/`` (uploads) or are imported
+from an allowed source after MLflow's ``create_model_version`` (``catalog.imports``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from common.errors import NotFound
 from mlflow_api import errors
 from mlflow_api.errors import MlflowError
 from mlflow_api.shapes import ARTIFACTS_ROOT as ROOT
+from mlflow_api.shapes import unservable
 from mlflow_api.views import MlflowView
 
 PATH_RE = re.compile(r"^models/([^/]+)/([0-9]{1,18})(?:/(.*))?\Z")
@@ -91,11 +93,9 @@ def _locate(path: str) -> tuple[ModelVersion, str]:
         version = selectors.version_get(name, number)
     except NotFound as exc:
         raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
-    if version.artifact_absent:
-        raise MlflowError(
-            errors.RESOURCE_DOES_NOT_EXIST,
-            f"Version {number} of {name!r} was recorded without its files.",
-        )
+    reason = unservable(version)
+    if reason:
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, reason)
     return version, rest
 
 

@@ -6,10 +6,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from catalog.models import Alias, ModelGroup, ModelVersion
+from catalog.models import Alias, ModelGroup, ModelVersion, RegistrationStatus
 
 APPROVAL_TAG = "approval_status"  # shown on every version, never written through MLflow
 READY = "READY"
+# MLflow's ModelVersionStatus: an import (or the check of a large file) is pending.
+STATUS: dict[str, str] = {
+    RegistrationStatus.PENDING: "PENDING_REGISTRATION",
+    RegistrationStatus.FAILED: "FAILED_REGISTRATION",
+}
 ARTIFACTS_ROOT = "models"  # the artifact proxy's folder of versions
 
 
@@ -24,7 +29,6 @@ def tags(values: dict[str, str]) -> list[dict[str, str]]:
 def model_version(version: ModelVersion, artifact_uri: str = "") -> dict[str, Any]:
     """A ``ModelVersion`` message; ``source`` is the producer's text, or where the
     registry serves the files it holds."""
-    absent = version.artifact_absent
     return {
         "name": version.group.name,
         "version": str(version.version),
@@ -35,12 +39,8 @@ def model_version(version: ModelVersion, artifact_uri: str = "") -> dict[str, An
         "description": version.description,
         "source": version.source_uri or artifact_uri,
         "run_id": version.run_id,
-        "status": READY,
-        "status_message": (
-            "Recorded without files: it can be reviewed but not downloaded or deployed."
-            if absent
-            else ""
-        ),
+        "status": STATUS.get(str(version.registration_status), READY),
+        "status_message": _status_message(version),
         "tags": [
             *tags(version.tags),
             {"key": APPROVAL_TAG, "value": version.approval_status},
@@ -48,6 +48,37 @@ def model_version(version: ModelVersion, artifact_uri: str = "") -> dict[str, An
         "run_link": "",
         "aliases": sorted(alias.name for alias in version.aliases.all()),
     }
+
+
+def _status_message(version: ModelVersion) -> str:
+    status = version.registration_status
+    if status == RegistrationStatus.ABSENT:
+        return (
+            "Recorded without files: it can be reviewed but not downloaded or deployed."
+        )
+    if status == RegistrationStatus.PENDING and not version.artifact_key:
+        return "Importing the model's files from its source."
+    if status == RegistrationStatus.FAILED:
+        return version.registration_error or "The model's files failed their check."
+    if version.is_folder:
+        return f"Files verified; manifest sha256:{version.manifest_sha256}"
+    return ""
+
+
+def unservable(version: ModelVersion) -> str:
+    """Why the registry has no verified files to hand out for ``version`` ('' when
+    it has)."""
+    where = f"Version {version.version} of {version.group.name!r}"
+    if version.artifact_absent:
+        return (
+            f"{where} was recorded without its files (source {version.source_uri!r} "
+            "is kept as text only): the registry has nothing to download."
+        )
+    if version.registration_status == RegistrationStatus.PENDING:
+        return f"{where} is still being imported or checked; try again shortly."
+    if version.registration_status == RegistrationStatus.FAILED:
+        return f"{where} has no verified files: {version.registration_error}"
+    return ""
 
 
 def registered_model(

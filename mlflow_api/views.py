@@ -159,7 +159,7 @@ def _artifact_uri(request: Request) -> Callable[[ModelVersion], str]:
     """Where this registry's artifact proxy serves a version's folder."""
 
     def uri(version: ModelVersion) -> str:
-        if version.artifact_absent:
+        if shapes.unservable(version):
             return ""
         return shapes.artifact_root(request, version)
 
@@ -320,11 +320,12 @@ def _stage_name(stage: str) -> str:
 def version_create(request: Request, params: Params) -> dict[str, Any]:
     group = _group(params)
     tags = {_writable_tag(k): v for k, v in _tag_list(params).items()}
-    version = services.version_register_without_artifact(
+    version = services.version_register_from_source(
         actor=request.user,
         group=group,
         source_uri=_string(params, "source", required=False),
         run_id=_string(params, "run_id", required=False),
+        model_id=_string(params, "model_id", required=False),
         description=_string(params, "description", required=False),
         tags=tags,
     )
@@ -406,13 +407,9 @@ def version_stage(request: Request, params: Params) -> dict[str, Any]:
 
 def version_download_uri(request: Request, params: Params) -> dict[str, Any]:
     version = _version(params)
-    if version.artifact_absent:
-        raise MlflowError(
-            errors.RESOURCE_DOES_NOT_EXIST,
-            f"Version {version.version} of {version.group.name!r} was recorded "
-            f"without its files (source {version.source_uri!r} is kept as text "
-            "only): the registry has nothing to download.",
-        )
+    reason = shapes.unservable(version)
+    if reason:
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, reason)
     return {"artifact_uri": _artifact_uri(request)(version)}
 
 

@@ -346,6 +346,14 @@ REGISTRY_ACCESS_KEY_ENCRYPTION_KEY = env.raw("REGISTRY_ACCESS_KEY_ENCRYPTION_KEY
 # (with its own S3 credentials, when its artifact storage is S3); any other URL is
 # recorded as text and never fetched.
 REGISTRY_SAGEMAKER_IMPORT_BUCKETS = env.strings("REGISTRY_SAGEMAKER_IMPORT_BUCKETS", [])
+# Where MLflow model folders may be imported from: tracking server base URLs
+# (``https://mlflow.example.com``; their REST API and ``mlflow-artifacts`` proxy)
+# and ``s3://bucket/prefix`` locations (read with the registry's own S3
+# credentials). Any other ``source`` is recorded as text and never fetched.
+REGISTRY_MLFLOW_IMPORT_SOURCES = env.strings("REGISTRY_MLFLOW_IMPORT_SOURCES", [])
+REGISTRY_MLFLOW_IMPORT_TIMEOUT = env.number(
+    "REGISTRY_MLFLOW_IMPORT_TIMEOUT", 30.0, minimum=0.1
+)
 # How far a SigV4 request's X-Amz-Date may be from the server's clock (seconds).
 REGISTRY_SAGEMAKER_CLOCK_SKEW = env.integer(
     "REGISTRY_SAGEMAKER_CLOCK_SKEW", 900, minimum=1
