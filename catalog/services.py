@@ -44,7 +44,7 @@ from catalog.models import (
 )
 from catalog.uploads import too_large
 from common import doorbell, leases
-from common.errors import Conflict, Forbidden, Invalid
+from common.errors import Conflict, Forbidden, Invalid, NotFound
 from modelformats.storage import ArtifactMissing, ChecksumMismatch, local_copy
 
 log = logging.getLogger(__name__)
@@ -1180,9 +1180,9 @@ def version_delete(*, actor: Actor, version: ModelVersion) -> None:
             payload={"sha256": row.artifact_sha256},
         )
         row.delete()
-    key = version.artifact_key
-    if key:  # a version recorded without an artifact has no file
-        transaction.on_commit(lambda: artifact_storage().delete(key))
+    keys = stored_keys(version)
+    if keys:  # a version recorded without an artifact has no file
+        transaction.on_commit(lambda: _delete_keys(keys))
 
 
 def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:
@@ -1368,6 +1368,34 @@ def _version_tags_save(
     return version
 
 
+def stored_keys(version: ModelVersion) -> list[str]:
+    """Every storage key of the version's files (a folder's manifest lists several)."""
+    keys = [entry["key"] for entry in version.artifact_manifest or []]
+    if version.artifact_key and version.artifact_key not in keys:
+        keys.append(version.artifact_key)
+    return keys
+
+
+def _delete_keys(keys: list[str]) -> None:
+    storage = artifact_storage()
+    for key in keys:
+        with suppress(FileNotFoundError):
+            storage.delete(key)
+
+
+def artifact_open(key: str, what: str) -> Any:
+    """The stored file at ``key`` opened for reading, or ``NotFound`` naming ``what``
+    when the storage lost it (logged: the registry's own files should not vanish)."""
+    try:
+        return artifact_storage().open(key, "rb")
+    except FileNotFoundError as exc:
+        log.error("Stored file %s (%s) is missing from the artifact storage", key, what)
+        raise NotFound(
+            f"The stored file of {what} is missing from the artifact storage; "
+            "an admin can restore it from a backup."
+        ) from exc
+
+
 # --- Leftovers ------------------------------------------------------------------------
 
 SWEEP_GRACE = timedelta(hours=1)
@@ -1384,6 +1412,10 @@ def artifact_sweep(*, grace: timedelta = SWEEP_GRACE) -> dict[str, int]:
     cutoff = timezone.now() - grace
     storage = artifact_storage()
     known = set(ModelVersion.objects.values_list("artifact_key", flat=True))
+    for manifest in ModelVersion.objects.exclude(manifest_sha256="").values_list(
+        "artifact_manifest", flat=True
+    ):
+        known.update(entry["key"] for entry in manifest)
     orphans = 0
     for key in _stored_keys(storage, "groups"):
         if key in known or storage.get_modified_time(key) > cutoff:

@@ -133,7 +133,7 @@ def _download(request: Request, path: str) -> Any:
         )
     if rest == "MLmodel":
         return HttpResponse(_mlmodel(version), content_type="text/yaml")
-    handle = services.artifact_storage().open(version.artifact_key, "rb")
+    handle = _open(version.artifact_key, rest)
     response = FileResponse(handle, content_type="application/octet-stream")
     response["Content-Length"] = str(version.artifact_size)
     response["X-Artifact-SHA256"] = version.artifact_sha256
@@ -145,11 +145,18 @@ def _folder_download(version: ModelVersion, rest: str) -> Any:
         entry = selectors.folder_file(version, rest)
     except NotFound as exc:
         raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
-    handle = services.artifact_storage().open(entry["key"], "rb")
+    handle = _open(entry["key"], rest)
     response = FileResponse(handle, content_type="application/octet-stream")
     response["Content-Length"] = str(entry["size"])
     response["X-Artifact-SHA256"] = entry["sha256"]
     return response
+
+
+def _open(key: str, path: str) -> Any:
+    try:
+        return services.artifact_open(key, repr(path))
+    except NotFound as exc:
+        raise MlflowError(errors.RESOURCE_DOES_NOT_EXIST, exc.message) from exc
 
 
 class ArtifactListView(MlflowView):

@@ -187,7 +187,9 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         etag = f'"{version.artifact_sha256}"'
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
-        handle = services.artifact_storage().open(version.artifact_key, "rb")
+        handle = services.artifact_open(
+            version.artifact_key, f"version {version.version}"
+        )
         extension = {"onnx": "onnx", "skops": "skops"}.get(
             version.artifact_format, "bin"
         )
@@ -216,7 +218,7 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         etag = f'"{entry["sha256"]}"'
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
-        handle = services.artifact_storage().open(entry["key"], "rb")
+        handle = services.artifact_open(entry["key"], f"{path!r}")
         response = FileResponse(
             handle,
             as_attachment=True,

@@ -4,6 +4,9 @@ file under server-made keys with a manifest and one digest over it."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +174,49 @@ def test_a_single_file_version_shows_no_manifest(make_group, contributor, client
 
     assert "files" not in artifact["artifact"]
     assert "manifest_sha256" not in artifact["artifact"]
+
+
+def test_the_leftover_sweep_keeps_every_file_of_a_folder_version(
+    make_group, contributor, tmp_path, artifact_root, settings
+):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    (tmp_path / "uploads").mkdir()
+    version = register(contributor, make_group("iris"), onnx_folder(tmp_path))
+    stored = [artifact_root / entry["key"] for entry in version.artifact_manifest]
+    for path in stored:
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+
+    swept = services.artifact_sweep(grace=timedelta(hours=1))
+
+    assert swept["artifacts"] == 0
+    assert all(path.exists() for path in stored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_folder_version_removes_all_its_files(
+    make_group, contributor, tmp_path, artifact_root
+):
+    version = register(contributor, make_group("iris"), onnx_folder(tmp_path))
+    stored = [artifact_root / entry["key"] for entry in version.artifact_manifest]
+    assert len(stored) > 1 and all(path.exists() for path in stored)
+
+    services.version_delete(actor=contributor, version=version)
+
+    assert not any(path.exists() for path in stored)
+
+
+def test_a_file_lost_by_the_storage_is_a_clear_404(
+    make_group, contributor, client_for, tmp_path, artifact_root
+):
+    version = register(contributor, make_group("iris"), onnx_folder(tmp_path))
+    lost = next(e for e in version.artifact_manifest if e["path"] == "MLmodel")
+    (artifact_root / lost["key"]).unlink()
+    api = client_for(contributor)
+
+    answer = api.get("/api/v1/model-groups/iris/versions/1/files/MLmodel")
+    proxy = api.get("/api/2.0/mlflow-artifacts/artifacts/models/iris/1/MLmodel")
+
+    assert answer.status_code == 404
+    assert "missing from the artifact storage" in answer.text
+    assert proxy.status_code == 404
+    assert proxy.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
