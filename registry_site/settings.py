@@ -161,6 +161,8 @@ MEDIA_ROOT = DATA_DIR / "media"
 FILE_UPLOAD_HANDLERS = ["catalog.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "uploads")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.size("REGISTRY_MAX_FIELDS_SIZE", 10 * 1024 * 1024)
+# A folder artifact (an MLflow model) is uploaded as one part per file.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1002
 REGISTRY_MAX_ARTIFACT_SIZE = env.size("REGISTRY_MAX_ARTIFACT_SIZE", 2 * 1024**3)
 # Artifacts above this size are validated in a child process so that parsing a
 # large model never inflates the web process.

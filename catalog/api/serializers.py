@@ -306,7 +306,13 @@ class _VersionMetadata(serializers.Serializer):
 
 
 class VersionRegisterSerializer(_VersionMetadata):
-    artifact = serializers.FileField(allow_empty_file=True, use_url=False)
+    artifact = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        use_url=False,
+        help_text="The model file. A folder (an MLflow model) is sent instead as one "
+        "part per file, named file:<path> (file:MLmodel, file:model.onnx, ...).",
+    )
     sha256 = serializers.CharField(required=False, allow_blank=True)
     model_signature = serializers.FileField(
         required=False,

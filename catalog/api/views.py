@@ -21,6 +21,7 @@ from catalog import (
     evaluation,
     feed,
     filters,
+    folders,
     selectors,
     services,
 )
@@ -107,6 +108,21 @@ class GroupChildMixin:
         return self._group
 
 
+FOLDER_PART = "file:"
+
+
+def _folder_parts(request: Request) -> dict[str, Any]:
+    """The files of a folder upload: multipart parts named ``file:<path>``."""
+    found: dict[str, Any] = {}
+    for name, uploads in request.FILES.lists():
+        if not name.startswith(FOLDER_PART):
+            continue
+        if len(uploads) > 1:
+            raise Invalid.on(name, "Each file of a folder is sent once.")
+        found[name.removeprefix(FOLDER_PART)] = uploads[0]
+    return found
+
+
 class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
     """Versions of a group, their metadata and artifact."""
 
@@ -139,15 +155,31 @@ class ModelVersionViewSet(GroupChildMixin, viewsets.ModelViewSet):
         data = s.VersionRegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        artifact = fields.pop("artifact")
-        version = services.version_register(
-            actor=request.user,
-            group=group,
-            artifact=artifact,
-            sha256=fields.pop("sha256", None) or None,
-            model_signature=fields.pop("model_signature", None),
-            **fields,
-        )
+        folder = _folder_parts(request)
+        if folder:
+            for single in ("artifact", "sha256", "model_signature"):
+                if fields.get(single):
+                    raise Invalid.on(
+                        single, "Send a model file or a folder's file:<path> parts."
+                    )
+            version = folders.version_register_folder(
+                actor=request.user, group=group, files=folder, **fields
+            )
+        elif "artifact" not in fields:
+            raise Invalid.on(
+                "artifact",
+                "No file was submitted: send the model file as artifact, or a "
+                "folder as file:<path> parts.",
+            )
+        else:
+            version = services.version_register(
+                actor=request.user,
+                group=group,
+                artifact=fields.pop("artifact"),
+                sha256=fields.pop("sha256", None) or None,
+                model_signature=fields.pop("model_signature", None),
+                **fields,
+            )
         version = selectors.version_created(version)
         return Response(
             self.get_serializer(version).data, status=status.HTTP_201_CREATED

@@ -101,8 +101,10 @@ def groups_show(c: Client, args: argparse.Namespace) -> int:
 
 
 def versions_register(c: Client, args: argparse.Namespace) -> int:
-    if not os.path.isfile(args.file):
-        raise UsageError(f"no such file: {args.file}")
+    if not (os.path.isfile(args.file) or os.path.isdir(args.file)):
+        raise UsageError(f"no such file or folder: {args.file}")
+    if os.path.isdir(args.file) and (args.sha256 or args.signature):
+        raise UsageError("--sha256 and --signature apply to a model file, not a folder")
     metrics = _json_file(args.metrics, "metrics") or {}
     metrics.update({k: float(v) for k, v in _pairs(args.metric).items()})
     params = _json_file(args.params, "hyperparameters") or {}
@@ -335,9 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=groups_show)
 
     versions = top.add_parser("versions").add_subparsers(dest="verb", required=True)
-    p = versions.add_parser("register", help="upload a model file as the next version")
+    p = versions.add_parser(
+        "register",
+        help="upload a model file (or an MLflow model folder) as the next version",
+    )
     p.add_argument("group")
-    p.add_argument("file")
+    p.add_argument(
+        "file", help="the model file, or an MLflow model folder (with MLmodel)"
+    )
     p.add_argument("--metrics", metavar="FILE.json")
     p.add_argument("--metric", action="append", metavar="NAME=NUMBER")
     p.add_argument("--params", metavar="FILE.json")

@@ -33,6 +33,21 @@ class ApiError(Exception):
         self.status, self.message, self.fields = status, message, fields or {}
 
 
+def _parts(file_path: str) -> list[tuple[str, str]]:
+    """``(part name, local path)``: ``artifact`` for a file, ``file:<path>`` for each
+    file of a folder (relative POSIX paths, in a stable order)."""
+    if not os.path.isdir(file_path):
+        return [("artifact", file_path)]
+    found = []
+    for folder, dirs, names in os.walk(file_path):
+        dirs.sort()
+        for name in sorted(names):
+            local = os.path.join(folder, name)
+            relative = os.path.relpath(local, file_path).replace(os.sep, "/")
+            found.append((f"file:{relative}", local))
+    return found
+
+
 class Client:
     def __init__(self, url: str, token: str, timeout: float = 30.0):
         self.base = url.rstrip("/") + "/api/v1"
@@ -60,17 +75,22 @@ class Client:
         idempotency_key: str | None = None,
     ) -> Any:
         """Multipart POST that streams the file from disk (never whole in memory),
-        with a known length: no chunked encoding, which servers refuse next to it."""
+        with a known length: no chunked encoding, which servers refuse next to it.
+        A folder (an MLflow model) goes as one ``file:<path>`` part per file."""
         headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else {}
-        name = os.path.basename(file_path)
         with contextlib.ExitStack() as stack:
 
             def attempt() -> dict[str, Any]:
-                # Each attempt reads the file from its start, with a fresh bar.
-                handle = stack.enter_context(open(file_path, "rb"))
-                encoder = MultipartEncoder(
-                    {**fields, "artifact": (name, handle, "application/octet-stream")}
-                )
+                # Each attempt reads the files from their start, with a fresh bar.
+                parts = dict(fields)
+                for part, local in _parts(file_path):
+                    handle = stack.enter_context(open(local, "rb"))
+                    parts[part] = (
+                        os.path.basename(local),
+                        handle,
+                        "application/octet-stream",
+                    )
+                encoder = MultipartEncoder(parts)
                 bar = stack.enter_context(_progress_bar(encoder.len, progress))
                 monitor = MultipartEncoderMonitor(
                     encoder, lambda m: bar.update(m.bytes_read - bar.n)

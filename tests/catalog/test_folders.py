@@ -220,3 +220,70 @@ def test_a_file_lost_by_the_storage_is_a_clear_404(
     assert "missing from the artifact storage" in answer.text
     assert proxy.status_code == 404
     assert proxy.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def _parts(files: dict[str, Any]) -> dict[str, Any]:
+    return {f"file:{path}": upload for path, upload in files.items()}
+
+
+def test_a_folder_is_uploaded_as_one_part_per_file(
+    make_group, contributor, client_for, tmp_path
+):
+    make_group("iris")
+    files = onnx_folder(tmp_path)
+
+    answer = client_for(contributor).post(
+        "/api/v1/model-groups/iris/versions/",
+        {**_parts(files), "description": "from a folder"},
+        format="multipart",
+    )
+
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert sorted(f["path"] for f in body["artifact"]["files"]) == sorted(files)
+    assert body["description"] == "from a folder"
+    assert ModelVersion.objects.get(group__name="iris").is_folder
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"artifact": "model"}, "artifact"),
+        ({"sha256": "0" * 64}, "sha256"),
+        ({"file:../escape.txt": "x"}, "files"),
+    ],
+)
+def test_a_bad_folder_upload_is_refused_naming_the_field(
+    make_group, contributor, client_for, tmp_path, extra, field
+):
+    make_group("iris")
+    parts: dict[str, Any] = _parts(onnx_folder(tmp_path))
+    for name, value in extra.items():
+        parts[name] = (
+            value
+            if name == "sha256"
+            else SimpleUploadedFile(
+                "x", real_models.iris_onnx() if name == "artifact" else b"x"
+            )
+        )
+
+    answer = client_for(contributor).post(
+        "/api/v1/model-groups/iris/versions/", parts, format="multipart"
+    )
+
+    assert answer.status_code == 400, answer.content
+    assert field in answer.content.decode()
+    assert not ModelVersion.objects.filter(group__name="iris").exists()
+
+
+def test_an_upload_without_a_file_names_the_artifact_field(
+    make_group, contributor, client_for
+):
+    make_group("iris")
+
+    answer = client_for(contributor).post(
+        "/api/v1/model-groups/iris/versions/", {"description": "x"}, format="multipart"
+    )
+
+    assert answer.status_code == 400
+    assert "artifact" in answer.json()["error"]["fields"]

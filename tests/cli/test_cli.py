@@ -254,3 +254,32 @@ def test_register_carries_a_model_signature(cli, files, tmp_path, admin_user):
     body = json.loads(registered.stdout)
     assert body["version"] == 1
     assert body["signature"] == {"status": "verified", "key": "ci-release"}
+
+
+def test_register_uploads_an_mlflow_model_folder(cli, tmp_path):
+    """Issue 17: a folder goes as one part per file to the real server, and comes
+    back file by file with the digests of its manifest."""
+    import mlflow.onnx
+    import onnx
+
+    folder = tmp_path / "model"
+    mlflow.onnx.save_model(onnx.load_from_string(real_models.iris_onnx()), folder)
+    local = {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    cli("groups", "create", "iris")
+
+    registered = cli(
+        "--output", "json", "versions", "register", "iris", str(folder), "--no-progress"
+    )
+    refused = cli("versions", "register", "iris", str(folder), "--sha256", "0" * 64)
+
+    assert registered.returncode == 0, registered.stderr
+    artifact = json.loads(registered.stdout)["artifact"]
+    assert {f["path"]: f["sha256"] for f in artifact["files"]} == {
+        path: hashlib.sha256(data).hexdigest() for path, data in local.items()
+    }
+    assert artifact["sha256"] == hashlib.sha256(local["model.onnx"]).hexdigest()
+    assert refused.returncode != 0 and "folder" in refused.stderr
