@@ -24,7 +24,7 @@ from approvals import policies
 from approvals import selectors as approval_selectors
 from approvals import services as approval_services
 from approvals.forms import ReviewForm
-from catalog import attestations, filters, selectors, services
+from catalog import attestations, filters, folders, selectors, services
 from catalog.filters import EventFilterSet, GroupFilterSet, VersionFilterSet
 from catalog.forms import VersionEditForm
 from catalog.models import ApprovalStatus, EventKind, ModelGroup, ModelVersion
@@ -226,9 +226,28 @@ def _version_page(
             "api:version-artifact",
             kwargs={"group_name": version.group.name, "version": version.version},
         ),
+        "manifest": _manifest_rows(version),
         **_attestation_facts(version),
     }
     return render(request, "pages/version.html", context, status=status)
+
+
+def _manifest_rows(version: ModelVersion) -> list[dict[str, Any]]:
+    """A folder version's files, each with its download link (empty for a file)."""
+    if not version.is_folder:
+        return []
+    base = reverse(
+        "api:version-file",
+        kwargs={
+            "group_name": version.group.name,
+            "version": version.version,
+            "path": "-",
+        },
+    ).removesuffix("-")
+    return [
+        {**entry, "url": base + entry["path"]}
+        for entry in folders.public_manifest(version)
+    ]
 
 
 def _attestation_facts(version: ModelVersion) -> dict[str, Any]:
