@@ -235,3 +235,42 @@ def test_sources_not_allowed_stay_inert_text(pipeline: Any, tracking: Any) -> No
             "registration_status", flat=True
         )
     ) == {"Absent"}
+
+
+def test_a_run_folder_and_a_proxy_uri_are_imported_with_subfolders(
+    pipeline: Any, tmp_path: Path
+) -> None:
+    import mlflow.onnx
+
+    folder = tmp_path / "model"
+    mlflow.onnx.save_model(_iris_onnx_model(), folder)
+    (folder / "extra" / "deeper").mkdir(parents=True)
+    (folder / "extra" / "deeper" / "notes.txt").write_text("trained on iris\n")
+    with pipeline.start_run() as run:
+        pipeline.log_artifacts(str(folder), "exported/model")
+    client = pipeline.MlflowClient()
+    client.create_registered_model("runs")
+
+    by_run = client.create_model_version(
+        "runs",
+        source=f"runs:/{run.info.run_id}/exported/model",
+        run_id=run.info.run_id,
+    )
+    by_proxy = client.create_model_version(
+        "runs", source=f"{run.info.artifact_uri}/exported/model"
+    )
+
+    # The stock client waited while they were PENDING_REGISTRATION.
+    assert {
+        client.get_model_version("runs", made.version).status
+        for made in (by_run, by_proxy)
+    } == {"READY"}
+    first, second = ModelVersion.objects.filter(group__name="runs").order_by("version")
+    local = {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    assert {e["path"]: e["sha256"] for e in first.artifact_manifest} == local
+    assert first.manifest_sha256 == second.manifest_sha256
+    assert "extra/deeper/notes.txt" in local

@@ -6,16 +6,11 @@ worker of their own, on a queue of their own."""
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -24,8 +19,9 @@ from catalog.models import ModelVersion
 from tests import models as real_models
 from tests.conftest import Worker, settings_base_dir
 from tests.helpers import register_payload
+from tests.s3server import moto_s3, storage_env
 from tests.sagemaker_api.conftest import client, issue_key
-from tests.server import HOST, WebServer, free_port
+from tests.server import WebServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,35 +30,8 @@ STORE, ALLOWED, OTHER = "registry-artifacts", "training", "elsewhere"
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: Any) -> Any:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("ab")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", HOST, "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            break
-        except requests.RequestException:
-            time.sleep(0.2)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for bucket in (STORE, ALLOWED, OTHER):
-        s3.create_bucket(Bucket=bucket)
-    s3.url = url  # type: ignore[attr-defined]
-    yield s3
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=10)
+    with moto_s3(tmp_path_factory.mktemp("moto"), (STORE, ALLOWED, OTHER)) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +39,7 @@ def s3_registry(celery_worker_process: Any, s3: Any, tmp_path_factory: Any) -> A
     env = {
         **celery_worker_process.env,
         "CELERY_QUEUE": celery_worker_process.env["CELERY_QUEUE"] + "-s3",
-        "REGISTRY_S3_BUCKET": STORE,
-        "REGISTRY_S3_ENDPOINT_URL": s3.url,
-        "REGISTRY_S3_REGION": "us-east-1",
-        "REGISTRY_S3_ACCESS_KEY_ID": "testing",
-        "REGISTRY_S3_SECRET_ACCESS_KEY": "testing",
+        **storage_env(s3, STORE),
         "REGISTRY_SAGEMAKER_IMPORT_BUCKETS": ALLOWED,
     }
     folder = tmp_path_factory.mktemp("s3-registry")
