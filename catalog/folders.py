@@ -30,7 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def version_register_folder(
-    *, actor: Actor, group: ModelGroup, files: dict[str, Any], **fields: Any
+    *,
+    actor: Actor,
+    group: ModelGroup,
+    files: dict[str, Any],
+    source_uri: Any = "",
+    run_id: Any = "",
+    **fields: Any,
 ) -> ModelVersion:
     """Register the next version of ``group`` with a folder of files, checked (the
     model file ``MLmodel`` names, by its flavour and its bytes) and stored before
@@ -38,6 +44,8 @@ def version_register_folder(
     actor = require_role(actor, *services.WRITE_ROLES, action="register model versions")
     services._unsigned_allowed(group)
     clean = validation.version_fields(fields)
+    source_uri = validation.text(source_uri, "source", max_length=2048)
+    run_id = validation.text(run_id, "run_id", max_length=256)
     stored: list[str] = []
     try:
         artifact = _store_folder(files, group, stored)
@@ -47,6 +55,8 @@ def version_register_folder(
             clean,
             {"manifest_sha256": artifact["manifest_sha256"], "files": len(files)},
             **artifact,
+            source_uri=source_uri,
+            run_id=run_id,
             registration_status=RegistrationStatus.READY,
         )
     except BaseException:

@@ -691,6 +691,27 @@ def version_register_from_source(**kwargs: Any) -> ModelVersion:
     return folders.version_register_from_source(**kwargs)
 
 
+def staged_put(**kwargs: Any) -> dict[str, Any]:
+    """Stage one file of an upload batch (``catalog.staging``)."""
+    from catalog import staging
+
+    return staging.staged_put(**kwargs)
+
+
+def staged_list(**kwargs: Any) -> dict[str, int]:
+    """The caller's staged files of an upload batch (``catalog.staging``)."""
+    from catalog import staging
+
+    return staging.staged_list(**kwargs)
+
+
+def version_register_staged(**kwargs: Any) -> ModelVersion:
+    """Register a version from the caller's staged upload batch (``catalog.staging``)."""
+    from catalog import staging
+
+    return staging.version_register_staged(**kwargs)
+
+
 def _attachable(version: ModelVersion) -> None:
     if not version.artifact_absent:
         raise Conflict(
@@ -1424,13 +1445,18 @@ def artifact_sweep(*, grace: timedelta = SWEEP_GRACE) -> dict[str, int]:
             storage.delete(key)
             orphans += 1
     partial = _sweep_folder(settings.FILE_UPLOAD_TEMP_DIR, cutoff.timestamp())
-    if orphans or partial:
+    from catalog import staging
+
+    staged = staging.staging_sweep()
+    if orphans or partial or staged:
         log.warning(
-            "Swept %d stored artifact(s) without a version and %d partial upload(s)",
+            "Swept %d stored artifact(s) without a version, %d partial upload(s) "
+            "and %d staged file(s) never registered",
             orphans,
             partial,
+            staged,
         )
-    return {"artifacts": orphans, "uploads": partial}
+    return {"artifacts": orphans, "uploads": partial, "staged": staged}
 
 
 def _stored_keys(storage: Any, folder: str) -> Iterator[str]:

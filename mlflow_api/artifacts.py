@@ -16,6 +16,7 @@ import platform
 import re
 from typing import Any
 
+from django.db import transaction
 from django.http import FileResponse, HttpResponse, JsonResponse
 from rest_framework.request import Request
 
@@ -25,6 +26,7 @@ from common.errors import NotFound
 from mlflow_api import errors
 from mlflow_api.errors import MlflowError
 from mlflow_api.shapes import ARTIFACTS_ROOT as ROOT
+from mlflow_api.shapes import UPLOADS_ROOT as UPLOADS
 from mlflow_api.shapes import unservable
 from mlflow_api.views import MlflowView
 
@@ -56,19 +58,20 @@ def _files(version: ModelVersion) -> dict[str, int | None]:
     return found
 
 
-def _folder_listing(version: ModelVersion, rest: str) -> list[dict[str, Any]]:
-    """The direct children of ``rest`` in a folder version, directories included."""
+def _folder_listing(files: list[dict[str, Any]], rest: str) -> list[dict[str, Any]]:
+    """The direct children of ``rest`` among ``files`` (a folder version's manifest,
+    or a staged batch), directories included, each by its name: as MLflow's proxy
+    answers, the client joins it to the folder it asked for."""
     prefix = f"{rest.strip('/')}/" if rest.strip("/") else ""
     found: dict[str, dict[str, Any]] = {}
-    for entry in version.artifact_manifest:
+    for entry in files:
         if not entry["path"].startswith(prefix):
             continue
         head, _, tail = entry["path"][len(prefix) :].partition("/")
-        child = prefix + head
         if tail:
-            found[child] = {"path": child, "is_dir": True}
+            found[head] = {"path": head, "is_dir": True}
         else:
-            found[child] = {"path": child, "is_dir": False, "file_size": entry["size"]}
+            found[head] = {"path": head, "is_dir": False, "file_size": entry["size"]}
     return [found[name] for name in sorted(found)]
 
 
@@ -99,13 +102,46 @@ def _locate(path: str) -> tuple[ModelVersion, str]:
     return version, rest
 
 
+def _batch(path: str) -> tuple[str, str] | None:
+    """``(batch, path inside it)`` for a path under ``uploads/``; None otherwise."""
+    head, _, rest = path.strip("/").partition("/")
+    if head != UPLOADS:
+        return None
+    batch, _, inside = rest.partition("/")
+    return batch, inside
+
+
+def _list_staged(request: Request, batch: str, inside: str) -> Any:
+    staged = services.staged_list(actor=request.user, batch=batch)
+    files = [{"path": path, "size": size} for path, size in staged.items()]
+    return JsonResponse({"files": _folder_listing(files, inside)})
+
+
+def _upload(request: Request, path: str) -> Any:
+    staged = _batch(path)
+    if staged is None or not staged[0] or not staged[1]:
+        raise MlflowError(
+            errors.INVALID_PARAMETER_VALUE,
+            f"Cannot upload to {path!r}: this registry takes uploads at "
+            f"{UPLOADS}/<batch>/<path>, then create_model_version(source=<that "
+            "batch's URL>) registers them as a version.",
+        )
+    services.staged_put(
+        actor=request.user, batch=staged[0], path=staged[1], stream=request.stream
+    )
+    return JsonResponse({})
+
+
 def _list(request: Request, *args: Any) -> Any:
     path = request.query_params.get("path", "")
-    if path.strip("/") == ROOT or not path:
+    if path.strip("/") in (ROOT, UPLOADS) or not path:
         return JsonResponse({"files": []})
+    staged = _batch(path)
+    if staged is not None:
+        return _list_staged(request, *staged)
     version, rest = _locate(path)
     if version.is_folder:
-        return JsonResponse({"files": _folder_listing(version, rest)})
+        return JsonResponse({"files": _folder_listing(version.artifact_manifest, rest)})
     files = _files(version)
     if rest:
         if rest not in files:
@@ -167,7 +203,10 @@ class ArtifactListView(MlflowView):
 
 
 class ArtifactFileView(MlflowView):
-    handlers = {"GET": lambda request, params: {}}
+    handlers = {"GET": lambda request, params: {}, "PUT": lambda request, params: {}}
 
     def _handle(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "PUT":
+            with transaction.atomic():
+                return _upload(request, kwargs["path"])
         return _download(request, kwargs["path"])

@@ -16,6 +16,8 @@ STATUS: dict[str, str] = {
     RegistrationStatus.FAILED: "FAILED_REGISTRATION",
 }
 ARTIFACTS_ROOT = "models"  # the artifact proxy's folder of versions
+UPLOADS_ROOT = "uploads"  # the artifact proxy's folder of staged upload batches
+PROXY = "/api/2.0/mlflow-artifacts/artifacts/"
 
 
 def millis(moment: datetime) -> int:
@@ -103,10 +105,22 @@ def registered_model(
     }
 
 
+def staged_batch(request: Any, source: str) -> str | None:
+    """The upload batch a ``source`` names when it is this registry's own
+    ``…/mlflow-artifacts/artifacts/uploads/<batch>`` (at the address the request
+    came to, or at ``REGISTRY_PUBLIC_URL``); None for any other source."""
+    from django.conf import settings
+
+    for base in (request.build_absolute_uri("/"), settings.REGISTRY_PUBLIC_URL + "/"):
+        prefix = base.rstrip("/") + PROXY + UPLOADS_ROOT + "/"
+        if source.startswith(prefix):
+            return source[len(prefix) :].rstrip("/")
+    return None
+
+
 def artifact_root(request: Any, version: ModelVersion) -> str:
     """The absolute URI of a version's folder in the artifact proxy (absolute: the
     client resolves a relative one against its tracking server)."""
     return request.build_absolute_uri(
-        f"/api/2.0/mlflow-artifacts/artifacts/{ARTIFACTS_ROOT}/"
-        f"{version.group.name}/{version.version}"
+        f"{PROXY}{ARTIFACTS_ROOT}/{version.group.name}/{version.version}"
     )

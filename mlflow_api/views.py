@@ -51,7 +51,7 @@ class MlflowView(APIView):
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         allowed = {m.lower() for m in self.handlers}
-        for method in ("get", "post", "patch", "delete"):
+        for method in ("get", "post", "put", "patch", "delete"):
             if method in allowed:
                 setattr(self, method, self._handle)
         return super().dispatch(request, *args, **kwargs)
@@ -320,15 +320,22 @@ def _stage_name(stage: str) -> str:
 def version_create(request: Request, params: Params) -> dict[str, Any]:
     group = _group(params)
     tags = {_writable_tag(k): v for k, v in _tag_list(params).items()}
-    version = services.version_register_from_source(
-        actor=request.user,
-        group=group,
-        source_uri=_string(params, "source", required=False),
-        run_id=_string(params, "run_id", required=False),
-        model_id=_string(params, "model_id", required=False),
-        description=_string(params, "description", required=False),
-        tags=tags,
-    )
+    source = _string(params, "source", required=False)
+    fields = {
+        "actor": request.user,
+        "group": group,
+        "source_uri": source,
+        "run_id": _string(params, "run_id", required=False),
+        "description": _string(params, "description", required=False),
+        "tags": tags,
+    }
+    batch = shapes.staged_batch(request, source)
+    if batch is not None:
+        version = services.version_register_staged(batch=batch, **fields)
+    else:
+        version = services.version_register_from_source(
+            model_id=_string(params, "model_id", required=False), **fields
+        )
     return _reload(request, version)
 
 

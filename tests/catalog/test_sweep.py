@@ -65,4 +65,4 @@ def test_a_sweep_with_nothing_to_do_changes_nothing(
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     make_version(make_group("iris"))
 
-    assert services.artifact_sweep() == {"artifacts": 0, "uploads": 0}
+    assert services.artifact_sweep() == {"artifacts": 0, "uploads": 0, "staged": 0}
