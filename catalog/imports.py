@@ -24,6 +24,7 @@ import os
 import posixpath
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from django.conf import settings
 from modelformats import mlmodel
 
 MAX_DEPTH = 12
+DEADLINE = 1800  # seconds an import may take in all
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 MODEL_ID_RE = re.compile(r"^m-[A-Za-z0-9_-]{1,128}\Z")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
@@ -176,6 +178,20 @@ class _Sink:
         self.folder = folder
         self.files: dict[str, Fetched] = {}
         self.total = 0
+        self.folders = 0
+        self.deadline = time.monotonic() + DEADLINE
+
+    def in_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ImportFailed(f"The import took longer than {DEADLINE} seconds.")
+
+    def enter_folder(self, path: str) -> None:
+        self.folders += 1
+        if self.folders > mlmodel.MAX_FILES:
+            raise ImportFailed(
+                f"The model folder has more than {mlmodel.MAX_FILES} subfolders."
+            )
+        self.admit(path + "/")
 
     def admit(self, path: str, size: int | None = None) -> None:
         if len(self.files) >= mlmodel.MAX_FILES:
@@ -199,6 +215,7 @@ class _Sink:
         sha, size = hashlib.sha256(), 0
         with open(local, "wb") as handle:
             for chunk in chunks:
+                self.in_time()
                 size += len(chunk)
                 if self.total + size > settings.REGISTRY_MAX_ARTIFACT_SIZE:
                     raise ImportFailed(self._too_large())
@@ -334,6 +351,7 @@ def _location(server: _Server, plan: dict[str, Any]) -> str | None:
 
 def _walk(server: _Server, root: str, below: str, sink: _Sink) -> None:
     """Download every file under ``root`` through the server's artifact proxy."""
+    sink.in_time()
     folder = f"{root}/{below}" if below else root
     listing = server.json(PROXY, {"path": folder})
     if listing is None:
@@ -344,7 +362,7 @@ def _walk(server: _Server, root: str, below: str, sink: _Sink) -> None:
         if _safe_path(relative) != relative:
             raise ImportFailed(f"{server.base} lists an unsafe path {relative!r}.")
         if entry.get("is_dir"):
-            sink.admit(relative + "/x")
+            sink.enter_folder(relative)
             _walk(server, root, relative, sink)
             continue
         size = entry.get("file_size")

@@ -5,8 +5,13 @@ broker lost. The fetch itself runs against a stock MLflow server in
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -111,3 +116,70 @@ def test_the_sweep_enqueues_a_stuck_folder_import_again(
     assert services.import_sweep() == 1
     assert ModelVersion.objects.get(pk=version.pk).updated_at > old
     assert services.import_sweep() == 0  # retried just now
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """A tracking server that misbehaves: endless folders, a huge file, a redirect."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        path = parse_qs(url.query).get("path", [""])[0]
+        if url.path.endswith("/artifacts") and path.startswith("deep"):
+            self._json({"files": [{"path": "again", "is_dir": True}]})
+        elif url.path.endswith("/artifacts") and path.startswith("huge"):
+            self._json({"files": [{"path": "model.onnx", "is_dir": False}]})
+        elif url.path.endswith("/model.onnx"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.end_headers()
+            self.wfile.write(b"x" * (1 << 20))
+        else:
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def _json(self, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def hostile(settings: Any) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    settings.REGISTRY_MLFLOW_IMPORT_SOURCES = [url]
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("mlflow-artifacts:/deep", "nested deeper than"),
+        ("mlflow-artifacts:/huge", "larger than the registry's limit"),
+        ("runs:/abc/model", "answered 302"),
+    ],
+)
+def test_a_misbehaving_server_ends_the_import_within_bounds(
+    hostile: str, settings: Any, tmp_path: Any, source: str, reason: str
+) -> None:
+    settings.REGISTRY_MAX_ARTIFACT_SIZE = 1000
+    (tmp_path / "uploads").mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    plan = imports.plan(source)
+    assert plan is not None
+
+    with pytest.raises(imports.ImportFailed, match=reason), imports.fetched(plan):
+        pass
+    assert list((tmp_path / "uploads").iterdir()) == []  # nothing left behind
