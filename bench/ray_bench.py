@@ -69,6 +69,10 @@ def main() -> int:
         "REGISTRY_CACHE_URL": "",
     }
     cluster = RayCluster()
+    # The cluster the admin configured (an endpoint's own address would be an
+    # outbound call, refused on loopback).
+    env["REGISTRY_RAY_DASHBOARD_URL"] = cluster.dashboard
+    env["REGISTRY_RAY_SERVE_URL"] = cluster.serve
     web = None
     try:
         for command in (

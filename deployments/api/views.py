@@ -261,6 +261,8 @@ def _forward_to_ray(endpoint: Endpoint, inputs: Any) -> Response:
         )
     except backends.TransientError as exc:
         return _not_serving(f"{endpoint.name}'s Ray cluster did not answer: {exc}")
+    except backends.PermanentError as exc:
+        return _not_serving(f"{endpoint.name}'s Ray cluster cannot be called: {exc}")
     if code == 400 and isinstance(body, dict):
         message = str((body.get("error") or {}).get("message", body))
         raise Invalid(message, fields={"inputs": message})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.roles import Actor, Role, has_role, require_role
@@ -60,10 +61,17 @@ def _check_ray(endpoint: Endpoint) -> None:
         raise Invalid.on("ray_max_replicas", message)
     if not 0 < endpoint.ray_num_cpus <= 64:
         raise Invalid.on("ray_num_cpus", "More than 0, at most 64.")
-    for field in ("ray_dashboard_url", "ray_serve_url"):
+    configured = {
+        "ray_dashboard_url": settings.REGISTRY_RAY_DASHBOARD_URL,
+        "ray_serve_url": settings.REGISTRY_RAY_SERVE_URL,
+    }
+    for field, default in configured.items():
         value = getattr(endpoint, field)
         if value and not value.startswith(("http://", "https://")):
             raise Invalid.on(field, "An http(s) URL.")
+        if value and value.rstrip("/") != default.rstrip("/"):
+            # An address of the endpoint's own: an outbound call like a webhook's.
+            outbound.validate_url(value, field)
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core import signing
 
 from catalog.models import ModelVersion
+from common import outbound
 from deployments import backends
 from deployments.models import Deployment, Endpoint
 from deployments.services import transitions
@@ -31,13 +32,26 @@ FAILED_STATES = {"DEPLOY_FAILED", "UNHEALTHY"}
 
 
 def dashboard_url(endpoint: Endpoint) -> str:
-    return (endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL).rstrip(
-        "/"
-    )
+    return _address(endpoint.ray_dashboard_url, settings.REGISTRY_RAY_DASHBOARD_URL)
 
 
 def serve_url(endpoint: Endpoint) -> str:
-    return (endpoint.ray_serve_url or settings.REGISTRY_RAY_SERVE_URL).rstrip("/")
+    return _address(endpoint.ray_serve_url, settings.REGISTRY_RAY_SERVE_URL)
+
+
+def _address(own: str, configured: str) -> str:
+    """The cluster address to call. The admin's configured cluster is trusted; an
+    endpoint's own address is an outbound call like a webhook's, checked again here
+    (after DNS) so it cannot lead to a private or metadata address unless
+    ``REGISTRY_OUTBOUND_ALLOW`` allows it."""
+    url = (own or configured).rstrip("/")
+    if url == configured.rstrip("/"):
+        return url
+    try:
+        outbound.resolve(url)
+    except outbound.OutboundRefused as exc:
+        raise backends.PermanentError(f"Ray address {url} refused: {exc}") from exc
+    return url
 
 
 def app_name(endpoint: Endpoint, number: int) -> str:

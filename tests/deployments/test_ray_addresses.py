@@ -1,0 +1,77 @@
+"""Issue 13: an endpoint's own Ray addresses are outbound calls like a webhook's:
+checked when set and again when called (after DNS), so a deployer cannot point the
+registry at a private or metadata address; the admin's configured cluster is trusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.errors import Invalid
+from deployments import backends
+from deployments import services as deploy
+from deployments.models import Endpoint
+from deployments.services import ray_target
+from tests.helpers import SAMPLE
+from tests.ui.helpers import served
+
+pytestmark = pytest.mark.django_db
+
+METADATA = "http://169.254.169.254/latest"
+INSIDE = "http://10.1.2.3:8265"
+
+
+@pytest.mark.parametrize("field", ["ray_dashboard_url", "ray_serve_url"])
+def test_an_address_inside_the_network_is_refused_naming_the_field(
+    deployer: Any, iris_group: Any, field: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        deploy.endpoint_create(
+            actor=deployer,
+            name="ray-inside",
+            group=iris_group,
+            target="ray",
+            **{field: METADATA},
+        )
+
+    assert field in caught.value.fields
+    assert not Endpoint.objects.filter(name="ray-inside").exists()
+
+
+def test_the_admins_configured_cluster_is_trusted(
+    deployer: Any, iris_group: Any, settings: Any
+) -> None:
+    settings.REGISTRY_RAY_DASHBOARD_URL = INSIDE
+    endpoint = deploy.endpoint_create(
+        actor=deployer,
+        name="ray-configured",
+        group=iris_group,
+        target="ray",
+        ray_dashboard_url=INSIDE + "/",
+    )
+
+    assert ray_target.dashboard_url(endpoint) == INSIDE
+
+
+def test_an_address_that_became_private_is_refused_when_called(
+    deployer: Any,
+    iris_group: Any,
+    register_version: Any,
+    client_for: Any,
+) -> None:
+    endpoint = deploy.endpoint_create(
+        actor=deployer, name="ray-moved", group=iris_group, target="ray"
+    )
+    served(endpoint, register_version())
+    # As if its DNS name now led inside (the check at configuration passed).
+    Endpoint.objects.filter(pk=endpoint.pk).update(ray_serve_url=METADATA)
+    endpoint.refresh_from_db()
+
+    with pytest.raises(backends.PermanentError, match="refused"):
+        ray_target.serve_url(endpoint)
+    answer = client_for(deployer).post(
+        "/api/v1/endpoints/ray-moved/invocations", {"inputs": SAMPLE}, format="json"
+    )
+    assert answer.status_code == 503
+    assert "cannot be called" in answer.json()["error"]["message"]
