@@ -201,3 +201,17 @@ class LoadCheck(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version_id} checked at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ClusterLock(models.Model):
+    """Who is changing a serving cluster's application list (Ray Serve's PUT replaces
+    the whole list, so its read-then-write must not interleave between deployments of
+    two endpoints): a lease held by one worker at a time, free once it runs out."""
+
+    address = models.CharField(max_length=2000, unique=True)
+    holder = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.address

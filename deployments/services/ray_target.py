@@ -14,16 +14,19 @@ the endpoint keeps its live version, still serving at its own route.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 
 from catalog.models import ModelVersion
-from common import outbound
+from common import leases, outbound
 from deployments import backends
-from deployments.models import Deployment, Endpoint
+from deployments.models import ClusterLock, Deployment, Endpoint
 from deployments.services import transitions
 
 SALT = "deployments.ray-artifact"
@@ -124,9 +127,45 @@ def status(endpoint: Endpoint) -> dict[str, Any]:
     return applications
 
 
+LOCK_LEASE = timedelta(seconds=60)
+LOCK_WAIT = 90.0  # seconds a deployment waits for another one's change of the list
+
+
+@contextmanager
+def cluster_lock(address: str, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the cluster's lock while the block changes its application list; wait
+    for another holder (a deployment of another endpoint) up to ``wait`` seconds,
+    then give up with a transient error (the deployment retries)."""
+    ClusterLock.objects.get_or_create(address=address[:2000])
+    holder = uuid.uuid4().hex
+    rows = ClusterLock.objects.filter(address=address[:2000])
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while not leases.claim(
+        rows, lease_field="lease_expires_at", lease=LOCK_LEASE, holder=holder
+    ):
+        if time.monotonic() > deadline:
+            raise backends.TransientError(
+                f"Another deployment has been changing {address}'s applications "
+                f"for over {wait:.0f} s."
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+    try:
+        yield
+    finally:
+        rows.filter(holder=holder).update(lease_expires_at=None, holder="")
+
+
 def apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> None:
     """Set (or, for None, remove) these applications, keeping every other one on the
-    cluster as it is deployed (Serve's PUT replaces the whole list)."""
+    cluster as it is deployed (Serve's PUT replaces the whole list): under the
+    cluster's lock, so two endpoints deploying at once do not drop each other's."""
+    with cluster_lock(dashboard_url(endpoint)):
+        _apply(endpoint, configs)
+
+
+def _apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> None:
     current = {
         name: app["deployed_app_config"]
         for name, app in status(endpoint).items()

@@ -4,9 +4,12 @@ registry at a private or metadata address; the admin's configured cluster is tru
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from common.errors import Invalid
 from deployments import backends
@@ -75,3 +78,40 @@ def test_an_address_that_became_private_is_refused_when_called(
     )
     assert answer.status_code == 503
     assert "cannot be called" in answer.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_of_one_clusters_applications_take_turns() -> None:
+    """Serve's PUT replaces the whole list: two deployments' read-then-write of one
+    cluster must not interleave (another cluster is not held up)."""
+    address, spans, errors = "http://ray-head:8265", [], []
+
+    def change(name: str, hold: float, where: str = address, wait: float = 10) -> None:
+        try:
+            with ray_target.cluster_lock(where, wait=wait):
+                start = time.monotonic()
+                time.sleep(hold)
+                spans.append((name, start, time.monotonic()))
+        except backends.TransientError as exc:
+            errors.append((name, str(exc)))
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=change, args=("first", 0.6))
+    first.start()
+    time.sleep(0.2)
+    others = [
+        threading.Thread(target=change, args=("second", 0.1)),
+        threading.Thread(target=change, args=("impatient", 0.1, address, 0.1)),
+        threading.Thread(target=change, args=("elsewhere", 0.1, "http://other:8265")),
+    ]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+
+    by_name = {name: (start, end) for name, start, end in spans}
+    assert by_name["second"][0] >= by_name["first"][1]
+    assert by_name["elsewhere"][0] < by_name["first"][1]
+    assert [name for name, _ in errors] == ["impatient"]
+    assert "Another deployment" in errors[0][1]
