@@ -1,5 +1,7 @@
 """Celery entry points of deployments: thin adapters around the services."""
 
+from typing import Any
+
 from celery import shared_task
 
 
@@ -25,6 +27,20 @@ def precheck_task(version_id: int, **_: object) -> str:
     from deployments.services import prechecks
 
     return prechecks.version_precheck(version_id)
+
+
+@shared_task(
+    name="deployments.ray_cleanup", bind=True, acks_late=True, ignore_result=True
+)
+def ray_cleanup_task(self: Any, address: str, name: str, **_: object) -> int:
+    from deployments import backends
+    from deployments.services import ray_target
+
+    try:
+        return ray_target.remove_all(address, name)
+    except backends.TransientError as exc:  # the cluster is down: try again later
+        retries = self.request.retries
+        raise self.retry(exc=exc, countdown=5 * 2**retries, max_retries=8) from exc
 
 
 @shared_task(name="deployments.reconcile", ignore_result=True)

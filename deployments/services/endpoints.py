@@ -74,6 +74,22 @@ def _check_ray(endpoint: Endpoint) -> None:
             outbound.validate_url(value, field)
 
 
+def _ray_address(endpoint: Endpoint) -> str:
+    """The Ray cluster whose applications the endpoint owns ('' when not on Ray)."""
+    if endpoint.target != Target.RAY:
+        return ""
+    return (endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL).rstrip(
+        "/"
+    )
+
+
+def _ray_cleanup(address: str, name: str) -> None:
+    """Remove the endpoint's applications from that cluster once this commits."""
+    from deployments.services import ray_target
+
+    ray_target.cleanup_after_commit(address, name)
+
+
 @transaction.atomic
 def endpoint_create(
     *,
@@ -140,10 +156,13 @@ def endpoint_update(*, actor: Actor, endpoint: Endpoint, **fields: Any) -> Endpo
         may_retarget=actor.pk == endpoint.created_by_id or has_role(actor, Role.ADMIN),
         what="endpoint",
     )
+    was_on_ray = _ray_address(endpoint)
     for name, value in fields.items():
         setattr(endpoint, name, value)
     _check_target(endpoint)
     endpoint.save()
+    if was_on_ray and was_on_ray != _ray_address(endpoint):
+        _ray_cleanup(was_on_ray, endpoint.name)
     changes.announce()
     event_record(
         EventKind.ENDPOINT_UPDATED,
@@ -167,6 +186,8 @@ def endpoint_delete(*, actor: Actor, endpoint: Endpoint) -> None:
         group=endpoint.group,
         payload={"endpoint": endpoint.name},
     )
+    if address := _ray_address(endpoint):
+        _ray_cleanup(address, endpoint.name)
     endpoint.delete()
     changes.announce()
 
@@ -176,6 +197,8 @@ def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(
         live_version=None, live_since=None, serving_message=message
     )
+    if address := _ray_address(endpoint):
+        _ray_cleanup(address, endpoint.name)
     changes.announce()
     event_record(
         EventKind.ENDPOINT_STOPPED,

@@ -120,7 +120,11 @@ def plan(endpoint: Endpoint, version: ModelVersion) -> dict[str, Any]:
 
 def status(endpoint: Endpoint) -> dict[str, Any]:
     """Serve's applications on the endpoint's cluster, by name."""
-    code, body = backends.ray_request("GET", dashboard_url(endpoint) + APPLICATIONS)
+    return _status_at(dashboard_url(endpoint))
+
+
+def _status_at(address: str) -> dict[str, Any]:
+    code, body = backends.ray_request("GET", address + APPLICATIONS)
     if code != 200 or not isinstance(body, dict):
         raise backends.TransientError(f"Ray dashboard answered {code}: {body}")
     applications: dict[str, Any] = body.get("applications") or {}
@@ -161,21 +165,20 @@ def apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> None
     """Set (or, for None, remove) these applications, keeping every other one on the
     cluster as it is deployed (Serve's PUT replaces the whole list): under the
     cluster's lock, so two endpoints deploying at once do not drop each other's."""
-    with cluster_lock(dashboard_url(endpoint)):
-        _apply(endpoint, configs)
+    address = dashboard_url(endpoint)
+    with cluster_lock(address):
+        _apply_at(address, configs)
 
 
-def _apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> None:
+def _apply_at(address: str, configs: dict[str, dict[str, Any] | None]) -> None:
     current = {
         name: app["deployed_app_config"]
-        for name, app in status(endpoint).items()
+        for name, app in _status_at(address).items()
         if app.get("deployed_app_config") and app.get("status") != "DELETING"
     }
     current.update(configs)
     body = {"applications": [config for config in current.values() if config]}
-    code, answer = backends.ray_request(
-        "PUT", dashboard_url(endpoint) + APPLICATIONS, body, timeout=30
-    )
+    code, answer = backends.ray_request("PUT", address + APPLICATIONS, body, timeout=30)
     if code >= 500:
         raise backends.TransientError(f"Ray dashboard answered {code}: {answer}")
     if code >= 300:
@@ -184,16 +187,40 @@ def _apply(endpoint: Endpoint, configs: dict[str, dict[str, Any] | None]) -> Non
 
 def remove(endpoint: Endpoint, keep: set[int]) -> None:
     """Remove the endpoint's applications except those of versions ``keep``."""
-    prefix = f"{endpoint.name}-v"
-    stale: dict[str, dict[str, Any] | None] = {
-        name: None
-        for name in status(endpoint)
-        if name.startswith(prefix)
-        and name[len(prefix) :].isdigit()
-        and int(name[len(prefix) :]) not in keep
-    }
-    if stale:
-        apply(endpoint, stale)
+    _remove_at(dashboard_url(endpoint), endpoint.name, keep)
+
+
+def _remove_at(address: str, name: str, keep: set[int]) -> int:
+    prefix = f"{name}-v"
+    with cluster_lock(address):
+        stale: dict[str, dict[str, Any] | None] = {
+            app: None
+            for app in _status_at(address)
+            if app.startswith(prefix)
+            and app[len(prefix) :].isdigit()
+            and int(app[len(prefix) :]) not in keep
+        }
+        if stale:
+            _apply_at(address, stale)
+    return len(stale)
+
+
+def remove_all(address: str, name: str) -> int:
+    """Remove every application of the endpoint ``name`` from the cluster at
+    ``address`` (a task, after the endpoint was deleted, stopped or moved to another
+    target or cluster); the address is checked again like any endpoint's own."""
+    return _remove_at(
+        _address(address, settings.REGISTRY_RAY_DASHBOARD_URL), name, keep=set()
+    )
+
+
+def cleanup_after_commit(address: str, name: str) -> None:
+    """Enqueue ``remove_all`` once the transaction that let go of the applications
+    commits."""
+    from common import doorbell
+    from deployments.tasks import ray_cleanup_task
+
+    doorbell.ring_after_commit(ray_cleanup_task, address, name)
 
 
 # -- a deployment --------------------------------------------------------------------

@@ -200,6 +200,17 @@ def test_deploy_invoke_roll_back_fail_and_lose_a_replica(
     endpoint = Endpoint.objects.get(pk=ray_endpoint.pk)
     assert endpoint.live_version_id == v1.pk
 
+    # Deleting the endpoint removes its applications from the cluster (a task).
+    deploy.endpoint_delete(actor=deployer, endpoint=endpoint)
+    wait_for(
+        lambda: (
+            not any(app.startswith("iris-ray-v") for app in ray_cluster.applications())
+        ),
+        timeout=60,
+        interval=0.5,
+        message="the deleted endpoint's applications to be removed",
+    )
+
 
 def test_ray_settings_are_checked(deployer: Any, iris_group: Any) -> None:
     from common.errors import Invalid
