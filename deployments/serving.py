@@ -253,6 +253,8 @@ def live_model(name: str) -> Live:
         )
     if state.live_version_id is None:
         raise NotServing(state.message or f"{name} has no deployed version yet.")
+    if state.live is not None and state.live.predictor.stopped:
+        _drop_stopped(state)
     if state.live is None:
         # First request after start or after a stop: load in the request, once.
         with _lock:
@@ -273,6 +275,22 @@ def live_model(name: str) -> Live:
     with suppress(KeyError):  # unloaded meanwhile: this request still has it
         _loaded.move_to_end(name)
     return live
+
+
+def _drop_stopped(state: _State) -> None:
+    """Forget a model whose process stopped (it died, or a run over the time limit
+    stopped it), so this request loads it again, with the backoff of any load."""
+    with _lock:
+        live = state.live
+        if live is None or not live.predictor.stopped:
+            return
+        log.warning(
+            "serving: the model process of %s v%s stopped; loading it again",
+            state.name,
+            live.version_number,
+        )
+        state.live = None
+        _loaded.pop(state.name, None)
 
 
 def _wait_for_load(state: _State, timeout: float = 30.0) -> None:

@@ -35,6 +35,12 @@ class Predictor:
 
     spec: InputSpec
 
+    @property
+    def stopped(self) -> bool:
+        """The model can answer no more (a child process that died or was stopped):
+        the serving layer loads it again."""
+        return False
+
     def predict(
         self, batch: np.ndarray, *, timeout: float | None = None
     ) -> dict[str, Any]:

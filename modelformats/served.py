@@ -85,6 +85,10 @@ class ChildPredictor(Predictor):
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def stopped(self) -> bool:
+        return self.process.poll() is not None
+
     def predict(
         self, batch: np.ndarray, *, timeout: float | None = None
     ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import copy
 import glob
 import os
 import pickle
+import signal
 import tempfile
 import uuid
 from pathlib import Path
@@ -114,3 +115,14 @@ def test_a_pickle_model_runs_only_in_its_serving_child(
     assert ran_in & serving_children, (ran_in, serving_children)
     assert {secret_seen for _, secret_seen in found} == {"PermissionError"}
     assert not Path(tmp_path, marker).exists()  # no unconfined process ran it
+
+    # A serving child that dies is started again by the next request it would answer.
+    for child in serving_children:
+        os.kill(child, signal.SIGKILL)
+    for _ in range(6):
+        answer = requests.post(
+            url, json={"inputs": SAMPLE}, headers=headers, timeout=60
+        )
+        assert answer.ok, (answer.text, web_server.log_tail())
+    restarted = {c for w in _children(web_server.process.pid) for c in _children(w)}
+    assert restarted - serving_children  # new children (the old may linger as zombies)
