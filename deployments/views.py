@@ -18,7 +18,8 @@ from common.ui import act, confirm_page, confirmed
 from deployments import selectors, services, serving
 from deployments.forms import DeployForm, TryItForm
 from deployments.loader import InputError
-from deployments.models import Deployment, Endpoint
+from deployments.models import Deployment, Endpoint, Target
+from deployments.services import ray_target
 from deployments.services.endpoints import DEPLOY_ROLES
 
 ENDPOINTS_PER_PAGE = 50
@@ -101,6 +102,7 @@ def _detail(
         ]
         if context["is_deployer"]
         else [],
+        ray=ray_target.page_facts(endpoint) if endpoint.target == Target.RAY else None,
     )
     return render(request, "deployments/endpoint_detail.html", context, status=status)
 

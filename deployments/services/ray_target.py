@@ -223,6 +223,56 @@ def cleanup_after_commit(address: str, name: str) -> None:
     doorbell.ring_after_commit(ray_cleanup_task, address, name)
 
 
+def page_facts(endpoint: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
+    """What the endpoint page shows of a ``ray`` endpoint: its cluster, its replica
+    settings, and its applications as Ray reports them now (asked with a short
+    timeout: a cluster that does not answer is said so, the page still renders)."""
+    if endpoint.ray_max_replicas is not None:
+        replicas = (
+            f"autoscaling {endpoint.ray_min_replicas} to {endpoint.ray_max_replicas}"
+        )
+    else:
+        replicas = f"{endpoint.ray_num_replicas}"
+    facts: dict[str, Any] = {
+        "dashboard": endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL,
+        "serve": endpoint.ray_serve_url or settings.REGISTRY_RAY_SERVE_URL,
+        "replicas": replicas,
+        "cpus": endpoint.ray_num_cpus,
+        "applications": [],
+        "error": "",
+    }
+    prefix = f"{endpoint.name}-v"
+    try:
+        address = dashboard_url(endpoint)
+        code, body = backends.ray_request(
+            "GET", address + APPLICATIONS, timeout=timeout
+        )
+        if code != 200 or not isinstance(body, dict):
+            raise backends.TransientError(f"the dashboard answered {code}")
+    except (backends.TransientError, backends.PermanentError) as exc:
+        facts["error"] = str(exc)
+        return facts
+    for name, app in sorted((body.get("applications") or {}).items()):
+        if not name.startswith(prefix):
+            continue
+        running = sum(
+            1
+            for deployment in (app.get("deployments") or {}).values()
+            for replica in deployment.get("replicas") or []
+            if replica.get("state") == "RUNNING"
+        )
+        facts["applications"].append(
+            {
+                "name": name,
+                "route": app.get("route_prefix") or "",
+                "status": app.get("status", ""),
+                "message": app.get("message", ""),
+                "running": running,
+            }
+        )
+    return facts
+
+
 # -- a deployment --------------------------------------------------------------------
 def ray_deploy(
     deployment: Deployment, version: ModelVersion, log_line: Callable[[str], None]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from django.test import Client
 
 from common.errors import Invalid
 from deployments import backends
@@ -17,6 +18,7 @@ from deployments import services as deploy
 from deployments.models import Endpoint
 from deployments.services import ray_target
 from tests.helpers import SAMPLE
+from tests.server import free_port
 from tests.ui.helpers import served
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +117,30 @@ def test_changes_of_one_clusters_applications_take_turns() -> None:
     assert by_name["elsewhere"][0] < by_name["first"][1]
     assert [name for name, _ in errors] == ["impatient"]
     assert "Another deployment" in errors[0][1]
+
+
+def test_the_endpoint_page_says_when_its_cluster_does_not_answer(
+    deployer: Any, iris_group: Any, settings: Any
+) -> None:
+    settings.REGISTRY_RAY_DASHBOARD_URL = f"http://127.0.0.1:{free_port()}"
+    deploy.endpoint_create(
+        actor=deployer,
+        name="ray-down",
+        group=iris_group,
+        target="ray",
+        ray_min_replicas=1,
+        ray_max_replicas=3,
+    )
+
+    page = signed_in(deployer).get("/endpoints/ray-down/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'data-testid="ray-error"' in text
+    assert "autoscaling 1 to 3" in text
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client

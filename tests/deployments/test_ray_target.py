@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.test import Client
 
 from accounts import services as accounts
 from catalog import outbox
@@ -146,6 +147,8 @@ def test_deploy_invoke_roll_back_fail_and_lose_a_replica(
     assert answer.json()["predictions"] == [0, 2]
     assert answer.headers["X-Model-Version"] == str(v1.version)
     assert ray_cluster.applications()["iris-ray-v1"]["status"] == "RUNNING"
+    page = signed_in(deployer).get("/endpoints/iris-ray/").content.decode()
+    assert "iris-ray-v1" in page and "RUNNING" in page
 
     # A second version: the endpoint switches once Ray runs it.
     v2 = register_version()
@@ -225,3 +228,9 @@ def test_ray_settings_are_checked(deployer: Any, iris_group: Any) -> None:
             ray_max_replicas=2,
         )
     assert "ray_max_replicas" in caught.value.fields
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
