@@ -86,24 +86,15 @@ def version_register_from_source(
         return services.version_register_without_artifact(
             actor=actor, group=group, source_uri=source_uri, run_id=run_id, **fields
         )
-    actor = require_role(actor, *services.WRITE_ROLES, action="register model versions")
-    services._unsigned_allowed(group)
-    clean = validation.version_fields(fields)
-    source_uri = validation.text(source_uri, "source", max_length=2048)
-    run_id = validation.text(run_id, "run_id", max_length=256)
     with transaction.atomic():
-        version = services._insert_version(
+        version = services._insert_without_file(
             actor,
             group,
-            clean,
-            {"source": source_uri, "run_id": run_id, "import_plan": plan},
-            artifact_key="",
-            artifact_sha256="",
-            artifact_size=0,
-            artifact_format="",
+            fields,
             source_uri=source_uri,
             run_id=run_id,
-            registration_status=RegistrationStatus.PENDING,
+            status=RegistrationStatus.PENDING,
+            noted={"import_plan": plan},
         )
         from catalog.tasks import import_folder_task
 

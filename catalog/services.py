@@ -613,6 +613,29 @@ def version_register_without_artifact(
     whose clients keep the model elsewhere and send only an inert reference to it
     (the SageMaker API's ``ModelDataUrl``, MLflow's ``source``): ``source_uri`` is
     kept as text, never opened."""
+    return _insert_without_file(
+        actor,
+        group,
+        fields,
+        source_uri=source_uri,
+        run_id=run_id,
+        status=RegistrationStatus.ABSENT,
+        noted={"artifact_absent": True},
+    )
+
+
+def _insert_without_file(
+    actor: Actor,
+    group: ModelGroup,
+    fields: dict[str, Any],
+    *,
+    source_uri: Any,
+    run_id: Any,
+    status: RegistrationStatus,
+    noted: dict[str, Any],
+) -> ModelVersion:
+    """The next version of ``group`` with no stored file yet (absent, or waiting for
+    an import), its producer's ``source`` and ``run_id`` kept as text."""
     actor = require_role(actor, *WRITE_ROLES, action="register model versions")
     _unsigned_allowed(group)
     clean = validation.version_fields(fields)
@@ -622,14 +645,14 @@ def version_register_without_artifact(
         actor,
         group,
         clean,
-        {"artifact_absent": True, "source": source_uri, "run_id": run_id},
+        {"source": source_uri, "run_id": run_id, **noted},
         artifact_key="",
         artifact_sha256="",
         artifact_size=0,
         artifact_format="",
         source_uri=source_uri,
         run_id=run_id,
-        registration_status=RegistrationStatus.ABSENT,
+        registration_status=status,
     )
 
 

@@ -6,7 +6,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,31 @@ class Worker:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def own_registry(
+    session_worker: Worker, folder: Path, queue: str, **env: str
+) -> Iterator[Any]:
+    """A gunicorn server and a worker of their own, on the session's database and
+    broker but their own queue (``-<queue>``) and extra settings ``env``: for a
+    registry configured unlike the session's (S3 storage, allowed import sources)."""
+    from tests.server import WebServer
+
+    own = {
+        **session_worker.env,
+        "CELERY_QUEUE": f"{session_worker.env['CELERY_QUEUE']}-{queue}",
+        **env,
+    }
+    worker = Worker(own, folder / "worker.log")
+    worker.start()
+    server = WebServer(own, folder / "web.log", settings_base_dir())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        worker.stop()
 
 
 def settings_base_dir() -> str:

@@ -27,9 +27,9 @@ from approvals.services import review_submit
 from catalog import selectors
 from catalog.models import ModelVersion
 from tests import models as real_models
-from tests.conftest import Worker, settings_base_dir
+from tests.conftest import own_registry
 from tests.helpers import SAMPLE
-from tests.server import HOST, WebServer, free_port
+from tests.server import HOST, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,19 +86,14 @@ def registry(
     celery_worker_process: Any, tracking: Any, tmp_path_factory: Any
 ) -> Iterator[Any]:
     """The registry (gunicorn) and a worker allowed to import from ``tracking``."""
-    env = {
-        **celery_worker_process.env,
-        "CELERY_QUEUE": celery_worker_process.env["CELERY_QUEUE"] + "-mlflow",
-        "REGISTRY_MLFLOW_IMPORT_SOURCES": tracking.url,
-    }
     folder = tmp_path_factory.mktemp("mlflow-registry")
-    worker = Worker(env, folder / "worker.log")
-    worker.start()
-    server = WebServer(env, folder / "web.log", settings_base_dir())
-    server.start()
-    yield server
-    server.stop()
-    worker.stop()
+    with own_registry(
+        celery_worker_process,
+        folder,
+        "mlflow",
+        REGISTRY_MLFLOW_IMPORT_SOURCES=tracking.url,
+    ) as server:
+        yield server
 
 
 @pytest.fixture

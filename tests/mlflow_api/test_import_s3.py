@@ -14,9 +14,8 @@ import pytest
 from accounts.services import token_issue
 from catalog.models import ModelVersion
 from tests import models as real_models
-from tests.conftest import Worker, settings_base_dir
+from tests.conftest import own_registry
 from tests.s3server import moto_s3, storage_env
-from tests.server import WebServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,20 +33,15 @@ def s3(tmp_path_factory: Any) -> Iterator[Any]:
 def registry(
     celery_worker_process: Any, s3: Any, tmp_path_factory: Any
 ) -> Iterator[Any]:
-    env = {
-        **celery_worker_process.env,
-        "CELERY_QUEUE": celery_worker_process.env["CELERY_QUEUE"] + "-mlflow-s3",
-        **storage_env(s3, STORE),
-        "REGISTRY_MLFLOW_IMPORT_SOURCES": f"s3://{ALLOWED}/models",
-    }
     folder = tmp_path_factory.mktemp("mlflow-s3-registry")
-    worker = Worker(env, folder / "worker.log")
-    worker.start()
-    server = WebServer(env, folder / "web.log", settings_base_dir())
-    server.start()
-    yield server
-    server.stop()
-    worker.stop()
+    with own_registry(
+        celery_worker_process,
+        folder,
+        "mlflow-s3",
+        **storage_env(s3, STORE),
+        REGISTRY_MLFLOW_IMPORT_SOURCES=f"s3://{ALLOWED}/models",
+    ) as server:
+        yield server
 
 
 @pytest.fixture

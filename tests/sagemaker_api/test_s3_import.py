@@ -17,11 +17,10 @@ import requests
 from accounts.services import token_issue
 from catalog.models import ModelVersion
 from tests import models as real_models
-from tests.conftest import Worker, settings_base_dir
+from tests.conftest import own_registry
 from tests.helpers import register_payload
 from tests.s3server import moto_s3, storage_env
 from tests.sagemaker_api.conftest import client, issue_key
-from tests.server import WebServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,20 +35,15 @@ def s3(tmp_path_factory: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def s3_registry(celery_worker_process: Any, s3: Any, tmp_path_factory: Any) -> Any:
-    env = {
-        **celery_worker_process.env,
-        "CELERY_QUEUE": celery_worker_process.env["CELERY_QUEUE"] + "-s3",
-        **storage_env(s3, STORE),
-        "REGISTRY_SAGEMAKER_IMPORT_BUCKETS": ALLOWED,
-    }
     folder = tmp_path_factory.mktemp("s3-registry")
-    worker = Worker(env, folder / "worker.log")
-    worker.start()
-    server = WebServer(env, folder / "web.log", settings_base_dir())
-    server.start()
-    yield server
-    server.stop()
-    worker.stop()
+    with own_registry(
+        celery_worker_process,
+        folder,
+        "s3",
+        **storage_env(s3, STORE),
+        REGISTRY_SAGEMAKER_IMPORT_BUCKETS=ALLOWED,
+    ) as server:
+        yield server
 
 
 @pytest.fixture
