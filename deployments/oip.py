@@ -345,7 +345,7 @@ def _infer(
     rows = _tensor(live, body, binary)
     try:
         outputs = serving.run(live, rows)
-    except serving.TimedOut as exc:
+    except (serving.TimedOut, serving.NotServing) as exc:
         raise Refused(503, str(exc)) from exc
     except InputError as exc:
         spec = live.predictor.spec.name

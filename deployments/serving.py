@@ -36,6 +36,7 @@ from deployments import backends, isolated_serving
 from deployments.models import Endpoint, Target
 from modelformats import (
     InputError,
+    LoadError,
     Predictor,
     PredictTimeout,
     check_shape,
@@ -320,6 +321,9 @@ def run(live: Live, inputs: Any) -> dict[str, Any]:
         return live.predictor.predict(batch, timeout=timeout)
     except PredictTimeout as exc:
         raise TimedOut(exc.seconds) from exc
+    except LoadError as exc:  # the model's process failed or died under this call
+        again = " it loads again on the next request." if live.predictor.stopped else ""
+        raise NotServing(f"the model could not answer: {exc}.{again}") from exc
 
 
 def check_elements(count: int) -> None:
