@@ -73,13 +73,13 @@ def authenticate(request: HttpRequest) -> Any:
             "SignedHeaders must include host and x-amz-date.",
         )
     # Failed signatures count against the address like failed tokens, so secrets
-    # cannot be guessed at speed.
-    if throttling.token_failures_wait(request) is not None:
-        raise AwsError(
-            "ThrottlingException",
-            "Too many failed authentications from this address; try again later.",
-        )
-    found = _remembered(parts["key"]) or access_key_authenticate(parts["key"])
+    # cannot be guessed at speed. As for tokens, a key that signed correctly a moment
+    # ago is checked without asking the throttle (a cache round trip); any failure
+    # is counted, and a blocked address is refused before its answer.
+    found = _remembered(parts["key"])
+    if found is None:
+        _not_blocked(request)
+        found = access_key_authenticate(parts["key"])
     if found is None:
         throttling.token_failed(request)
         raise _refused(
@@ -88,6 +88,7 @@ def authenticate(request: HttpRequest) -> Any:
         )
     expected = _signature(request, parts, signed, stamp, found.secret)
     if not hmac.compare_digest(expected, parts["signature"]):
+        _not_blocked(request)
         throttling.token_failed(request)
         raise _refused(
             "InvalidSignatureException",
@@ -96,6 +97,14 @@ def authenticate(request: HttpRequest) -> Any:
         )
     _remember(parts["key"], found)
     return found.user
+
+
+def _not_blocked(request: HttpRequest) -> None:
+    if throttling.token_failures_wait(request) is not None:
+        raise AwsError(
+            "ThrottlingException",
+            "Too many failed authentications from this address; try again later.",
+        )
 
 
 # Like tokens (accounts.authentication), a web process remembers a key that signed
