@@ -106,12 +106,8 @@ def version_import_folder(*, version_id: int, plan: dict[str, Any]) -> str:
     """Fetch an importing version's folder from its allowed source, then check and
     store it like an uploaded folder: Ready with its manifest, or Failed with the
     reason. A redelivered task finds it done and does nothing."""
-    version = (
-        ModelVersion.objects.select_related("group")
-        .filter(pk=version_id, registration_status=RegistrationStatus.PENDING)
-        .first()
-    )
-    if version is None or version.artifact_key:
+    version = services._importing(version_id)
+    if version is None:
         return "skipped"
     stored: list[str] = []
     try:

@@ -813,16 +813,23 @@ def version_register_for_import(
     return version
 
 
-def version_import_artifact(*, version_id: int, bucket: str, key: str) -> str:
-    """Copy an importing version's object with the registry's own S3 credentials,
-    then check and store it like an upload: Ready, or Failed with the reason (in a
-    ``version.updated`` event). A redelivered task finds it done and does nothing."""
+def _importing(version_id: int) -> ModelVersion | None:
+    """The version while its import has stored no file yet (else None: done, failed,
+    or not an import)."""
     version = (
         ModelVersion.objects.select_related("group")
         .filter(pk=version_id, registration_status=RegistrationStatus.PENDING)
         .first()
     )
-    if version is None or version.artifact_key:
+    return None if version is None or version.artifact_key else version
+
+
+def version_import_artifact(*, version_id: int, bucket: str, key: str) -> str:
+    """Copy an importing version's object with the registry's own S3 credentials,
+    then check and store it like an upload: Ready, or Failed with the reason (in a
+    ``version.updated`` event). A redelivered task finds it done and does nothing."""
+    version = _importing(version_id)
+    if version is None:
         return "skipped"
     try:
         stored = _import_copy(version, bucket, key)
