@@ -10,6 +10,7 @@ from common.admin import DeleteThroughService, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import DomainError
 from deployments import services
 from deployments.models import (
+    ClusterLock,
     Deployment,
     DeploymentLogLine,
     Endpoint,
@@ -117,3 +118,11 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 class LoadCheckAdmin(ReadOnlyAdmin):
     list_display = ["version", "checked_at", "fingerprint"]
     list_select_related = ["version__group"]
+
+
+@admin.register(ClusterLock)
+class ClusterLockAdmin(ReadOnlyAdmin):
+    """Who holds a serving cluster's application list (a lease; see ray_target)."""
+
+    list_display = ["address", "holder", "lease_expires_at", "attempts"]
+    search_fields = ["address"]

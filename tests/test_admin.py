@@ -28,6 +28,7 @@ from catalog.models import (
     TrustedSigningKey,
 )
 from deployments.models import (
+    ClusterLock,
     Deployment,
     DeploymentLogLine,
     Endpoint,
@@ -54,6 +55,7 @@ READ_ONLY = [
     Attempt,
     IdempotencyKey,
     ServiceAccount,
+    ClusterLock,
 ]
 
 
@@ -126,6 +128,7 @@ def rows(make_user: Any, superuser: Any) -> None:
     DeploymentLogLine.objects.create(deployment=deployment, text="queued")
     WorkerHeartbeat.objects.create(lane="deployments", beat_at=timezone.now())
     LoadCheck.objects.create(version=version, fingerprint="c" * 64, report={})
+    ClusterLock.objects.create(address="http://ray-head:8265")
     AccessKey.objects.create(
         user=owner, name="ci", access_key_id="MRAKTESTADMIN0000001", sealed_secret="x"
     )
