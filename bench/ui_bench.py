@@ -518,7 +518,9 @@ PAINTS_JS = """() => new Promise(resolve => {
 
 def measure_first_paint(base: str, session_id: str, runs: int = 7) -> dict[str, Any]:
     if not os.path.exists(CHROMIUM):
-        return {"skipped": f"{CHROMIUM} not installed (scripts/browser.sh installs it)"}
+        return {
+            "skipped": f"{CHROMIUM} not installed (scripts/system_packages.sh installs it)"
+        }
     from playwright.sync_api import sync_playwright
 
     paints, contentful, loads = [], [], []

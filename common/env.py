@@ -103,6 +103,16 @@ def size(name: str, default: int) -> int:
     return result
 
 
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = raw(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return lowered
+
+
 def strings(name: str, default: list[str]) -> list[str]:
     value = raw(name)
     if value is None:

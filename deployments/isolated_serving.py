@@ -17,6 +17,7 @@ import logging
 import threading
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from deployments import loader
 from modelformats import Predictor, by_name, confine
@@ -47,12 +48,19 @@ def load(path: str, fmt: str) -> Predictor:
 
 
 def announce() -> None:
-    """Log once per process what protects the model child here: a warning where
-    Landlock is missing."""
+    """Confine model children as ``REGISTRY_SANDBOX`` says, refusing to start where
+    that method is not available, and log once per process what protects them: a
+    warning where nothing does."""
+    confine.choose(settings.REGISTRY_SANDBOX)
+    if not confine.usable(confine.method()):
+        raise ImproperlyConfigured(
+            f"REGISTRY_SANDBOX={settings.REGISTRY_SANDBOX}: that confinement is not "
+            "available on this machine (see docs/isolation.md)"
+        )
     if _warned.is_set():
         return
     _warned.set()
-    if confine.available():
+    if confine.method() != "none":
         log.debug("model child isolation: %s", confine.describe())
     else:
         log.warning("model child isolation: %s", confine.describe())

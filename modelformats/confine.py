@@ -1,4 +1,5 @@
-"""What the limited child may touch on disk and on the network (Linux Landlock).
+"""What the limited child may touch on disk and on the network: Linux Landlock, or
+bubblewrap where Landlock is missing.
 
 The parent builds a Landlock ruleset before starting the child: read and execute
 below the Python install and its site-packages, this package's own folder and the
@@ -13,14 +14,22 @@ The child enforces the ruleset on itself (``restrict`` runs between fork and
 exec) and it cannot be lifted afterwards, also not by the model's code.
 
 Where Landlock is missing (a kernel before 5.13, or Landlock not enabled),
-``available()`` is 0 and the child runs with its resource limits and a bare
+``available()`` is 0. Then, where bubblewrap (``bwrap``) is installed and may make
+namespaces, the child starts inside it (``wrapped``): a mount namespace holding only
+the same folders and files, read-only but for the scratch folder, no network but a
+loopback of its own, its own process, IPC and UTS namespaces, no capabilities.
+Where neither is usable the child runs with its resource limits and a bare
 environment only; ``describe()`` says so and the caller logs it once.
+
+``choose`` picks one method instead of the first usable one (``auto``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -104,20 +113,118 @@ def available() -> int:
     return _abi
 
 
+METHODS = ("auto", "landlock", "bubblewrap", "none")
+_chosen = "auto"
+_bwrap: str | None = None
+_bwrap_seen = False
+
+
+def choose(method: str) -> None:
+    """Confine children with ``method`` (one of ``METHODS``) from now on."""
+    global _chosen
+    if method not in METHODS:
+        raise ValueError(f"unknown confinement {method!r}: use one of {METHODS}")
+    _chosen = method
+
+
+def bubblewrap() -> str | None:
+    """The path of a ``bwrap`` that works here, None where it is missing or cannot
+    make its namespaces (user namespaces disabled, a container refusing them)."""
+    global _bwrap, _bwrap_seen
+    if not _bwrap_seen:
+        found = shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+        if found is not None:
+            try:
+                probe = subprocess.run(
+                    [found, "--ro-bind", "/", "/", *_NAMESPACES, "true"],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+            except (OSError, subprocess.SubprocessError):
+                found = None
+            else:
+                found = found if probe.returncode == 0 else None
+        _bwrap, _bwrap_seen = found, True
+    return _bwrap
+
+
+def usable(method: str) -> bool:
+    if method == "landlock":
+        return available() > 0
+    if method == "bubblewrap":
+        return bubblewrap() is not None
+    return True
+
+
+def method() -> str:
+    """How children are confined here: ``landlock``, ``bubblewrap`` or ``none``.
+    ``auto`` takes the first one this machine offers."""
+    if _chosen != "auto":
+        return _chosen
+    if available():
+        return "landlock"
+    if bubblewrap() is not None:
+        return "bubblewrap"
+    return "none"
+
+
 def describe() -> str:
     """One sentence on what protects the limited child on this machine."""
-    abi = available()
-    if abi:
+    how = method()
+    if how == "landlock":
+        abi = available()
         net = " and TCP" if abi >= 4 else ""
         return (
             f"Landlock ABI {abi}: the model child's file system{net} access is "
             "limited to the artifact, the Python install and a scratch folder"
         )
-    return (
-        "Landlock is not available on this kernel: the model child runs with "
-        "resource limits and a bare environment only, and can read every file the "
-        "service's user can read (see docs/isolation.md)"
+    if how == "bubblewrap":
+        return (
+            f"bubblewrap ({bubblewrap()}): the model child sees only the artifact, "
+            "the Python install and a scratch folder, and has no network"
+        )
+    why = (
+        "confinement is turned off (REGISTRY_SANDBOX=none)"
+        if _chosen == "none"
+        else "neither Landlock nor a working bubblewrap is available here"
     )
+    return (
+        f"{why}: the model child runs with resource limits and a bare environment "
+        "only, and can read every file the service's user can read "
+        "(see docs/isolation.md)"
+    )
+
+
+# Every namespace bwrap can make: mounts, processes, IPC, UTS, cgroups, network
+# (a loopback of its own, nothing else) and, where allowed, users.
+_NAMESPACES = ("--unshare-all", "--die-with-parent", "--cap-drop", "ALL")
+
+
+def wrapped(
+    command: list[str],
+    *,
+    read: Iterable[str],
+    read_files: Iterable[str],
+    scratch: Iterable[str],
+) -> list[str]:
+    """``command`` started inside bubblewrap, seeing the same folders and files
+    ``ruleset`` would allow and nothing else: ``read`` and ``read_files``
+    read-only, ``scratch`` writable (and its working folder), fresh ``/dev`` and
+    ``/proc``."""
+    found = bubblewrap()
+    if found is None:
+        raise OSError("bubblewrap (bwrap) is not usable on this machine")
+    args = [found, *_NAMESPACES, "--dev", "/dev", "--proc", "/proc"]
+    # Parents before the folders below them, so no bind hides a later one.
+    for path in sorted({*read, *read_files}, key=lambda p: (p.count("/"), p)):
+        args += ["--ro-bind-try", path, path]
+    places = list(scratch)
+    for path in places:
+        args += ["--bind", path, path]
+    if places:
+        args += ["--chdir", places[0]]
+    return [*args, "--", *command]
 
 
 def _handled_fs(abi: int) -> int:

@@ -3,9 +3,10 @@
 Used wherever untrusted model files are parsed or loaded at size (the format check of
 large uploads, a deployment's load and warm-up). The child imports only what its
 module needs and sees none of the service's environment, so none of its secrets:
-whatever it must know comes on stdin. On Linux with Landlock it can also read only
-the files it was given, the Python install and a private scratch folder, and open
-no TCP connection (``modelformats.confine``).
+whatever it must know comes on stdin. On Linux with Landlock (or bubblewrap where
+Landlock is missing) it can also read only the files it was given, the Python
+install and a private scratch folder, and open no TCP connection
+(``modelformats.confine``).
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def prepared(
     read: list[str] | None = None,
 ) -> Iterator[Child]:
     """The child's setup for as long as the block runs: a private scratch folder
-    (its ``TMPDIR`` and ``HOME``, removed afterwards) and, with Landlock, a ruleset
-    that lets it read ``files``, the Python install and the scratch folder only."""
+    (its ``TMPDIR`` and ``HOME``, removed afterwards) and the confinement
+    ``confine.method()`` names (a Landlock ruleset, or a bubblewrap command line)
+    that lets it read ``files``, the Python install and the scratch folder only.
+    Raises ``OSError`` where that confinement is not available."""
     scratch = tempfile.mkdtemp(prefix="modelchild-")
     env = {
         "PATH": "/usr/bin:/bin",
@@ -81,22 +84,29 @@ def prepared(
         "HOME": scratch,
     }
     ruleset = None
+    command = [sys.executable, "-m", module, *args]
     try:
-        ruleset = confine.ruleset(
-            read=[
+        how = confine.method()
+        if not confine.usable(how):
+            raise OSError(
+                f"the model child's confinement {how!r} (REGISTRY_SANDBOX) is not "
+                "available on this machine"
+            )
+        allowed = {
+            "read": [
                 *confine.python_folders(),
                 *confine.SYSTEM_READ,
                 *MACHINE_READ,
                 *(read or []),
             ],
-            read_files=files,
-            scratch=[scratch],
-        )
-        yield Child(
-            env,
-            _limits(memory, cpu_seconds, ruleset),
-            [sys.executable, "-m", module, *args],
-        )
+            "read_files": files,
+            "scratch": [scratch],
+        }
+        if how == "landlock":
+            ruleset = confine.ruleset(**allowed)
+        elif how == "bubblewrap":
+            command = confine.wrapped(command, **allowed)
+        yield Child(env, _limits(memory, cpu_seconds, ruleset), command)
     finally:
         if ruleset is not None:
             os.close(ruleset)

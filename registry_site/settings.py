@@ -289,10 +289,15 @@ REGISTRY_EVALUATION_LEASE = env.integer("REGISTRY_EVALUATION_LEASE", 30, minimum
 REGISTRY_METRIC_TOLERANCE = env.number("REGISTRY_METRIC_TOLERANCE", 0.01, minimum=0.0)
 
 # --- Deployments and serving ------------------------------------------------------
-# Lease of a running deployment, renewed every third of it while its worker runs it:
-# a killed worker's deployment is taken over once it runs out.
+# How model children are confined: the first usable of Landlock and bubblewrap
+# (auto), one of them (the service refuses to start where it is missing), or none.
+REGISTRY_SANDBOX = env.choice(
+    "REGISTRY_SANDBOX", "auto", ("auto", "landlock", "bubblewrap", "none")
+)
 REGISTRY_LOADER_TIMEOUT = env.number("REGISTRY_LOADER_TIMEOUT", 120.0, minimum=0.01)
 REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
+# Lease of a running deployment, renewed every third of it while its worker runs it:
+# a killed worker's deployment is taken over once it runs out.
 REGISTRY_DEPLOY_LEASE = env.integer("REGISTRY_DEPLOY_LEASE", 30, minimum=3)
 # /readyz calls the worker "stale" when its last heartbeat (every 5 s) is older.
 REGISTRY_WORKER_HEARTBEAT_STALE = env.number(

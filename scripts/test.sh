@@ -20,7 +20,7 @@ $BIN/python manage.py makemigrations --check --dry-run
 echo "== check --deploy"
 ./scripts/deploy_check.sh
 
-./scripts/browser.sh
+./scripts/system_packages.sh
 echo "== pytest on SQLite"
 DATABASE_URL="sqlite:///$REGISTRY_DATA_DIR/registry.sqlite3" $BIN/pytest -p no:cacheprovider "$@"
 

@@ -22,6 +22,14 @@ def test_bad_values_raise_a_config_error_naming_the_variable(
         reader("REGISTRY_X", 1) if reader is not env.boolean else reader("REGISTRY_X")
 
 
+def test_a_choice_takes_one_of_its_values_only(monkeypatch):
+    monkeypatch.setenv("REGISTRY_X", " Bubblewrap ")
+    assert env.choice("REGISTRY_X", "auto", ("auto", "bubblewrap")) == "bubblewrap"
+    monkeypatch.setenv("REGISTRY_X", "chroot")
+    with pytest.raises(env.ConfigError, match="REGISTRY_X='chroot' is not one of"):
+        env.choice("REGISTRY_X", "auto", ("auto", "bubblewrap"))
+
+
 def test_sizes_take_units(monkeypatch):
     monkeypatch.setenv("REGISTRY_X", "2GiB")
     assert env.size("REGISTRY_X", 1) == 2 * 1024**3

@@ -2,7 +2,7 @@
 real Celery worker on Redis deploying what reviewers approve. The browser fixtures
 (``chromium``, ``open_page``) are in tests/ui/conftest.py.
 
-Chromium is Debian's package (scripts/browser.sh installs it); outside CI these tests
+Chromium is Debian's package (scripts/system_packages.sh installs it); outside CI these tests
 skip with a printed reason when it is missing. On failure each open page is saved as
 a screenshot under test-artifacts/ and its path printed.
 """
