@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 from django import forms
+from django.db.models import URLField
+from django.forms.models import fields_for_model, model_to_dict
 
 from common import jsonsafe
+from deployments.models import Endpoint, Target
 
 
 class TryItForm(forms.Form):
@@ -52,3 +55,57 @@ class TryItForm(forms.Form):
 
 class DeployForm(forms.Form):
     version = forms.IntegerField(label="Version", min_value=1)
+
+
+class EndpointSettingsForm(forms.Form):
+    """The settings a deployer changes on the endpoint page: auto-deploy, and for a
+    ``ray`` endpoint its replicas, CPUs and cluster addresses. It only parses; the
+    service checks the values (``deployments.services.endpoint_update``) and
+    ``changes()`` sends it only what differs from the endpoint."""
+
+    LABELS = {
+        "auto_deploy": "Auto-deploy: each version once it is approved",
+        "ray_num_replicas": "Replicas",
+        "ray_min_replicas": "Autoscaling: at least",
+        "ray_max_replicas": "Autoscaling: at most",
+        "ray_num_cpus": "CPUs per replica",
+        "ray_dashboard_url": "Ray dashboard",
+        "ray_serve_url": "Ray Serve HTTP proxy",
+    }
+    HELP = {
+        "ray_num_replicas": "A fixed number, 1 to 100 (when autoscaling is off).",
+        "ray_max_replicas": "Leave empty for a fixed number of replicas.",
+        "ray_dashboard_url": "Leave empty for the cluster the registry is set up with.",
+        "ray_serve_url": "Leave empty for the cluster the registry is set up with.",
+    }
+
+    def __init__(self, *args: Any, endpoint: Endpoint, **kwargs: Any) -> None:
+        names = list(self.LABELS)
+        if endpoint.target != Target.RAY:
+            names = ["auto_deploy"]
+        kwargs.setdefault("initial", model_to_dict(endpoint, fields=names))
+        super().__init__(*args, **kwargs)
+        self.fields.update(
+            fields_for_model(
+                Endpoint,
+                fields=names,
+                labels=self.LABELS,
+                help_texts=self.HELP,
+                formfield_callback=_formfield,
+            )
+        )
+        for name in ("ray_dashboard_url", "ray_serve_url"):
+            if name in self.fields:
+                self.fields[name].widget.attrs["placeholder"] = getattr(
+                    endpoint, name.removesuffix("_url")
+                )
+
+    def changes(self) -> dict[str, Any]:
+        """The cleaned values that differ from the endpoint's."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+def _formfield(field: Any, **kwargs: Any) -> forms.Field | None:
+    if isinstance(field, URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)

@@ -59,6 +59,18 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def ray_dashboard(self) -> str:
+        """The Ray dashboard address this endpoint uses, as configured (calls check
+        it first: ``deployments.services.ray_target.dashboard_url``)."""
+        own = self.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL
+        return own.rstrip("/")
+
+    @property
+    def ray_serve(self) -> str:
+        """The Ray Serve HTTP proxy address this endpoint uses, as configured."""
+        return (self.ray_serve_url or settings.REGISTRY_RAY_SERVE_URL).rstrip("/")
+
 
 class DeploymentStatus(models.TextChoices):
     QUEUED = "Queued", "Queued"

@@ -11,4 +11,9 @@ urlpatterns = [
     path("endpoints/<str:name>/rollback/", views.endpoint_rollback, name="rollback"),
     path("endpoints/<str:name>/deploy/", views.endpoint_deploy, name="deploy"),
     path("endpoints/<str:name>/try/", views.endpoint_try, name="try"),
+    path(
+        "endpoints/<str:name>/settings/",
+        views.endpoint_settings,
+        name="endpoint-settings",
+    ),
 ]

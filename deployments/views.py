@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import registry_page
 from accounts.roles import Role, has_role, require_role
-from common.errors import NotFound
-from common.ui import act, confirm_page, confirmed
+from common.errors import Conflict, Invalid, NotFound
+from common.ui import act, confirm_page, confirmed, form_errors
 from deployments import selectors, services, serving
-from deployments.forms import DeployForm, TryItForm
+from deployments.forms import DeployForm, EndpointSettingsForm, TryItForm
 from deployments.loader import InputError
 from deployments.models import Deployment, Endpoint, Target
 from deployments.services import ray_target
@@ -90,10 +91,14 @@ def _detail(
     result: dict[str, Any] | None = None,
     error: str = "",
     status: int = 200,
+    settings_form: EndpointSettingsForm | None = None,
 ) -> HttpResponse:
     context = _panel_context(request, endpoint)
+    if settings_form is None and context["is_deployer"]:
+        settings_form = EndpointSettingsForm(endpoint=endpoint)
     context.update(
         try_form=try_form,
+        settings_form=settings_form,
         result=result,
         error=error,
         approved=[
@@ -184,6 +189,41 @@ def endpoint_deploy(request: HttpRequest, name: str) -> HttpResponse:
         ),
         done=_said(switch),
         back=reverse("deployments:endpoint", kwargs={"name": name}),
+    )
+
+
+@registry_page
+@require_POST
+def endpoint_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """Change the endpoint's settings (deployments.services.endpoint_update); invalid
+    values come back on the form, next to the field they concern."""
+    require_role(request.user, *DEPLOY_ROLES, action="change endpoints")
+    endpoint = selectors.endpoint_get(name)
+    form = EndpointSettingsForm(request.POST, endpoint=endpoint)
+    if form.is_valid():
+        changes = form.changes()
+        try:
+            if changes:
+                services.endpoint_update(
+                    actor=request.user, endpoint=endpoint, **changes
+                )
+        except (Invalid, Conflict) as exc:
+            form_errors(form, exc)
+            endpoint = selectors.endpoint_get(name)  # as stored, not as tried
+        else:
+            said = ", ".join(str(form.fields[n].label or n) for n in changes)
+            messages.success(
+                request, f"Saved: {said}." if changes else "Nothing was changed."
+            )
+            return redirect("deployments:endpoint", name=name)
+    live = endpoint.live_version
+    sample = TryItForm.initial_body(live.sample_payload if live else None)
+    return _detail(
+        request,
+        endpoint,
+        TryItForm(initial={"body": sample}),
+        status=400,
+        settings_form=form,
     )
 
 

@@ -76,11 +76,7 @@ def _check_ray(endpoint: Endpoint) -> None:
 
 def _ray_address(endpoint: Endpoint) -> str:
     """The Ray cluster whose applications the endpoint owns ('' when not on Ray)."""
-    if endpoint.target != Target.RAY:
-        return ""
-    return (endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL).rstrip(
-        "/"
-    )
+    return endpoint.ray_dashboard if endpoint.target == Target.RAY else ""
 
 
 def _ray_cleanup(address: str, name: str) -> None:

@@ -35,19 +35,18 @@ FAILED_STATES = {"DEPLOY_FAILED", "UNHEALTHY"}
 
 
 def dashboard_url(endpoint: Endpoint) -> str:
-    return _address(endpoint.ray_dashboard_url, settings.REGISTRY_RAY_DASHBOARD_URL)
+    return _checked(endpoint.ray_dashboard, settings.REGISTRY_RAY_DASHBOARD_URL)
 
 
 def serve_url(endpoint: Endpoint) -> str:
-    return _address(endpoint.ray_serve_url, settings.REGISTRY_RAY_SERVE_URL)
+    return _checked(endpoint.ray_serve, settings.REGISTRY_RAY_SERVE_URL)
 
 
-def _address(own: str, configured: str) -> str:
+def _checked(url: str, configured: str) -> str:
     """The cluster address to call. The admin's configured cluster is trusted; an
     endpoint's own address is an outbound call like a webhook's, checked again here
     (after DNS) so it cannot lead to a private or metadata address unless
     ``REGISTRY_OUTBOUND_ALLOW`` allows it."""
-    url = (own or configured).rstrip("/")
     if url == configured.rstrip("/"):
         return url
     try:
@@ -123,8 +122,8 @@ def status(endpoint: Endpoint) -> dict[str, Any]:
     return _status_at(dashboard_url(endpoint))
 
 
-def _status_at(address: str) -> dict[str, Any]:
-    code, body = backends.ray_request("GET", address + APPLICATIONS)
+def _status_at(address: str, timeout: float = 10.0) -> dict[str, Any]:
+    code, body = backends.ray_request("GET", address + APPLICATIONS, timeout=timeout)
     if code != 200 or not isinstance(body, dict):
         raise backends.TransientError(f"Ray dashboard answered {code}: {body}")
     applications: dict[str, Any] = body.get("applications") or {}
@@ -210,7 +209,9 @@ def remove_all(address: str, name: str) -> int:
     ``address`` (a task, after the endpoint was deleted, stopped or moved to another
     target or cluster); the address is checked again like any endpoint's own."""
     return _remove_at(
-        _address(address, settings.REGISTRY_RAY_DASHBOARD_URL), name, keep=set()
+        _checked(address.rstrip("/"), settings.REGISTRY_RAY_DASHBOARD_URL),
+        name,
+        keep=set(),
     )
 
 
@@ -234,8 +235,8 @@ def page_facts(endpoint: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
     else:
         replicas = f"{endpoint.ray_num_replicas}"
     facts: dict[str, Any] = {
-        "dashboard": endpoint.ray_dashboard_url or settings.REGISTRY_RAY_DASHBOARD_URL,
-        "serve": endpoint.ray_serve_url or settings.REGISTRY_RAY_SERVE_URL,
+        "dashboard": endpoint.ray_dashboard,
+        "serve": endpoint.ray_serve,
         "replicas": replicas,
         "cpus": endpoint.ray_num_cpus,
         "applications": [],
@@ -243,16 +244,11 @@ def page_facts(endpoint: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
     }
     prefix = f"{endpoint.name}-v"
     try:
-        address = dashboard_url(endpoint)
-        code, body = backends.ray_request(
-            "GET", address + APPLICATIONS, timeout=timeout
-        )
-        if code != 200 or not isinstance(body, dict):
-            raise backends.TransientError(f"the dashboard answered {code}")
+        applications = _status_at(dashboard_url(endpoint), timeout)
     except (backends.TransientError, backends.PermanentError) as exc:
         facts["error"] = str(exc)
         return facts
-    for name, app in sorted((body.get("applications") or {}).items()):
+    for name, app in sorted(applications.items()):
         if not name.startswith(prefix):
             continue
         running = sum(

@@ -21,7 +21,7 @@ from accounts.services import token_issue
 from approvals import policies
 from catalog.models import ModelGroup, ModelVersion
 from deployments import services as deploy
-from deployments.models import Deployment
+from deployments.models import Deployment, Endpoint
 from tests import models as real_models
 from tests.helpers import SAMPLE
 
@@ -229,3 +229,32 @@ def test_pages_run_under_the_content_security_policy_without_errors(
             assert page.evaluate("typeof htmx") == "object"
 
     assert not errors, errors
+
+
+def test_a_deployer_sets_a_ray_endpoints_replicas_on_its_page(
+    open_page, api, make_user
+):
+    api.group("iris")
+    deployer = make_user("deployer")
+    deploy.endpoint_create(
+        actor=deployer,
+        name="iris-ray",
+        group=ModelGroup.objects.get(name="iris"),
+        target="ray",
+    )
+    page = open_page(deployer)
+    page.goto("/endpoints/iris-ray/")
+
+    page.get_by_label("Autoscaling: at most").fill("3")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Saved: Autoscaling: at most.").wait_for()
+    assert page.get_by_label("Autoscaling: at most").input_value() == "3"
+    assert "autoscaling 1 to 3" in page.locator('[data-testid="ray"]').inner_text()
+
+    page.get_by_label("CPUs per replica").fill("100")
+    page.get_by_role("button", name="Save settings").click()
+    error = page.locator(".field-error")
+    error.wait_for()
+    assert "at most 64" in error.inner_text()
+    endpoint = Endpoint.objects.get(name="iris-ray")
+    assert (endpoint.ray_max_replicas, endpoint.ray_num_cpus) == (3, 0.25)
