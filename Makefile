@@ -7,7 +7,7 @@ PORT ?= 8000
 REGISTRY_DATA_DIR ?= $(CURDIR)/data
 export REGISTRY_DATA_DIR
 
-.PHONY: install prepare run web serve worker migrate demo test pytest lint format typecheck \
+.PHONY: install sdk prepare run web serve worker migrate demo test pytest lint format typecheck \
         migrations-check deploy-check fuzz bench clean
 
 # The server, then the modelreg CLI from its own small distribution in cli/. Second,
@@ -20,6 +20,17 @@ $(BIN)/.installed: pyproject.toml cli/pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The SageMaker Python SDK, both majors, each in a virtual environment of its own (they
+# share the `sagemaker` package name, and 2.x pins older protobuf and packaging than
+# the registry uses): tests/sagemaker_api/test_sdk.py runs pipelines with them.
+SDK_VENV ?= .venv-sdk
+$(SDK_VENV)/%/.installed: tests/sagemaker_api/sdk/%.txt
+	$(PYTHON) -m venv $(SDK_VENV)/$*
+	$(SDK_VENV)/$*/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+sdk: $(SDK_VENV)/v2/.installed $(SDK_VENV)/v3/.installed
 
 # The data folder's sub-folders and generated secret key (settings only read them).
 prepare: install
@@ -46,7 +57,7 @@ serve: prepare
 worker: prepare
 	$(BIN)/python -m registry_site.launcher --only workers
 
-test: install
+test: install sdk
 	./scripts/test.sh
 
 pytest: prepare
@@ -77,4 +88,4 @@ bench: install
 	./bench/run.sh
 
 clean:
-	rm -rf $(VENV) data *.egg-info cli/*.egg-info
+	rm -rf $(VENV) $(SDK_VENV) data *.egg-info cli/*.egg-info

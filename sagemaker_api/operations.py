@@ -273,8 +273,10 @@ def _status_details(version: ModelVersion) -> Params:
 
 
 def _summary(version: ModelVersion) -> Params:
+    """A package in a list. Like SageMaker's, it has no ``ModelPackageName``: a
+    versioned package is named by its ARN (sagemaker-core describes each listed
+    package by its name where one is given, and a group's name names no version)."""
     return {
-        "ModelPackageName": version.group.name,
         "ModelPackageGroupName": version.group.name,
         "ModelPackageVersion": version.version,
         "ModelPackageArn": _package_arn(version),
@@ -299,6 +301,8 @@ def describe_model_package(actor: Actor, params: Params) -> Params:
     )
     document = _document(version)
     answer: Params = {
+        # Described, a version in a group is named by its group, as on SageMaker.
+        "ModelPackageName": version.group.name,
         **_summary(version),
         **{k: v for k, v in document.items() if k in documents.KEPT},
         "ModelPackageStatusDetails": _status_details(version),
@@ -409,7 +413,6 @@ def batch_describe_model_package(actor: Actor, params: Params) -> Params:
             }
             continue
         summary = _summary(version)
-        del summary["ModelPackageName"]
         summary["InferenceSpecification"] = _document(version).get(
             "InferenceSpecification", {"Containers": []}
         )

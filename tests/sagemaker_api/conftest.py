@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from accounts.services import token_issue
+from catalog.selectors import group_get
+from deployments import services as deploy
+from deployments.models import Endpoint
 
 ALL_SCOPES = ["read", "write", "review", "deploy", "invoke"]
 REGION = "us-east-1"
@@ -110,3 +114,34 @@ def _forget_remembered_keys() -> Any:
 
     sigv4.forget()
     yield
+
+
+def wait_live(name: str, timeout: float = 90) -> Endpoint:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        endpoint = Endpoint.objects.get(name=name)
+        if endpoint.live_version_id:
+            return endpoint
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never went live")
+
+
+@pytest.fixture
+def live(
+    worker: Any,
+    register: Any,
+    client_for: Any,
+    reviewer: Any,
+    deployer: Any,
+) -> Endpoint:
+    """Endpoint ``iris-prod`` serving version 1 of ``iris`` (a real ONNX model,
+    registered and approved through /api/v1/, deployed by the real worker)."""
+    deploy.endpoint_create(actor=deployer, name="iris-prod", group=group_get("iris"))
+    assert register().status_code == 201
+    review = client_for(reviewer).post(
+        "/api/v1/model-groups/iris/versions/1/reviews/",
+        {"decision": "approve"},
+        format="json",
+    )
+    assert review.status_code == 201, review.content
+    return wait_live("iris-prod")

@@ -4,7 +4,6 @@ the real server and worker: the same predictions as ``/api/v1/…/invocations``.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -12,34 +11,10 @@ import requests
 from accounts.services import token_issue
 from catalog.selectors import group_get
 from deployments import services as deploy
-from deployments.models import Endpoint
 from tests.helpers import SAMPLE
 from tests.sagemaker_api.test_flow import SPEC, code, refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait_live(name: str, timeout: float = 90) -> Endpoint:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        endpoint = Endpoint.objects.get(name=name)
-        if endpoint.live_version_id:
-            return endpoint
-        time.sleep(0.2)
-    raise AssertionError(f"{name} never went live")
-
-
-@pytest.fixture
-def live(worker, register, client_for, reviewer, deployer):
-    deploy.endpoint_create(actor=deployer, name="iris-prod", group=group_get("iris"))
-    assert register().status_code == 201
-    review = client_for(reviewer).post(
-        "/api/v1/model-groups/iris/versions/1/reviews/",
-        {"decision": "approve"},
-        format="json",
-    )
-    assert review.status_code == 201, review.content
-    return _wait_live("iris-prod")
 
 
 def test_invoke_endpoint_answers_what_the_api_answers(
