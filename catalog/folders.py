@@ -11,7 +11,7 @@ re-verifies that file exactly as it does a single upload.
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
@@ -60,10 +60,7 @@ def version_register_folder(
             registration_status=RegistrationStatus.READY,
         )
     except BaseException:
-        storage = services.artifact_storage()
-        for key in stored:
-            with suppress(Exception):
-                storage.delete(key)
+        services.stored_delete(stored, cleanup=True)
         raise
 
 
@@ -125,10 +122,7 @@ def version_import_folder(*, version_id: int, plan: dict[str, Any]) -> str:
         reason = ""
     if done:
         return "imported"
-    storage = services.artifact_storage()
-    for key in stored:
-        with suppress(Exception):
-            storage.delete(key)
+    services.stored_delete(stored, cleanup=True)
     if reason:
         return services._import_failed(version, reason)
     return "skipped"

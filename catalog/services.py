@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
@@ -558,8 +558,7 @@ def version_register(
             ),
         )
     except BaseException:
-        with suppress(Exception):
-            artifact_storage().delete(key)
+        stored_delete([key], cleanup=True)
         raise
     if not checked:
         _ring_check(version)
@@ -700,8 +699,7 @@ def version_attach_artifact(
                 },
             )
     except BaseException:
-        with suppress(Exception):
-            artifact_storage().delete(key)
+        stored_delete([key], cleanup=True)
         raise
     return locked
 
@@ -1233,7 +1231,7 @@ def version_delete(*, actor: Actor, version: ModelVersion) -> None:
         row.delete()
     keys = stored_keys(version)
     if keys:  # a version recorded without an artifact has no file
-        transaction.on_commit(lambda: _delete_keys(keys))
+        transaction.on_commit(lambda: stored_delete(keys))
 
 
 def version_by_alias(group: ModelGroup, name: str) -> ModelVersion | None:
@@ -1427,11 +1425,20 @@ def stored_keys(version: ModelVersion) -> list[str]:
     return keys
 
 
-def _delete_keys(keys: list[str]) -> None:
+def stored_delete(keys: Iterable[str], *, cleanup: bool = False) -> None:
+    """Delete stored files; one already gone is no error. ``cleanup``: removing what
+    a failed change stored while its error propagates, so a failure here is logged
+    instead of raised (it must not hide that error)."""
     storage = artifact_storage()
     for key in keys:
-        with suppress(FileNotFoundError):
+        try:
             storage.delete(key)
+        except FileNotFoundError:
+            pass
+        except Exception:
+            if not cleanup:
+                raise
+            log.warning("Could not remove stored file %s", key, exc_info=True)
 
 
 def artifact_open(key: str, what: str) -> Any:

@@ -137,7 +137,7 @@ def version_register_staged(
     finally:
         for handle in handles.values():
             handle.close()
-    transaction.on_commit(lambda: services._delete_keys(keys))
+    transaction.on_commit(lambda: services.stored_delete(keys))
     return version
 
 

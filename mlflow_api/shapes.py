@@ -70,17 +70,18 @@ def _status_message(version: ModelVersion) -> str:
 def unservable(version: ModelVersion) -> str:
     """Why the registry has no verified files to hand out for ``version`` ('' when
     it has)."""
-    where = f"Version {version.version} of {version.group.name!r}"
     if version.artifact_absent:
-        return (
-            f"{where} was recorded without its files (source {version.source_uri!r} "
-            "is kept as text only): the registry has nothing to download."
+        why = (
+            f"was recorded without its files (source {version.source_uri!r} is kept "
+            "as text only): the registry has nothing to download."
         )
-    if version.registration_status == RegistrationStatus.PENDING:
-        return f"{where} is still being imported or checked; try again shortly."
-    if version.registration_status == RegistrationStatus.FAILED:
-        return f"{where} has no verified files: {version.registration_error}"
-    return ""
+    elif version.registration_status == RegistrationStatus.PENDING:
+        why = "is still being imported or checked; try again shortly."
+    elif version.registration_status == RegistrationStatus.FAILED:
+        why = f"has no verified files: {version.registration_error}"
+    else:
+        return ""
+    return f"Version {version.version} of {version.group.name!r} {why}"
 
 
 def registered_model(

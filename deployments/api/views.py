@@ -24,7 +24,7 @@ from accounts.idempotency import idempotent
 from accounts.roles import may_invoke
 from accounts.throttling import InvocationThrottle
 from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
-from catalog.services import artifact_storage
+from catalog.services import artifact_open
 from common import jsonsafe, outbound
 from common.errors import Forbidden, Invalid, NotFound, TooLarge
 from deployments import backends, selectors, services, serving
@@ -290,15 +290,16 @@ class RayArtifactView(APIView):
             named = ray_target.artifact_token_load(token)
         except signing.BadSignature as exc:
             raise NotFound("This artifact URL is not valid (or has expired).") from exc
-        version = ModelVersion.objects.filter(
-            pk=named["v"], artifact_sha256=named["sha256"]
-        ).first()
+        version = (
+            ModelVersion.objects.select_related("group")
+            .filter(pk=named["v"], artifact_sha256=named["sha256"])
+            .first()
+        )
         if version is None or version.approval_status != ApprovalStatus.APPROVED:
             raise NotFound("This artifact URL names no approved version.")
-        try:
-            handle = artifact_storage().open(version.artifact_key, "rb")
-        except FileNotFoundError as exc:
-            raise NotFound("This version's artifact is missing from storage.") from exc
+        handle = artifact_open(
+            version.artifact_key, f"{version.group.name} v{version.version}"
+        )
         response = FileResponse(handle, content_type="application/octet-stream")
         response["X-Artifact-SHA256"] = version.artifact_sha256
         response["Content-Length"] = str(version.artifact_size)
