@@ -1207,6 +1207,40 @@ def version_update(
     return locked
 
 
+@transaction.atomic
+def version_extra_update(
+    *,
+    actor: Actor,
+    version: ModelVersion,
+    fields: Iterable[str],
+    frozen: Iterable[str] = (),
+) -> ModelVersion:
+    """Allow and record a change to fields an API face keeps for ``version`` beyond
+    the catalog's columns (SageMaker's ``InferenceSpecification``, ...), which the
+    face then writes in the same transaction: the role ``version_update`` asks, and
+    the fields in ``frozen`` (what reviewers judge) change only while Pending."""
+    require_role(actor, *WRITE_ROLES, action="edit model versions")
+    locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+    held = sorted(set(frozen))
+    if held and locked.approval_status != ApprovalStatus.PENDING:
+        message = (
+            f"Frozen once a version has been reviewed ({locked.approval_status}); "
+            "register a new version to change it."
+        )
+        raise Conflict(
+            f"{', '.join(held)}: {message}", fields={name: message for name in held}
+        )
+    locked.save(update_fields=["updated_at"])
+    event_record(
+        EventKind.VERSION_UPDATED,
+        actor=actor,
+        group=version.group,
+        version=locked,
+        payload={"fields": sorted(set(fields))},
+    )
+    return locked
+
+
 def version_delete(*, actor: Actor, version: ModelVersion) -> None:
     """Delete a version that is not Approved; its number is never given out again."""
     require_role(actor, *WRITE_ROLES, action="delete model versions")

@@ -34,6 +34,13 @@ KEPT = (
 )
 
 
+# What of the kept fields reviewers judge (the model and where it comes from): frozen
+# once a version has been reviewed, like the catalog's metrics and lineage.
+JUDGED = frozenset(
+    {"InferenceSpecification", "SourceUri", "AdditionalInferenceSpecifications"}
+)
+
+
 def catalog_fields(params: dict[str, Any]) -> dict[str, Any]:
     """The catalog's version fields for the SageMaker fields in ``params``."""
     fields: dict[str, Any] = {}

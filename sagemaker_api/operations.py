@@ -348,6 +348,10 @@ def list_model_packages(actor: Actor, params: Params) -> Params:
 
 @transaction.atomic
 def update_model_package(actor: Actor, params: Params) -> Params:
+    """Each part through its own service as the caller: catalog fields, the fields
+    this face keeps (``catalog.version_extra_update`` allows and records them), then
+    the status; all in one transaction."""
+    _read(actor)
     version = _version(params["ModelPackageArn"])
     fields = documents.catalog_fields(params)
     if (
@@ -366,6 +370,13 @@ def update_model_package(actor: Actor, params: Params) -> Params:
     kept = documents.kept_fields(params)
     added = params.get("AdditionalInferenceSpecificationsToAdd")
     if kept or added:
+        changed = [*kept, *(["AdditionalInferenceSpecifications"] if added else [])]
+        version = catalog.version_extra_update(
+            actor=actor,
+            version=version,
+            fields=changed,
+            frozen=[name for name in changed if name in documents.JUDGED],
+        )
         document = _document(version)
         document.update(kept)
         if added:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from approvals.services import policy_update
-from catalog.models import ModelVersion
+from catalog.models import Event, ModelVersion
 from catalog.selectors import group_get
 from tests.sagemaker_api.test_flow import SPEC, code, refused
 
@@ -176,3 +176,78 @@ def test_rejecting_needs_a_reason(sm, sagemaker, make_user):
 
     assert code(error) == "ValidationException"
     assert "ApprovalDescription" in error.response["Error"]["Message"]
+
+
+# --- the fields the face keeps beyond the catalog's columns --------------------------
+
+OTHER_SPEC = {
+    **SPEC,
+    "Containers": [{**SPEC["Containers"][0], "Image": "elsewhere/serving:9"}],
+}
+
+
+def _events(kind: str = "version.updated") -> list[Event]:
+    return list(Event.objects.filter(kind=kind).order_by("id"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"InferenceSpecification": OTHER_SPEC},
+        {"SourceUri": "s3://elsewhere/model.tar.gz"},
+        {"ModelLifeCycle": {"Stage": "Production", "StageStatus": "Approved"}},
+        {"AdditionalInferenceSpecificationsToAdd": [{"Name": "neo", **OTHER_SPEC}]},
+    ],
+)
+def test_a_viewer_cannot_change_what_a_package_holds(sm, sagemaker, make_user, change):
+    arn = _create(sm)
+    before = sm.describe_model_package(ModelPackageName=arn)
+    events = len(_events())
+
+    error = refused(
+        sagemaker(make_user("viewer")).update_model_package,
+        ModelPackageArn=arn,
+        **change,
+    )
+
+    assert code(error) == "AccessDeniedException"
+    after = sm.describe_model_package(ModelPackageName=arn)
+    for field in ("InferenceSpecification", "SourceUri", "ModelLifeCycle"):
+        assert after.get(field) == before.get(field)
+    assert "AdditionalInferenceSpecifications" not in after
+    assert len(_events()) == events
+
+
+def test_the_model_a_package_names_is_frozen_once_reviewed(sm, sagemaker, make_user):
+    arn = _create(sm)
+    sm.update_model_package(ModelPackageArn=arn, InferenceSpecification=OTHER_SPEC)
+    changed = _events()[-1]
+    assert changed.payload["fields"] == ["InferenceSpecification"]
+    image = sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    assert image["Containers"][0]["Image"] == "elsewhere/serving:9"
+    sagemaker(make_user("reviewer")).update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved"
+    )
+
+    for change in (
+        {"InferenceSpecification": SPEC},
+        {"SourceUri": "s3://elsewhere/model.tar.gz"},
+        {"AdditionalInferenceSpecificationsToAdd": [{"Name": "neo", **SPEC}]},
+    ):
+        error = refused(sm.update_model_package, ModelPackageArn=arn, **change)
+        assert code(error) == "ConflictException"
+        assert "Frozen once a version has been reviewed" in str(error)
+    described = sm.describe_model_package(ModelPackageName=arn)
+    assert described["InferenceSpecification"] == image
+    assert "SourceUri" not in described
+
+    # Where the version is in its life is not what the reviewers judged.
+    sm.update_model_package(
+        ModelPackageArn=arn,
+        ModelLifeCycle={"Stage": "Production", "StageStatus": "InService"},
+    )
+    assert _events()[-1].payload["fields"] == ["ModelLifeCycle"]
+    assert sm.describe_model_package(ModelPackageName=arn)["ModelLifeCycle"] == {
+        "Stage": "Production",
+        "StageStatus": "InService",
+    }
