@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from accounts import services as accounts
 from tests.helpers import SAMPLE
-
-httpclient = pytest.importorskip("tritonclient.http")
-from tritonclient.utils import InferenceServerException  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
