@@ -22,9 +22,28 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.http.request import HttpHeaders
 from rest_framework.throttling import SimpleRateThrottle
 
 log = logging.getLogger(__name__)
+
+
+class Caller:
+    """What DRF's throttles and authentication read of a request (META, headers,
+    user and auth), for callers outside DRF: the fast path, the Open Inference
+    Protocol and the SageMaker face."""
+
+    def __init__(self, environ: dict[str, Any], user: Any = None, auth: Any = None):
+        self.META, self.user, self.auth = environ, user, auth
+
+    @property
+    def headers(self) -> HttpHeaders:
+        return HttpHeaders(self.META)
+
+
+# Where a request signed with an access key carries the key's id (its rate limit is
+# the key's, as a token's is the token's).
+ACCESS_KEY = "registry.access_key"
 
 
 class WindowThrottle(SimpleRateThrottle):
@@ -125,6 +144,8 @@ class InvocationThrottle(WindowThrottle):
         return allowed
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if key := request.META.get(ACCESS_KEY):
+            return f"access-key:{key}"
         token = getattr(request.auth, "token", request.auth)
         if getattr(token, "pk", None) is not None:
             return f"token:{token.pk}"

@@ -28,12 +28,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.http.request import HttpHeaders
 
 from accounts.authentication import InvocationTokenAuthentication
 from accounts.models import hash_key
 from accounts.roles import may_invoke
-from accounts.throttling import InvocationThrottle, token_failures_wait
+from accounts.throttling import Caller, InvocationThrottle, token_failures_wait
 from common import changes, jsonsafe
 from deployments import serving
 
@@ -52,17 +51,6 @@ SERVING_ONLY_TO_DJANGO = re.compile(
 # of the fast path (security headers, CSP, HSTS where it applies, Vary, Allow), so
 # they are Django's whatever the settings.
 _CHANGING = {"x-model-version", "content-length", "date"}
-
-
-class _Caller:
-    """What DRF's throttles read of a request: META, headers, user and auth."""
-
-    def __init__(self, environ: dict[str, Any], user: Any = None, auth: Any = None):
-        self.META, self.user, self.auth = environ, user, auth
-
-    @property
-    def headers(self) -> HttpHeaders:
-        return HttpHeaders(self.META)
 
 
 def _json(body: Any) -> bytes:
@@ -211,7 +199,7 @@ class FastPath:
     def _answer(
         self, environ: dict[str, Any], key: str, raw: bytes, name: str
     ) -> tuple[bytes, int] | None:
-        caller = _Caller(environ)
+        caller = Caller(environ)
         user, auth = self._authenticate(key, caller)
         if user is None:
             return None
@@ -239,7 +227,7 @@ class FastPath:
         # to Django after this point keeps the decision (counted once).
         if settings.REGISTRY_RATE_LIMITS.get("invocation") is not None:
             throttle = InvocationThrottle()
-            if not throttle.allow_request(_Caller(environ, user, auth), None):
+            if not throttle.allow_request(Caller(environ, user, auth), None):
                 return None
         live, outputs = serving.predict(name, inputs)
         first = next(iter(outputs.values()))
@@ -250,7 +238,7 @@ class FastPath:
         }
         return _json(answer), live.version_number
 
-    def _authenticate(self, key: str, caller: _Caller) -> tuple[Any, Any]:
+    def _authenticate(self, key: str, caller: Caller) -> tuple[Any, Any]:
         """The remembered token, or one checked now (then remembered); (None, None)
         when Django must answer (refused, or this address is being rate limited)."""
         hit = InvocationTokenAuthentication._cache.get(hash_key(key))

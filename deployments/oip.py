@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.http.request import HttpHeaders
 
 from accounts.authentication import InvocationTokenAuthentication
 from accounts.roles import may_invoke
-from accounts.throttling import InvocationThrottle
+from accounts.throttling import Caller, InvocationThrottle
 from common import jsonsafe
 from deployments import serving
 from deployments.loader import InputError
@@ -156,17 +155,6 @@ def _database_ok() -> bool:
         return False
 
 
-class _Caller:
-    """What DRF's throttles read of a request: META, headers, user and auth."""
-
-    def __init__(self, environ: dict[str, Any], user: Any = None, auth: Any = None):
-        self.META, self.user, self.auth = environ, user, auth
-
-    @property
-    def headers(self) -> HttpHeaders:
-        return HttpHeaders(self.META)
-
-
 def _authenticate(environ: dict[str, Any], *, infer: bool) -> None:
     header = environ.get("HTTP_AUTHORIZATION", "").split()
     challenge = [("WWW-Authenticate", "Bearer")]
@@ -176,7 +164,7 @@ def _authenticate(environ: dict[str, Any], *, infer: bool) -> None:
         raise Refused(
             401, "Invalid token header: use 'Authorization: Bearer <key>'.", challenge
         )
-    caller = _Caller(environ)
+    caller = Caller(environ)
     try:
         user, auth = InvocationTokenAuthentication().check_key(header[1], caller)
     except Exception as exc:
@@ -193,7 +181,7 @@ def _authenticate(environ: dict[str, Any], *, infer: bool) -> None:
         raise Refused(403, "You need the invoke permission to call endpoints.")
     if infer and settings.REGISTRY_RATE_LIMITS.get("invocation") is not None:
         throttle = InvocationThrottle()
-        if not throttle.allow_request(_Caller(environ, user, auth), None):
+        if not throttle.allow_request(Caller(environ, user, auth), None):
             raise Refused(
                 429,
                 "Too many invocations with this token.",

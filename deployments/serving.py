@@ -53,6 +53,11 @@ class NotServing(Exception):
     """The endpoint has no live model to answer with (503)."""
 
 
+class OnRay(NotServing):
+    """The endpoint serves on its Ray cluster, not in this process (``answer``
+    forwards its invocations there)."""
+
+
 class UnknownEndpoint(Exception):
     """No endpoint by that name (404)."""
 
@@ -248,6 +253,8 @@ def live_model(name: str) -> Live:
             state = _states.setdefault(name, _State(name=name))
     if time.monotonic() - state.checked_at > settings.REGISTRY_SERVING_REFRESH:
         _refresh(name, state)
+    if state.target == Target.RAY:
+        raise OnRay(f"{name} serves on its Ray cluster, not in this process.")
     if state.target != Target.BUILTIN:
         raise NotServing(
             f"{name} deploys to an external system; it does not serve here."
@@ -307,6 +314,45 @@ def predict(name: str, inputs: Any) -> tuple[Live, dict[str, Any]]:
     live = live_model(name)
     outputs = run(live, inputs)
     return live, {k: jsonable(v) for k, v in outputs.items()}
+
+
+def answer(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
+    """An invocation of endpoint ``name`` as every face answers it: the version that
+    answered, and ``{"predictions", "model_version", "outputs"}``. A built-in
+    endpoint predicts in this process; a ``ray`` endpoint's live version answers on
+    its cluster, with the same bound on inputs and time. Raises UnknownEndpoint,
+    NotServing, TimedOut and InputError (bad input)."""
+    try:
+        live, outputs = predict(name, inputs)
+    except OnRay:
+        return _answer_on_ray(name, inputs)
+    first = next(iter(outputs.values()))
+    number = live.version_number
+    return number, {"predictions": first, "model_version": number, "outputs": outputs}
+
+
+def _answer_on_ray(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
+    from deployments.services import ray_target
+
+    check_elements(count_values(inputs, settings.REGISTRY_INVOCATION_MAX_ELEMENTS))
+    endpoint = Endpoint.objects.select_related("live_version").filter(name=name).first()
+    if endpoint is None:
+        raise UnknownEndpoint(name)
+    if endpoint.live_version is None:
+        raise NotServing(
+            endpoint.serving_message or f"{name} has no deployed version yet."
+        )
+    try:
+        code, body = ray_target.forward(endpoint, inputs)
+    except backends.TransientError as exc:
+        raise NotServing(f"{name}'s Ray cluster did not answer: {exc}") from exc
+    except backends.PermanentError as exc:
+        raise NotServing(f"{name}'s Ray cluster cannot be called: {exc}") from exc
+    if code == 400 and isinstance(body, dict):
+        raise InputError(str((body.get("error") or {}).get("message", body)))
+    if code != 200 or not isinstance(body, dict):
+        raise NotServing(f"{name}'s Ray application answered {code}.")
+    return int(body.get("model_version", endpoint.live_version.version)), body
 
 
 def run(live: Live, inputs: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 from django.conf import settings
@@ -149,19 +150,22 @@ def _inputs(body: bytes, content_type: str) -> Any:
 
 
 def invoke(
-    user: Any, name: str, body: bytes, content_type: str
-) -> tuple[dict[str, Any], int]:
-    """The live model's answer, shaped as ``/api/v1``'s invocations answer it, and the
-    version that answered."""
+    user: Any, name: str, body: bytes, content_type: str, accept: str
+) -> tuple[bytes, str, int]:
+    """The endpoint's answer (``serving.answer``: in this process, or forwarded to
+    its Ray cluster), its content type and the version that answered. JSON as
+    ``/api/v1``'s invocations answer it, or with ``Accept: text/csv`` the predictions
+    one row per line, as SageMaker's containers write CSV."""
     if not may_invoke(user):
         raise Forbidden("You need the invoke permission to call endpoints.")
     if len(body) > settings.REGISTRY_MAX_INVOCATION_SIZE:
         raise validation(
             f"The request body is larger than {settings.REGISTRY_MAX_INVOCATION_SIZE} bytes."
         )
+    answer_type = _answer_type(accept)
     inputs = _inputs(body, content_type)
     try:
-        live, outputs = serving.predict(name, inputs)
+        version, answer = serving.answer(name, inputs)
     except serving.UnknownEndpoint as exc:
         raise validation(
             f"Endpoint {name} of account {settings.REGISTRY_SAGEMAKER_ACCOUNT} not found."
@@ -172,10 +176,27 @@ def invoke(
         raise AwsError("ServiceUnavailable", str(exc), status=503) from exc
     except InputError as exc:
         raise AwsError("ModelError", str(exc)) from exc
-    first = next(iter(outputs.values()))
-    answer = {
-        "predictions": first,
-        "model_version": live.version_number,
-        "outputs": outputs,
-    }
-    return answer, live.version_number
+    if answer_type == "text/csv":
+        return _csv(answer["predictions"]), answer_type, version
+    return json.dumps(answer).encode(), answer_type, version
+
+
+def _answer_type(accept: str) -> str:
+    """The content type to answer with: JSON unless ``Accept`` asks for CSV only."""
+    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    wanted = [kind for kind in wanted if kind]
+    if not wanted or {"application/json", "*/*", "application/*"} & set(wanted):
+        return "application/json"
+    if "text/csv" in wanted or "text/*" in wanted:
+        return "text/csv"
+    raise validation(
+        f"Accept {accept!r} is not supported: ask for application/json or text/csv."
+    )
+
+
+def _csv(predictions: Any) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in predictions if isinstance(predictions, list) else [predictions]:
+        writer.writerow(row if isinstance(row, list) else [row])
+    return out.getvalue().encode()

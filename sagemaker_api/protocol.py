@@ -26,9 +26,17 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 class AwsError(Exception):
     """An error answered in the protocol's shape: ``{"__type", "message"}``."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        self.headers = headers or {}
 
     def body(self) -> dict[str, str]:
         return {"__type": self.code, "message": self.message}

@@ -96,6 +96,7 @@ def authenticate(request: HttpRequest) -> Any:
             "provided. Check your secret access key and signing method.",
         )
     _remember(parts["key"], found)
+    request.META[throttling.ACCESS_KEY] = parts["key"]
     return found.user
 
 

@@ -13,10 +13,12 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.throttling import Caller, InvocationThrottle
 from common.errors import DomainError
 from sagemaker_api import endpoints, protocol, sigv4
 from sagemaker_api.operations import OPERATIONS
@@ -37,7 +39,10 @@ def _answer(body: Any, *, status: int = 200, code: str = "") -> HttpResponse:
 
 
 def _error(error: AwsError) -> HttpResponse:
-    return _answer(error.body(), status=error.status, code=error.code)
+    response = _answer(error.body(), status=error.status, code=error.code)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
 
 
 def _invalid(error: ValidationError) -> AwsError:
@@ -96,6 +101,22 @@ def _run(request: HttpRequest, user: Any) -> Any:
     return handler(user, params)
 
 
+def _throttle(request: HttpRequest, user: Any) -> None:
+    """The invocation rate limit (``REGISTRY_RATE_INVOCATION``), per access key."""
+    if settings.REGISTRY_RATE_LIMITS.get("invocation") is None:
+        return
+    throttle = InvocationThrottle()
+    if not throttle.allow_request(Caller(request.META, user), None):
+        wait = int(throttle.wait())
+        raise AwsError(
+            "ThrottlingException",
+            f"Too many invocations with this access key; try again in {wait} s "
+            "(REGISTRY_RATE_INVOCATION).",
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+
+
 @csrf_exempt
 def invocations(request: HttpRequest, name: str) -> HttpResponse:
     """sagemaker-runtime InvokeEndpoint: the raw body in, the model's answer out."""
@@ -104,8 +125,13 @@ def invocations(request: HttpRequest, name: str) -> HttpResponse:
         user = sigv4.authenticate(request)
         if request.method != "POST":
             raise protocol.validation("InvokeEndpoint takes POST requests only.")
-        answer, version = endpoints.invoke(
-            user, name, body, request.headers.get("Content-Type", "")
+        _throttle(request, user)
+        content, content_type, version = endpoints.invoke(
+            user,
+            name,
+            body,
+            request.headers.get("Content-Type", ""),
+            request.headers.get("Accept", ""),
         )
     except AwsError as error:
         return _error(error)
@@ -113,7 +139,7 @@ def invocations(request: HttpRequest, name: str) -> HttpResponse:
         return _error(protocol.from_domain(error))
     except ValidationError as error:
         return _error(_invalid(error))
-    response = HttpResponse(json.dumps(answer), content_type="application/json")
+    response = HttpResponse(content, content_type=content_type)
     response["X-Amzn-Invoked-Production-Variant"] = endpoints.VARIANT
     response["X-Model-Version"] = str(version)
     response["x-amzn-RequestId"] = str(uuid.uuid4())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -27,11 +26,11 @@ from catalog.models import ApprovalStatus, ModelGroup, ModelVersion
 from catalog.services import artifact_open
 from common import jsonsafe, outbound
 from common.errors import Forbidden, Invalid, NotFound, TooLarge
-from deployments import backends, selectors, services, serving
+from deployments import selectors, services, serving
 from deployments.api import serializers as s
 from deployments.filters import DeploymentFilterSet, EndpointFilterSet
 from deployments.loader import InputError
-from deployments.models import Deployment, Endpoint, Target
+from deployments.models import Deployment, Endpoint
 from deployments.services import ray_target
 
 
@@ -214,15 +213,8 @@ class InvocationView(APIView):
         if not allowed:
             raise Forbidden("You need the invoke permission to call endpoints.")
         inputs = _read_inputs(request)
-        ray = (
-            Endpoint.objects.select_related("live_version")
-            .filter(name=name, target=Target.RAY)
-            .first()
-        )
-        if ray is not None:
-            return _forward_to_ray(ray, inputs)
         try:
-            live, outputs = serving.predict(name, inputs)
+            number, body = serving.answer(name, inputs)
         except serving.UnknownEndpoint as exc:
             raise NotFound(f"Endpoint {name!r} does not exist.") from exc
         except serving.NotServing as exc:
@@ -233,13 +225,7 @@ class InvocationView(APIView):
             raise Invalid(
                 str(exc), fields={"inputs": str(exc).removeprefix("inputs: ")}
             ) from exc
-        first = next(iter(outputs.values()))
-        body = {
-            "predictions": first,
-            "model_version": live.version_number,
-            "outputs": outputs,
-        }
-        return Response(body, headers={"X-Model-Version": str(live.version_number)})
+        return Response(body, headers={"X-Model-Version": str(number)})
 
 
 def _unavailable(code: str, message: str) -> Response:
@@ -247,33 +233,6 @@ def _unavailable(code: str, message: str) -> Response:
         {"error": {"status": 503, "code": code, "message": message, "fields": {}}},
         status=503,
     )
-
-
-def _forward_to_ray(endpoint: Endpoint, inputs: Any) -> Response:
-    """A ``ray`` endpoint's invocation, answered by its live version on Ray."""
-    if endpoint.live_version is None:
-        return _not_serving(
-            endpoint.serving_message or f"{endpoint.name} has no deployed version yet."
-        )
-    try:
-        code, body = ray_target.forward(
-            endpoint, json.dumps({"inputs": inputs}).encode()
-        )
-    except backends.TransientError as exc:
-        return _not_serving(f"{endpoint.name}'s Ray cluster did not answer: {exc}")
-    except backends.PermanentError as exc:
-        return _not_serving(f"{endpoint.name}'s Ray cluster cannot be called: {exc}")
-    if code == 400 and isinstance(body, dict):
-        message = str((body.get("error") or {}).get("message", body))
-        raise Invalid(message, fields={"inputs": message})
-    if code != 200 or not isinstance(body, dict):
-        return _not_serving(f"{endpoint.name}'s Ray application answered {code}.")
-    version = body.get("model_version", endpoint.live_version.version)
-    return Response(body, headers={"X-Model-Version": str(version)})
-
-
-def _not_serving(message: str) -> Response:
-    return _unavailable("not_serving", message)
 
 
 class RayArtifactView(APIView):

@@ -355,11 +355,11 @@ def _probe(endpoint: Endpoint, version: ModelVersion) -> None:
         )
 
 
-def forward(endpoint: Endpoint, raw: bytes) -> tuple[int, Any]:
-    """An invocation of a ``ray`` endpoint, sent to its live version on Ray."""
+def forward(endpoint: Endpoint, inputs: Any) -> tuple[int, Any]:
+    """An invocation of a ``ray`` endpoint, sent to its live version on Ray, waiting
+    at most ``REGISTRY_INVOCATION_TIMEOUT`` (30 s where that is off)."""
     if endpoint.live_version is None:
         return 503, None
     url = serve_url(endpoint) + route(endpoint, endpoint.live_version.version)
-    import json
-
-    return backends.ray_request("POST", url, json.loads(raw), timeout=30)
+    timeout = settings.REGISTRY_INVOCATION_TIMEOUT or 30.0
+    return backends.ray_request("POST", url, {"inputs": inputs}, timeout=timeout)

@@ -10,6 +10,7 @@ with ``CI=true`` that is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -28,6 +29,8 @@ from deployments import services as deploy
 from deployments.models import Deployment, Endpoint
 from tests.helpers import SAMPLE, wait_for
 from tests.raycluster import RayCluster
+from tests.sagemaker_api.conftest import client as sagemaker_client
+from tests.sagemaker_api.conftest import issue_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,6 +131,8 @@ def approved(
 
 
 def test_deploy_invoke_roll_back_fail_and_lose_a_replica(
+    stack: Any,
+    viewer: Any,
     ray_endpoint: Endpoint,
     register_version: Callable[..., ModelVersion],
     approved: Callable[[ModelVersion], Deployment],
@@ -149,6 +154,16 @@ def test_deploy_invoke_roll_back_fail_and_lose_a_replica(
     assert ray_cluster.applications()["iris-ray-v1"]["status"] == "RUNNING"
     page = signed_in(deployer).get("/endpoints/iris-ray/").content.decode()
     assert "iris-ray-v1" in page and "RUNNING" in page
+    # sagemaker-runtime's InvokeEndpoint answers the same, through the same forward.
+    runtime = sagemaker_client(
+        stack.url, issue_key(stack.url, viewer), service="sagemaker-runtime"
+    )
+    through_sagemaker = runtime.invoke_endpoint(
+        EndpointName="iris-ray",
+        Body=json.dumps({"inputs": SAMPLE}),
+        ContentType="application/json",
+    )
+    assert json.loads(through_sagemaker["Body"].read()) == answer.json()
 
     # A second version: the endpoint switches once Ray runs it.
     v2 = register_version()

@@ -296,7 +296,7 @@ def test_sagemaker_invoke_endpoint_stops_a_run_too(slow_live, viewer, settings):
     settings.REGISTRY_INVOCATION_TIMEOUT = 0.3
     started = time.monotonic()
     with pytest.raises(AwsError) as refused:
-        invoke(viewer, "iris-prod", json.dumps(BIG).encode(), "application/json")
+        invoke(viewer, "iris-prod", json.dumps(BIG).encode(), "application/json", "")
 
     assert refused.value.status == 503
     assert "REGISTRY_INVOCATION_TIMEOUT" in refused.value.message
