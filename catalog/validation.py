@@ -20,6 +20,7 @@ LINEAGE_KEYS = (
     "code_repository",
     "commit",
     "pipeline_run",
+    "project",
     "framework",
     "framework_version",
     "task",

@@ -13,6 +13,7 @@ LINEAGE = {
     "CommitId": "commit",
     "Repository": "code_repository",
     "GeneratedBy": "pipeline_run",
+    "ProjectId": "project",
 }
 # Kept as sent: the catalog has no field for these.
 KEPT = (
@@ -64,9 +65,6 @@ def kept_fields(params: dict[str, Any]) -> dict[str, Any]:
     """The fields the face keeps as sent (with what of MetadataProperties and ModelCard
     the catalog does not hold)."""
     document = {name: params[name] for name in KEPT if name in params}
-    metadata = params.get("MetadataProperties") or {}
-    if "ProjectId" in metadata:
-        document["ProjectId"] = metadata["ProjectId"]
     card = params.get("ModelCard") or {}
     if "ModelCardStatus" in card:
         document["ModelCardStatus"] = card["ModelCardStatus"]
@@ -75,8 +73,8 @@ def kept_fields(params: dict[str, Any]) -> dict[str, Any]:
 
 def metadata_properties(lineage: dict[str, str], document: dict[str, Any]) -> Any:
     back = {member: lineage[key] for member, key in LINEAGE.items() if key in lineage}
-    if "ProjectId" in document:
-        back["ProjectId"] = document["ProjectId"]
+    if "ProjectId" in document:  # kept there before the catalog had ``project``
+        back.setdefault("ProjectId", document["ProjectId"])
     return back or None
 
 

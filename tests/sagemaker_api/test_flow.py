@@ -64,7 +64,11 @@ def test_create_group_three_versions_review_list_describe_tag_delete(
             ModelPackageDescription=f"run {n}",
             InferenceSpecification=SPEC,
             ModelApprovalStatus="PendingManualApproval",
-            MetadataProperties={"CommitId": f"abc{n}", "Repository": "git://x/y"},
+            MetadataProperties={
+                "CommitId": f"abc{n}",
+                "Repository": "git://x/y",
+                "ProjectId": "churn-2026",
+            },
             CustomerMetadataProperties={"run": str(n)},
             ModelMetrics={
                 "ModelQuality": {
@@ -104,6 +108,14 @@ def test_create_group_three_versions_review_list_describe_tag_delete(
     assert described["MetadataProperties"] == {
         "CommitId": "abc1",
         "Repository": "git://x/y",
+        "ProjectId": "churn-2026",
+    }
+    # The catalog holds them as lineage (filterable, shown on the version page).
+    assert ModelVersion.objects.get(group__name="churn", version=1).lineage == {
+        "commit": "abc1",
+        "code_repository": "git://x/y",
+        "project": "churn-2026",
+        "task": "CLASSIFICATION",
     }
     assert described["CustomerMetadataProperties"] == {"run": "1"}
     assert described["Domain"] == "MACHINE_LEARNING"
