@@ -30,17 +30,28 @@ def precheck_task(version_id: int, **_: object) -> str:
 
 
 @shared_task(
-    name="deployments.ray_cleanup", bind=True, acks_late=True, ignore_result=True
+    name="deployments.target_cleanup", bind=True, acks_late=True, ignore_result=True
 )
-def ray_cleanup_task(self: Any, address: str, name: str, **_: object) -> int:
+def target_cleanup_task(
+    self: Any, kind: str, where: str, name: str, **_: object
+) -> None:
+    """Take endpoint ``name``'s versions off ``where`` (``targets.remove``)."""
     from deployments import backends
-    from deployments.services import ray_target
+    from deployments.services import targets
 
     try:
-        return ray_target.remove_all(address, name)
-    except backends.TransientError as exc:  # the cluster is down: try again later
+        targets.TARGETS[kind].remove(where, name)
+    except backends.TransientError as exc:  # the target is down: try again later
         retries = self.request.retries
         raise self.retry(exc=exc, countdown=5 * 2**retries, max_retries=8) from exc
+
+
+@shared_task(
+    name="deployments.ray_cleanup", bind=True, acks_late=True, ignore_result=True
+)
+def ray_cleanup_task(self: Any, address: str, name: str, **_: object) -> None:
+    """As sent before ``target_cleanup``: still taken from the queue."""
+    target_cleanup_task.run("ray", address, name)
 
 
 @shared_task(name="deployments.reconcile", ignore_result=True)

@@ -74,16 +74,18 @@ def _check_ray(endpoint: Endpoint) -> None:
             outbound.validate_url(value, field)
 
 
-def _ray_address(endpoint: Endpoint) -> str:
-    """The Ray cluster whose applications the endpoint owns ('' when not on Ray)."""
-    return endpoint.ray_dashboard if endpoint.target == Target.RAY else ""
+def _placed(endpoint: Endpoint) -> tuple[str, str]:
+    """The endpoint's target and where it keeps the endpoint's versions."""
+    from deployments.services import targets
+
+    return endpoint.target, targets.where(endpoint)
 
 
-def _ray_cleanup(address: str, name: str) -> None:
-    """Remove the endpoint's applications from that cluster once this commits."""
-    from deployments.services import ray_target
+def _release(placed: tuple[str, str], name: str) -> None:
+    """Take the endpoint's versions off that place once this commits."""
+    from deployments.services import targets
 
-    ray_target.cleanup_after_commit(address, name)
+    targets.remove_after_commit(*placed, name)
 
 
 @transaction.atomic
@@ -152,13 +154,13 @@ def endpoint_update(*, actor: Actor, endpoint: Endpoint, **fields: Any) -> Endpo
         may_retarget=actor.pk == endpoint.created_by_id or has_role(actor, Role.ADMIN),
         what="endpoint",
     )
-    was_on_ray = _ray_address(endpoint)
+    was = _placed(endpoint)
     for name, value in fields.items():
         setattr(endpoint, name, value)
     _check_target(endpoint)
     endpoint.save()
-    if was_on_ray and was_on_ray != _ray_address(endpoint):
-        _ray_cleanup(was_on_ray, endpoint.name)
+    if was != _placed(endpoint):
+        _release(was, endpoint.name)
     changes.announce()
     event_record(
         EventKind.ENDPOINT_UPDATED,
@@ -182,8 +184,7 @@ def endpoint_delete(*, actor: Actor, endpoint: Endpoint) -> None:
         group=endpoint.group,
         payload={"endpoint": endpoint.name},
     )
-    if address := _ray_address(endpoint):
-        _ray_cleanup(address, endpoint.name)
+    _release(_placed(endpoint), endpoint.name)
     endpoint.delete()
     changes.announce()
 
@@ -193,8 +194,7 @@ def endpoint_stop(*, endpoint: Endpoint, message: str) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(
         live_version=None, live_since=None, serving_message=message
     )
-    if address := _ray_address(endpoint):
-        _ray_cleanup(address, endpoint.name)
+    _release(_placed(endpoint), endpoint.name)
     changes.announce()
     event_record(
         EventKind.ENDPOINT_STOPPED,

@@ -206,22 +206,14 @@ def _remove_at(address: str, name: str, keep: set[int]) -> int:
 
 def remove_all(address: str, name: str) -> int:
     """Remove every application of the endpoint ``name`` from the cluster at
-    ``address`` (a task, after the endpoint was deleted, stopped or moved to another
-    target or cluster); the address is checked again like any endpoint's own."""
+    ``address`` (``targets.remove``, a task after the endpoint was deleted, stopped
+    or moved to another target or cluster); the address is checked again like any
+    endpoint's own."""
     return _remove_at(
         _checked(address.rstrip("/"), settings.REGISTRY_RAY_DASHBOARD_URL),
         name,
         keep=set(),
     )
-
-
-def cleanup_after_commit(address: str, name: str) -> None:
-    """Enqueue ``remove_all`` once the transaction that let go of the applications
-    commits."""
-    from common import doorbell
-    from deployments.tasks import ray_cleanup_task
-
-    doorbell.ring_after_commit(ray_cleanup_task, address, name)
 
 
 def page_facts(endpoint: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
@@ -271,14 +263,18 @@ def page_facts(endpoint: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
 
 # -- a deployment --------------------------------------------------------------------
 def ray_deploy(
-    deployment: Deployment, version: ModelVersion, log_line: Callable[[str], None]
+    deployment: Deployment,
+    version: ModelVersion,
+    config: dict[str, Any],
+    log_line: Callable[[str], None],
 ) -> bool:
-    """Apply, wait for RUNNING and an answer from the new version, then switch."""
+    """Apply ``config`` (``plan``'s), wait for RUNNING and an answer from the new
+    version, then switch."""
     endpoint = deployment.endpoint
-    name = app_name(endpoint, version.version)
+    name = config["name"]
     existed = name in status(endpoint)
     started = time.monotonic()
-    apply(endpoint, {name: plan(endpoint, version)})
+    apply(endpoint, {name: config})
     log_line(f"Ray: application {name} applied at {dashboard_url(endpoint)}")
     try:
         _wait_running(endpoint, name)

@@ -22,10 +22,9 @@ from catalog import attestations
 from catalog.models import ApprovalStatus, ModelVersion
 from common import leases
 from deployments import backends
-from deployments.models import ACTIVE_STATES, Deployment, Endpoint, Target
-from deployments.services import prechecks, ray_target, transitions
+from deployments.models import ACTIVE_STATES, Deployment, Endpoint
+from deployments.services import targets, transitions
 from deployments.services.transitions import S
-from deployments.services.webhook_target import send_webhook
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +88,10 @@ def _run(deployment: Deployment) -> str:
                 f"v{version.version} is {version.approval_status}, no longer Approved"
             )
         _verify_attestation(version, log_line)
-        if deployment.endpoint.target == Target.WEBHOOK:
-            return send_webhook(deployment, version, log_line)
-        if deployment.endpoint.target == Target.RAY:
-            changed = ray_target.ray_deploy(deployment, version, log_line)
-            return _outcome(changed, "succeeded")
-        prechecks.checked_load(version, log_line)
-        return _outcome(transitions.succeed(deployment), "succeeded")
+        target = targets.of(deployment.endpoint)
+        return target.apply(
+            deployment, version, target.plan(deployment, version), log_line
+        )
     except backends.TransientError as exc:
         return _retry_or_fail(deployment, str(exc))
     except backends.PermanentError as exc:

@@ -57,14 +57,15 @@ def _attestation(version: ModelVersion) -> dict[str, Any] | None:
 
 
 def send_webhook(
-    deployment: Deployment, version: ModelVersion, log_line: Callable[[str], None]
+    deployment: Deployment, payload: dict[str, Any], log_line: Callable[[str], None]
 ) -> str:
-    """POST the deployment; it stays Running, its lease the callback's deadline."""
+    """POST the deployment (``webhook_payload``'s); it stays Running, its lease the
+    callback's deadline."""
     endpoint = deployment.endpoint
     response = backends.webhook_send(
         endpoint.webhook_url,
         endpoint.webhook_secret,
-        webhook_payload(deployment, version),
+        payload,
         delivery_id=str(uuid.uuid4()),
     )
     log_line(
