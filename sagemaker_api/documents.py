@@ -32,6 +32,7 @@ KEPT = (
     "SecurityConfig",
     "ModelLifeCycle",
     "ModelPackageRegistrationType",
+    "ManagedStorageType",
 )
 
 

@@ -86,6 +86,8 @@ def describe_endpoint(actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
 
 
 ENDPOINT_SORTS = {"Name": "name", "CreationTime": "created_at", "Status": "name"}
+# EndpointStatus is computed: endpoints are few, so a status sort happens here.
+STATUS_ORDER = ("Creating", "Updating", "InService", "OutOfService", "Failed")
 
 
 def list_endpoints(actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +110,12 @@ def list_endpoints(actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
     )
     if "StatusEquals" in params:  # a computed status: endpoints are few
         rows = [e for e in rows if status_of(e) == params["StatusEquals"]]
+    if params.get("SortBy") == "Status":
+        rows = sorted(
+            rows,
+            key=lambda e: STATUS_ORDER.index(status_of(e)),
+            reverse=descending(params, default="Descending"),
+        )
     found, token = page(rows, offset, size)
     answer: dict[str, Any] = {"Endpoints": [_summary(e) for e in found]}
     if token:

@@ -86,6 +86,17 @@ def test_describe_and_list_endpoints_report_the_deployment_state(
     assert [e["EndpointName"] for e in listed["Endpoints"]] == ["iris-prod"]
     assert sm.list_endpoints(StatusEquals="Failed")["Endpoints"] == []
 
+    # Sorted by status: the computed one, as SageMaker orders it.
+    deploy.endpoint_create(
+        actor=make_user("deployer"), name="idle", group=group_get("iris")
+    )
+    for order, names in (
+        ("Ascending", ["iris-prod", "idle"]),
+        ("Descending", ["idle", "iris-prod"]),
+    ):
+        by_status = sm.list_endpoints(SortBy="Status", SortOrder=order)["Endpoints"]
+        assert [e["EndpointName"] for e in by_status] == names
+
 
 def test_an_endpoint_that_never_served_is_out_of_service(
     web_server, sagemaker, make_user, deployer, group

@@ -79,6 +79,7 @@ def test_create_group_three_versions_review_list_describe_tag_delete(
                 }
             },
             Domain="MACHINE_LEARNING",
+            ManagedStorageType="Restricted",
             Task="CLASSIFICATION",
             SamplePayloadUrl="s3://training-bucket/churn/sample.csv",
             Tags=[{"Key": "stage", "Value": "ci"}],
@@ -119,6 +120,7 @@ def test_create_group_three_versions_review_list_describe_tag_delete(
     }
     assert described["CustomerMetadataProperties"] == {"run": "1"}
     assert described["Domain"] == "MACHINE_LEARNING"
+    assert described["ManagedStorageType"] == "Restricted"
     assert described["Task"] == "CLASSIFICATION"
     assert described["SamplePayloadUrl"] == "s3://training-bucket/churn/sample.csv"
     assert described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith(
