@@ -3,6 +3,7 @@ answer is parsed by botocore against its own service model."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -257,3 +258,48 @@ def test_unsupported_and_unknown_operations_are_named(sagemaker, alice):
     unsupported = refused(sm.list_training_jobs)
     assert code(unsupported) == "UnsupportedOperation"
     assert "ListTrainingJobs" in unsupported.response["Error"]["Message"]
+
+
+def test_model_package_groups_list_with_every_filter_sort_and_page(sagemaker, alice):
+    sm = sagemaker(alice)
+    names = ["beta", "alpha", "gamma"]  # created in this order, a second apart
+    stamps = []
+    for name in names:
+        if stamps:
+            time.sleep(1.0)
+        sm.create_model_package_group(ModelPackageGroupName=name)
+        described = sm.describe_model_package_group(ModelPackageGroupName=name)
+        stamps.append(described["CreationTime"])
+
+    def listed(**params):
+        found = sm.list_model_package_groups(**params)["ModelPackageGroupSummaryList"]
+        return [g["ModelPackageGroupName"] for g in found]
+
+    assert listed(SortBy="Name", SortOrder="Ascending") == ["alpha", "beta", "gamma"]
+    assert listed(SortBy="Name", SortOrder="Descending") == ["gamma", "beta", "alpha"]
+    assert listed(SortBy="CreationTime", SortOrder="Ascending") == names
+    assert listed(SortOrder="Descending") == names[::-1]  # CreationTime by default
+    assert listed(NameContains="AMM") == ["gamma"]
+    half = timedelta(seconds=0.5)
+    assert listed(CreationTimeAfter=stamps[0] + half, SortOrder="Ascending") == [
+        "alpha",
+        "gamma",
+    ]
+    assert listed(CreationTimeBefore=stamps[2] - half, SortOrder="Ascending") == [
+        "beta",
+        "alpha",
+    ]
+
+    pages, token = [], None
+    while True:
+        params = {"SortBy": "Name", "SortOrder": "Ascending", "MaxResults": 1}
+        answer = sm.list_model_package_groups(
+            **params, **({"NextToken": token} if token else {})
+        )
+        pages.append(
+            [g["ModelPackageGroupName"] for g in answer["ModelPackageGroupSummaryList"]]
+        )
+        token = answer.get("NextToken")
+        if not token:
+            break
+    assert pages == [["alpha"], ["beta"], ["gamma"]]
