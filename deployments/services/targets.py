@@ -53,10 +53,25 @@ def _outcome(changed: bool) -> str:
     return "succeeded" if changed else "lost-lease"
 
 
-class Builtin:
-    """The registry's own serving processes load the live version themselves; a
-    deployment checks the model loads (digest, sandboxed load and warm-up), then
-    switches the live pointer they follow."""
+class _NothingOfItsOwn:
+    """A target that keeps no versions of its own to remove: what it serves is the
+    endpoint's live pointer."""
+
+    def status(self, endpoint: Endpoint) -> dict[str, Any]:
+        live = endpoint.live_version
+        return {"live_version": live.version if live else None}
+
+    def where(self, endpoint: Endpoint) -> str:
+        return ""
+
+    def remove(self, where: str, name: str) -> None:
+        """Nothing to remove."""
+
+
+class Builtin(_NothingOfItsOwn):
+    """The registry's own serving processes load the live version themselves (and
+    drop what is no longer live); a deployment checks the model loads (digest,
+    sandboxed load and warm-up), then switches the live pointer they follow."""
 
     def plan(self, deployment: Deployment, version: ModelVersion) -> dict[str, Any]:
         return {
@@ -75,20 +90,11 @@ class Builtin:
         prechecks.checked_load(version, log_line)
         return _outcome(transitions.succeed(deployment))
 
-    def status(self, endpoint: Endpoint) -> dict[str, Any]:
-        live = endpoint.live_version
-        return {"live_version": live.version if live else None}
 
-    def where(self, endpoint: Endpoint) -> str:
-        return ""
-
-    def remove(self, where: str, name: str) -> None:
-        """Nothing to remove: serving processes drop what is no longer live."""
-
-
-class Webhook:
+class Webhook(_NothingOfItsOwn):
     """An external CI/CD system receives the deployment and reports its outcome on
-    the status callback (``webhook_target.deployment_report``)."""
+    the status callback (``webhook_target.deployment_report``); it owns what it
+    deployed."""
 
     def plan(self, deployment: Deployment, version: ModelVersion) -> dict[str, Any]:
         return webhook_target.webhook_payload(deployment, version)
@@ -101,16 +107,6 @@ class Webhook:
         log_line: LogLine,
     ) -> str:
         return webhook_target.send_webhook(deployment, plan, log_line)
-
-    def status(self, endpoint: Endpoint) -> dict[str, Any]:
-        live = endpoint.live_version
-        return {"live_version": live.version if live else None}
-
-    def where(self, endpoint: Endpoint) -> str:
-        return ""
-
-    def remove(self, where: str, name: str) -> None:
-        """The external system owns what it deployed."""
 
 
 class Ray:

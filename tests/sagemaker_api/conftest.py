@@ -64,6 +64,32 @@ def sagemaker(web_server: Any, transactional_db: Any) -> Callable[..., Any]:
     return make
 
 
+def sigv4_authorization(
+    key_id: str,
+    secret: str,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> str:
+    """The ``Authorization`` header botocore's own signer makes for this request;
+    ``headers`` must hold ``X-Amz-Date`` (the signing time) and ``Host``."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    signer = SigV4Auth(Credentials(key_id, secret), "sagemaker", REGION)
+    canonical = signer.canonical_request(request)
+    signature = signer.signature(signer.string_to_sign(request, canonical), request)
+    return (
+        f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
+        f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
+        f"Signature={signature}"
+    )
+
+
+def amz_date(when: datetime | None = None) -> str:
+    return (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
 def signed_post(
     url: str,
     key: dict[str, Any],
@@ -74,28 +100,19 @@ def signed_post(
     secret: str | None = None,
 ) -> requests.Response:
     """A JSON 1.1 request signed by botocore's signer at ``when`` (now by default)."""
-    stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     headers = {
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": target,
-        "X-Amz-Date": stamp,
+        "X-Amz-Date": amz_date(when),
         "Host": url.split("://", 1)[1],
     }
-    request = AWSRequest(
-        method="POST", url=f"{url}/sagemaker/", data=body, headers=headers
-    )
-    request.context["timestamp"] = stamp
-    signer = SigV4Auth(
-        Credentials(key["access_key_id"], secret or key["secret_access_key"]),
-        "sagemaker",
-        REGION,
-    )
-    canonical = signer.canonical_request(request)
-    signature = signer.signature(signer.string_to_sign(request, canonical), request)
-    headers["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-        f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
-        f"Signature={signature}"
+    headers["Authorization"] = sigv4_authorization(
+        key["access_key_id"],
+        secret or key["secret_access_key"],
+        "POST",
+        f"{url}/sagemaker/",
+        headers,
+        body,
     )
     return requests.post(f"{url}/sagemaker/", data=body, headers=headers, timeout=10)
 

@@ -5,42 +5,29 @@ answer in the type ``Accept`` asks for. In process, signed by botocore's signer.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from django.core.cache import caches
 from django.test import Client
 
 from accounts.services import access_key_issue
 from tests.helpers import SAMPLE
-from tests.sagemaker_api.conftest import REGION
+from tests.sagemaker_api.conftest import amz_date, sigv4_authorization
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/sagemaker/endpoints/iris-prod/invocations"
 
 
 def invoke(key: tuple[Any, str], body: bytes, **headers: str) -> Any:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sent = {
         "Content-Type": headers.pop("content_type", "application/json"),
-        "X-Amz-Date": stamp,
+        "X-Amz-Date": amz_date(),
         "Host": "testserver",
         **headers,
     }
-    request = AWSRequest("POST", f"http://testserver{PATH}", sent, body)
-    request.context["timestamp"] = stamp
-    signer = SigV4Auth(Credentials(key[0].access_key_id, key[1]), "sagemaker", REGION)
-    signature = signer.signature(
-        signer.string_to_sign(request, signer.canonical_request(request)), request
-    )
-    authorization = (
-        f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-        f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
-        f"Signature={signature}"
+    authorization = sigv4_authorization(
+        key[0].access_key_id, key[1], "POST", f"http://testserver{PATH}", sent, body
     )
     extra = {
         f"HTTP_{name.upper().replace('-', '_')}": value

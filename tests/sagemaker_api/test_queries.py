@@ -4,12 +4,8 @@ process with requests signed by botocore's signer."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.services import access_key_issue
 from catalog import services as catalog
 from catalog.selectors import group_get
+from tests.sagemaker_api.conftest import amz_date, sigv4_authorization
 
 pytestmark = pytest.mark.django_db
 
@@ -28,25 +25,20 @@ def call(contributor):
 
     def send(operation: str, params: dict) -> tuple[dict, int]:
         body = json.dumps(params).encode()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = amz_date()
         headers = {
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": f"SageMaker.{operation}",
             "X-Amz-Date": stamp,
             "Host": "testserver",
         }
-        request = AWSRequest("POST", "http://testserver/sagemaker/", headers, body)
-        request.context["timestamp"] = stamp
-        signer = SigV4Auth(
-            Credentials(key.access_key_id, secret), "sagemaker", "us-east-1"
-        )
-        signature = signer.signature(
-            signer.string_to_sign(request, signer.canonical_request(request)), request
-        )
-        authorization = (
-            f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-            f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
-            f"Signature={signature}"
+        authorization = sigv4_authorization(
+            key.access_key_id,
+            secret,
+            "POST",
+            "http://testserver/sagemaker/",
+            headers,
+            body,
         )
         with CaptureQueriesContext(connection) as queries:
             response = client.post(

@@ -5,18 +5,15 @@ checked, while a key that signed correctly a moment ago is not slowed by the cou
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from django.test import Client
 
 from accounts.services import access_key_issue
 from sagemaker_api import sigv4
 from tests.accounts.test_rate_limits import OFF
+from tests.sagemaker_api.conftest import amz_date, sigv4_authorization
 
 pytestmark = pytest.mark.django_db
 
@@ -29,23 +26,15 @@ def _forget_keys() -> Any:
 
 
 def post(key_id: str, secret: str, address: str) -> Any:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = amz_date()
     headers = {
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": "SageMaker.ListModelPackageGroups",
         "X-Amz-Date": stamp,
         "Host": "testserver",
     }
-    request = AWSRequest("POST", "http://testserver/sagemaker/", headers, b"{}")
-    request.context["timestamp"] = stamp
-    signer = SigV4Auth(Credentials(key_id, secret), "sagemaker", "us-east-1")
-    signature = signer.signature(
-        signer.string_to_sign(request, signer.canonical_request(request)), request
-    )
-    authorization = (
-        f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-        f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(request))}, "
-        f"Signature={signature}"
+    authorization = sigv4_authorization(
+        key_id, secret, "POST", "http://testserver/sagemaker/", headers, b"{}"
     )
     return Client(REMOTE_ADDR=address).post(
         "/sagemaker/",
