@@ -1,4 +1,4 @@
-"""The Open Inference Protocol (KServe V2, REST) on every built-in endpoint.
+"""The Open Inference Protocol (KServe V2, REST) on every built-in and Ray endpoint.
 
 - ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready`` (no authentication);
 - ``GET /v2/models/{name}[/versions/{n}]``: the live model's metadata, its input and
@@ -20,6 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -137,13 +138,13 @@ def _route(
     if method != want and not (want == "GET" and method == "HEAD"):
         raise Refused(405, f"Use {want}.")
     _authenticate(environ, infer=op == "/infer")
-    live = _live(name, version)
+    served = _served(name, version)
     if op == "/ready":
         return _send(start_response, 200, {"name": name, "ready": True})
     if op is None:
-        return _send(start_response, 200, _metadata(name, live))
+        return _send(start_response, 200, _metadata(name, served))
     body, binary = _read(environ)
-    return _infer(start_response, name, live, body, binary)
+    return _infer(start_response, name, served, body, binary)
 
 
 def _database_ok() -> bool:
@@ -189,20 +190,50 @@ def _authenticate(environ: dict[str, Any], *, infer: bool) -> None:
             )
 
 
-def _live(name: str, version: str | None) -> serving.Live:
+@dataclass
+class _Served:
+    """What the protocol needs of an endpoint's live model, wherever it runs: its
+    version, its metadata (``platform``, one input tensor, the outputs) and how to
+    run rows through it."""
+
+    version_number: int
+    metadata: dict[str, Any]
+    run: Callable[[list], dict[str, Any]]
+
+    @property
+    def input(self) -> dict[str, Any]:
+        first: dict[str, Any] = self.metadata["inputs"][0]
+        return first
+
+
+def _served(name: str, version: str | None) -> _Served:
+    """The live model of built-in endpoint ``name`` in this process, or of a ``ray``
+    endpoint on its cluster (its replicas describe it; ``serving.answer`` runs it)."""
     try:
-        live = serving.live_model(name)
+        try:
+            live = serving.live_model(name)
+        except serving.OnRay:
+            number, described = serving.ray_model(name)
+            served = _Served(
+                number, described, lambda rows: serving.answer(name, rows)[1]["outputs"]
+            )
+        else:
+            served = _Served(
+                live.version_number,
+                _builtin_metadata(live),
+                lambda rows: serving.run(live, rows),
+            )
     except serving.UnknownEndpoint as exc:
         raise Refused(404, f"Model {name!r} does not exist.") from exc
     except serving.NotServing as exc:
         raise Refused(503, str(exc)) from exc
-    if version is not None and version != str(live.version_number):
+    if version is not None and version != str(served.version_number):
         raise Refused(
             404,
             f"Version {version} of {name!r} is not loaded here; "
-            f"this process serves version {live.version_number}.",
+            f"this process serves version {served.version_number}.",
         )
-    return live
+    return served
 
 
 def _shape(shape: Iterable[int | None]) -> list[int]:
@@ -215,11 +246,9 @@ def _datatype(dtype: Any) -> str:
     return DATATYPES.get(key, "BYTES")
 
 
-def _metadata(name: str, live: serving.Live) -> dict[str, Any]:
+def _builtin_metadata(live: serving.Live) -> dict[str, Any]:
     spec = live.predictor.spec
     return {
-        "name": name,
-        "versions": [str(live.version_number)],
         "platform": type(live.predictor).__name__.lower(),
         "inputs": [
             {
@@ -232,6 +261,16 @@ def _metadata(name: str, live: serving.Live) -> dict[str, Any]:
             {"name": out, "datatype": DATATYPES.get(kind, "BYTES"), "shape": shape}
             for out, (kind, shape) in live.outputs.items()
         ],
+    }
+
+
+def _metadata(name: str, served: _Served) -> dict[str, Any]:
+    return {
+        "name": name,
+        "versions": [str(served.version_number)],
+        "platform": served.metadata.get("platform", ""),
+        "inputs": served.metadata["inputs"],
+        "outputs": served.metadata.get("outputs", []),
     }
 
 
@@ -265,19 +304,19 @@ def _read(environ: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     return body, binary
 
 
-def _tensor(live: serving.Live, body: dict[str, Any], binary: bytes) -> list:
+def _tensor(served: _Served, body: dict[str, Any], binary: bytes) -> list:
     """The request's one input tensor as the nested rows /invocations takes."""
-    spec = live.predictor.spec
+    spec = served.input["name"]
     tensors = body["inputs"]
     if len(tensors) != 1 or not isinstance(tensors[0], dict):
-        raise Refused(400, f"inputs: the model takes one tensor, {spec.name!r}")
+        raise Refused(400, f"inputs: the model takes one tensor, {spec!r}")
     tensor = tensors[0]
     name = tensor.get("name")
-    if name != spec.name:
+    if name != spec:
         raise Refused(
-            400, f"input {name!r}: the model's input tensor is named {spec.name!r}"
+            400, f"input {name!r}: the model's input tensor is named {spec!r}"
         )
-    want = _datatype(spec.dtype)
+    want = served.input["datatype"]
     if tensor.get("datatype") != want:
         raise Refused(
             400, f"input {name!r}: datatype {tensor.get('datatype')!r}, expected {want}"
@@ -326,20 +365,22 @@ def _tensor(live: serving.Live, body: dict[str, Any], binary: bytes) -> list:
 def _infer(
     start_response: StartResponse,
     name: str,
-    live: serving.Live,
+    served: _Served,
     body: dict[str, Any],
     binary: bytes,
 ) -> list[bytes]:
-    rows = _tensor(live, body, binary)
+    rows = _tensor(served, body, binary)
     try:
-        outputs = serving.run(live, rows)
+        outputs = served.run(rows)
     except (serving.TimedOut, serving.NotServing) as exc:
         raise Refused(503, str(exc)) from exc
     except InputError as exc:
-        spec = live.predictor.spec.name
+        spec = served.input["name"]
         raise Refused(
             400, f"input {spec!r}: {str(exc).removeprefix('inputs: ')}"
         ) from exc
+    # Outputs that came as JSON (from Ray) take the type the model declared.
+    declared = {o["name"]: o["datatype"] for o in served.metadata.get("outputs", [])}
     parameters = body.get("parameters") or {}
     all_binary = bool(
         isinstance(parameters, dict) and parameters.get("binary_data_output")
@@ -358,6 +399,8 @@ def _infer(
     answered, blobs = [], []
     for out, as_binary in wanted.items():
         array = np.asarray(outputs[out])
+        if declared.get(out, "BYTES") != "BYTES" and array.dtype.kind in "biuf":
+            array = array.astype(NUMPY[declared[out]], copy=False)
         datatype = _datatype(array.dtype)
         entry: dict[str, Any] = {
             "name": out,
@@ -386,7 +429,7 @@ def _infer(
         answered.append(entry)
     answer: dict[str, Any] = {
         "model_name": name,
-        "model_version": str(live.version_number),
+        "model_version": str(served.version_number),
         "outputs": answered,
     }
     if isinstance(body.get("id"), str):
@@ -395,6 +438,6 @@ def _infer(
         start_response,
         200,
         answer,
-        [("X-Model-Version", str(live.version_number))],
+        [("X-Model-Version", str(served.version_number))],
         b"".join(blobs),
     )

@@ -5,7 +5,8 @@ The registry applies it through Serve's REST API with ``import_path``
 SHA-256 and format, the endpoint and version. Each replica downloads the artifact,
 checks its digest and loads it (ONNX with onnxruntime, skops with its trusted types),
 then answers ``POST`` with ``{"inputs": [[...], ...]}`` as the registry's
-``/invocations`` does. This module runs in Ray's workers: it must not import Django.
+``/invocations`` does, and ``GET`` with its version and what it takes and answers
+(the Open Inference Protocol's metadata, which the registry's ``/v2`` serves). This module runs in Ray's workers: it must not import Django.
 """
 
 from __future__ import annotations
@@ -46,8 +47,39 @@ def download(url: str, sha256: str, folder: str | None = None) -> str:
     return path
 
 
+# Open Inference Protocol datatypes, by numpy kind and size (as deployments.oip).
+DATATYPES = {
+    "b1": "BOOL",
+    "u1": "UINT8",
+    "u2": "UINT16",
+    "u4": "UINT32",
+    "u8": "UINT64",
+    "i1": "INT8",
+    "i2": "INT16",
+    "i4": "INT32",
+    "i8": "INT64",
+    "f2": "FP16",
+    "f4": "FP32",
+    "f8": "FP64",
+}
+ONNX_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+}
+
+
+def datatype(dtype: Any) -> str:
+    kind = np.dtype(dtype)
+    return DATATYPES.get(f"{kind.kind}{kind.itemsize}", "BYTES")
+
+
 class Model:
-    """One loaded version: ``predict`` takes JSON rows, returns named JSON outputs."""
+    """One loaded version: ``predict`` takes JSON rows and returns named JSON
+    outputs, named as the registry's own serving names them; ``describe`` says its
+    input and outputs (the Open Inference Protocol's metadata)."""
 
     def __init__(self, path: str, artifact_format: str, trusted: list[str]):
         self.format = artifact_format
@@ -57,29 +89,66 @@ class Model:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
+            options.enable_cpu_mem_arena = False  # a large request's peak goes back
             self.session = onnxruntime.InferenceSession(
                 path, options, providers=["CPUExecutionProvider"]
             )
             self.input = self.session.get_inputs()[0]
+            self.dtype = ONNX_TYPES.get(self.input.type, np.float32)
         elif artifact_format == "skops":
             import skops.io
 
             self.estimator = skops.io.load(path, trusted=trusted)
+            self.dtype = np.float64
         else:
             raise ValueError(
                 f"the Ray target serves onnx and skops, not {artifact_format}"
             )
 
-    def predict(self, inputs: Any) -> dict[str, Any]:
+    def _run(self, inputs: Any) -> dict[str, Any]:
+        batch: Any = np.asarray(inputs, dtype=self.dtype)
         if self.format == "onnx":
-            dtype = np.int64 if "int64" in self.input.type else np.float32
-            batch = np.asarray(inputs, dtype=dtype)
             names = [output.name for output in self.session.get_outputs()]
             values = self.session.run(names, {self.input.name: batch})
+            return dict(zip(names, values, strict=True))
+        model = self.estimator
+        if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
             return {
-                name: _plain(value) for name, value in zip(names, values, strict=True)
+                "label": model.predict(batch),
+                "probabilities": model.predict_proba(batch),
             }
-        return {"predictions": _plain(self.estimator.predict(np.asarray(inputs)))}
+        return {"variable": model.predict(batch)}
+
+    def predict(self, inputs: Any) -> dict[str, Any]:
+        return {name: _plain(value) for name, value in self._run(inputs).items()}
+
+    def describe(self, sample: Any) -> dict[str, Any]:
+        """The input tensor, and the outputs the sample answered (none without)."""
+        if self.format == "onnx":
+            name = self.input.name
+            shape = [
+                d if isinstance(d, int) and d > 0 else -1 for d in self.input.shape
+            ]
+        else:
+            width = getattr(self.estimator, "n_features_in_", None)
+            name, shape = "inputs", [-1, int(width) if width else -1]
+        outputs = []
+        for out, value in (self._run(sample) if sample is not None else {}).items():
+            array = np.asarray(value)
+            outputs.append(
+                {
+                    "name": out,
+                    "datatype": datatype(array.dtype),
+                    "shape": [-1, *array.shape[1:]] if array.ndim else [-1],
+                }
+            )
+        return {
+            "platform": f"{self.format}-on-ray",
+            "inputs": [
+                {"name": name, "datatype": datatype(self.dtype), "shape": shape}
+            ],
+            "outputs": outputs,
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -108,14 +177,20 @@ class Replica:
             self.model = Model(path, args["format"], list(args.get("trusted", [])))
         finally:
             os.unlink(path)
-        if args.get("sample"):
-            self.model.predict(args["sample"])  # warm-up
+        # Warms the model up with the sample, and says what it takes and answers.
+        self.described = self.model.describe(args.get("sample"))
 
     async def __call__(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
         if request.method == "GET":
-            return JSONResponse({"endpoint": self.endpoint, "version": self.version})
+            return JSONResponse(
+                {
+                    "endpoint": self.endpoint,
+                    "version": self.version,
+                    "model": self.described,
+                }
+            )
         try:
             body = await request.json()
             inputs = body.get("inputs", body.get("instances"))

@@ -331,10 +331,8 @@ def answer(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
     return number, {"predictions": first, "model_version": number, "outputs": outputs}
 
 
-def _answer_on_ray(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
-    from deployments.services import ray_target
-
-    check_elements(count_values(inputs, settings.REGISTRY_INVOCATION_MAX_ELEMENTS))
+def _on_ray(name: str) -> Endpoint:
+    """The ``ray`` endpoint ``name`` with its live version."""
     endpoint = Endpoint.objects.select_related("live_version").filter(name=name).first()
     if endpoint is None:
         raise UnknownEndpoint(name)
@@ -342,17 +340,58 @@ def _answer_on_ray(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
         raise NotServing(
             endpoint.serving_message or f"{name} has no deployed version yet."
         )
+    return endpoint
+
+
+def _ask_ray(name: str, call: Any) -> tuple[int, Any]:
     try:
-        code, body = ray_target.forward(endpoint, inputs)
+        answered: tuple[int, Any] = call()
     except backends.TransientError as exc:
         raise NotServing(f"{name}'s Ray cluster did not answer: {exc}") from exc
     except backends.PermanentError as exc:
         raise NotServing(f"{name}'s Ray cluster cannot be called: {exc}") from exc
+    return answered
+
+
+def _answer_on_ray(name: str, inputs: Any) -> tuple[int, dict[str, Any]]:
+    from deployments.services import ray_target
+
+    check_elements(count_values(inputs, settings.REGISTRY_INVOCATION_MAX_ELEMENTS))
+    endpoint = _on_ray(name)
+    code, body = _ask_ray(name, lambda: ray_target.forward(endpoint, inputs))
     if code == 400 and isinstance(body, dict):
         raise InputError(str((body.get("error") or {}).get("message", body)))
     if code != 200 or not isinstance(body, dict):
         raise NotServing(f"{name}'s Ray application answered {code}.")
-    return int(body.get("model_version", endpoint.live_version.version)), body
+    number = body.get("model_version", endpoint.live_version.version)  # type: ignore[union-attr]
+    return int(number), body
+
+
+# What each Ray endpoint's live version said it takes and answers, by (endpoint,
+# version): asked again after a minute.
+_ray_models: dict[tuple[str, int], tuple[float, dict[str, Any]]] = {}
+DESCRIBED_FOR = 60.0
+
+
+def ray_model(name: str) -> tuple[int, dict[str, Any]]:
+    """The live version of ``ray`` endpoint ``name`` and what its replicas say it
+    takes and answers (``{"platform", "inputs", "outputs"}``, the Open Inference
+    Protocol's metadata). Raises UnknownEndpoint and NotServing."""
+    from deployments.services import ray_target
+
+    endpoint = _on_ray(name)
+    number = endpoint.live_version.version  # type: ignore[union-attr]
+    hit = _ray_models.get((name, number))
+    if hit is not None and hit[0] > time.monotonic():
+        return number, hit[1]
+    code, body = _ask_ray(name, lambda: ray_target.describe(endpoint))
+    model = body.get("model") if isinstance(body, dict) else None
+    if code != 200 or not isinstance(model, dict):
+        raise NotServing(
+            f"{name}'s Ray application did not describe its model ({code})."
+        )
+    _ray_models[(name, number)] = (time.monotonic() + DESCRIBED_FOR, model)
+    return number, model
 
 
 def run(live: Live, inputs: Any) -> dict[str, Any]:

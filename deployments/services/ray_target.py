@@ -28,6 +28,7 @@ from common import leases, outbound
 from deployments import backends
 from deployments.models import ClusterLock, Deployment, Endpoint
 from deployments.services import transitions
+from modelformats.formats import SKOPS_EXTRA_TRUSTED
 
 SALT = "deployments.ray-artifact"
 APPLICATIONS = "/api/serve/applications/"
@@ -106,6 +107,12 @@ def plan(endpoint: Endpoint, version: ModelVersion) -> dict[str, Any]:
             "sha256": version.artifact_sha256,
             "format": version.artifact_format,
             "sample": sample,
+            # The skops types a load here trusts (a stored version passed its check).
+            "trusted": sorted(
+                {*SKOPS_EXTRA_TRUSTED, *settings.REGISTRY_SKOPS_TRUSTED_TYPES}
+            )
+            if version.artifact_format == "skops"
+            else [],
         },
         "deployments": [
             {
@@ -349,6 +356,14 @@ def _probe(endpoint: Endpoint, version: ModelVersion) -> None:
         raise backends.PermanentError(
             f"v{version.version} did not answer through Ray ({code}): {body}"[:4000]
         )
+
+
+def describe(endpoint: Endpoint) -> tuple[int, Any]:
+    """What the live version's replicas say: its version, what it takes and answers."""
+    if endpoint.live_version is None:
+        return 503, None
+    url = serve_url(endpoint) + route(endpoint, endpoint.live_version.version)
+    return backends.ray_request("GET", url, timeout=10)
 
 
 def forward(endpoint: Endpoint, inputs: Any) -> tuple[int, Any]:

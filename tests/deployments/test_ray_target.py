@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
+import tritonclient.http as httpclient
 from django.test import Client
 
 from accounts import services as accounts
@@ -164,6 +166,22 @@ def test_deploy_invoke_roll_back_fail_and_lose_a_replica(
         ContentType="application/json",
     )
     assert json.loads(through_sagemaker["Body"].read()) == answer.json()
+    # The Open Inference Protocol with the stock tritonclient: the metadata the
+    # replicas report, the answers /invocations gives.
+    triton = httpclient.InferenceServerClient(stack.url.removeprefix("http://"))
+    bearer = {"Authorization": f"Bearer {accounts.token_issue(user=viewer)[1]}"}
+    assert triton.is_model_ready("iris-ray", headers=bearer)
+    metadata = triton.get_model_metadata("iris-ray", headers=bearer)
+    assert metadata["versions"] == [str(v1.version)]
+    (tensor,) = metadata["inputs"]
+    assert (tensor["datatype"], tensor["shape"]) == ("FP32", [-1, 4])
+    rows = np.asarray(SAMPLE, dtype=np.float32)
+    given = httpclient.InferInput(tensor["name"], list(rows.shape), "FP32")
+    given.set_data_from_numpy(rows, binary_data=True)
+    result = triton.infer("iris-ray", [given], headers=bearer)
+    assert result.get_response()["model_version"] == str(v1.version)
+    for name, value in answer.json()["outputs"].items():
+        assert result.as_numpy(name).tolist() == value, name
 
     # A second version: the endpoint switches once Ray runs it.
     v2 = register_version()
