@@ -339,6 +339,9 @@ def list_model_packages(actor: Actor, params: Params) -> Params:
         group_name_contains=params.get("NameContains", ""),
         brief=True,
     )
+    if key == "version" and group is None:  # a package's name: its group, then n
+        sign = "-" if descending(params) else ""
+        versions = versions.order_by(f"{sign}group__name", f"{sign}version")
     rows, token = page(versions, offset, size)
     answer: Params = {"ModelPackageSummaryList": [_summary(v) for v in rows]}
     if token:

@@ -303,3 +303,13 @@ def test_model_package_groups_list_with_every_filter_sort_and_page(sagemaker, al
         if not token:
             break
     assert pages == [["alpha"], ["beta"], ["gamma"]]
+
+    # Packages of every group sorted by name: their group's, then their number.
+    for name in ("beta", "alpha", "beta"):
+        sm.create_model_package(ModelPackageGroupName=name, InferenceSpecification=SPEC)
+    everywhere = sm.list_model_packages(
+        ModelPackageType="Versioned", SortBy="Name", SortOrder="Ascending"
+    )["ModelPackageSummaryList"]
+    assert [
+        (p["ModelPackageGroupName"], p["ModelPackageVersion"]) for p in everywhere
+    ] == [("alpha", 1), ("beta", 1), ("beta", 2)]
