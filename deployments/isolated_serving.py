@@ -3,8 +3,10 @@
 A model the registry does not trust as data (a pickle-based file, accepted only in a
 group whose admin allowed pickle) runs code when it is loaded, so a web or serving
 process never loads it: it starts a long-lived limited child per such model
-(``modelformats.served``) and forwards each invocation to it over a pipe. Every other
-format is loaded in the process as before.
+(``modelformats.served``) and forwards each invocation to it over a pipe. So does a
+format listed in ``REGISTRY_SERVING_CHILD_FORMATS`` (skops by default), so that its
+calls can be stopped at the time limit. ONNX is loaded in the process (onnxruntime
+stops a run itself).
 
 At startup (``DeploymentsConfig.ready``) a process logs what protects its model
 children on this machine: a warning where Landlock is missing and only resource
@@ -33,10 +35,18 @@ def trusted_as_data(fmt: str) -> bool:
     return not isinstance(by_name(fmt), Pickle)
 
 
+def in_child(fmt: str) -> bool:
+    """Whether a serving process answers with a model of format ``fmt`` through a
+    limited child: always for those that are not data, and for the formats in
+    ``REGISTRY_SERVING_CHILD_FORMATS`` (skops by default: a scikit-learn call cannot
+    be stopped in the process, a child is killed at the invocation's time limit)."""
+    return not trusted_as_data(fmt) or fmt in settings.REGISTRY_SERVING_CHILD_FORMATS
+
+
 def load(path: str, fmt: str) -> Predictor:
     """The model at ``path``, loaded here when it is data, else in a limited child
     (the child reads the file before this returns; ``path`` may go afterwards)."""
-    if trusted_as_data(fmt):
+    if not in_child(fmt):
         return loader.load(path, fmt)
     return ChildPredictor(
         path,

@@ -294,6 +294,12 @@ REGISTRY_METRIC_TOLERANCE = env.number("REGISTRY_METRIC_TOLERANCE", 0.01, minimu
 REGISTRY_SANDBOX = env.choice(
     "REGISTRY_SANDBOX", "auto", ("auto", "landlock", "bubblewrap", "none")
 )
+# Formats served from a limited child although they are data, so that a call over
+# REGISTRY_INVOCATION_TIMEOUT can be stopped (scikit-learn cannot be interrupted in
+# the process; pickle and joblib always run in a child).
+REGISTRY_SERVING_CHILD_FORMATS = env.strings(
+    "REGISTRY_SERVING_CHILD_FORMATS", ["skops"]
+)
 REGISTRY_LOADER_TIMEOUT = env.number("REGISTRY_LOADER_TIMEOUT", 120.0, minimum=0.01)
 REGISTRY_LOADER_MEMORY = env.size("REGISTRY_LOADER_MEMORY", 4 * 1024**3)
 # Lease of a running deployment, renewed every third of it while its worker runs it:

@@ -23,8 +23,10 @@ from deployments import services as deploy
 from deployments import serving
 from deployments.fastpath import FastPath
 from deployments.models import Deployment
+from modelformats.served import ChildPredictor
 from registry_site.wsgi import django_application
 from sagemaker_api.endpoints import invoke
+from tests import models as real_models
 from tests.conftest import settings_base_dir
 from tests.deployments.test_fastpath import call
 from tests.helpers import SAMPLE, wait_for
@@ -324,3 +326,30 @@ def test_a_request_handed_to_django_is_counted_once(live_iris, viewer, settings)
     ]
 
     assert answers == [200, 400, 400, 429]
+
+
+def test_a_skops_run_over_the_time_limit_is_stopped_in_its_child(
+    worker, endpoint, register_version, approve_and_deploy, settings
+):
+    """scikit-learn cannot be interrupted in the process: a skops model answers from
+    a limited child (REGISTRY_SERVING_CHILD_FORMATS), killed at the time limit."""
+    version = register_version(real_models.slow_skops())
+    wait_for(  # a large artifact: the worker checks it first
+        lambda: ModelVersion.objects.filter(pk=version.pk, registration_status="Ready"),
+        timeout=60,
+        message="the worker to check the forest",
+    )
+    approve_and_deploy(version)
+    assert serving.predict("iris-prod", SAMPLE)[1]["label"] == [0, 2]
+    child = serving.live_model("iris-prod").predictor
+    assert isinstance(child, ChildPredictor)
+    settings.REGISTRY_INVOCATION_TIMEOUT = 0.05
+
+    started = time.monotonic()
+    with pytest.raises(serving.TimedOut, match="REGISTRY_INVOCATION_TIMEOUT"):
+        serving.predict("iris-prod", SAMPLE * 25_000)
+
+    assert time.monotonic() - started < 5
+    assert child.stopped  # killed, its memory with it
+    settings.REGISTRY_INVOCATION_TIMEOUT = 10
+    assert serving.predict("iris-prod", SAMPLE)[1]["label"] == [0, 2]  # loaded again
