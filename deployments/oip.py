@@ -31,7 +31,7 @@ from accounts.authentication import InvocationTokenAuthentication
 from accounts.roles import may_invoke
 from accounts.throttling import Caller, InvocationThrottle
 from common import jsonsafe
-from deployments import serving
+from deployments import ray_app, serving
 from deployments.loader import InputError
 from modelformats import jsonable
 
@@ -41,22 +41,10 @@ MODEL = re.compile(
     r"^/v2/models/(?P<name>[A-Za-z0-9._~-]+)(?:/versions/(?P<version>[^/]+))?"
     r"(?P<op>/ready|/infer)?/?$"
 )
-DATATYPES = {
-    "b1": "BOOL",
-    "u1": "UINT8",
-    "u2": "UINT16",
-    "u4": "UINT32",
-    "u8": "UINT64",
-    "i1": "INT8",
-    "i2": "INT16",
-    "i4": "INT32",
-    "i8": "INT64",
-    "f2": "FP16",
-    "f4": "FP32",
-    "f8": "FP64",
-    "O": "BYTES",
-}
+# One table for the replicas and here (deployments.ray_app imports no Django).
+DATATYPES = {**ray_app.DATATYPES, "O": "BYTES"}
 NUMPY = {v: k for k, v in DATATYPES.items()}
+_datatype = ray_app.datatype
 
 
 class Refused(Exception):
@@ -238,12 +226,6 @@ def _served(name: str, version: str | None) -> _Served:
 
 def _shape(shape: Iterable[int | None]) -> list[int]:
     return [-1 if d is None else int(d) for d in shape]
-
-
-def _datatype(dtype: Any) -> str:
-    kind = np.dtype(dtype)
-    key = f"{kind.kind}{kind.itemsize}" if kind.kind in "biuf" else "O"
-    return DATATYPES.get(key, "BYTES")
 
 
 def _builtin_metadata(live: serving.Live) -> dict[str, Any]:
